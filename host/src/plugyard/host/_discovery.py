@@ -1,0 +1,199 @@
+"""Discovery: entry points (read once per process), config entries and plugin directories."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "EntryPointInfo",
+    "PluginLoadError",
+    "PluginSpec",
+    "SourceKind",
+    "entry_points",
+    "import_target",
+    "refresh_entry_points",
+]
+
+
+class PluginLoadError(ImportError):
+    """A plugin's target could not be imported or resolved; the message names it and why."""
+
+
+class SourceKind(StrEnum):
+    """Where a plugin was found."""
+
+    ENTRY_POINT = "entry point"
+    CONFIG = "config"
+    DIRECTORY = "directory"
+    OBJECT = "object"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPointInfo:
+    """One entry point, with the distribution that declares it (read without importing)."""
+
+    group: str
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+    requires: tuple[str, ...] = ()
+
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[EntryPointInfo, ...]] | None = None
+
+
+def _scan() -> dict[str, tuple[EntryPointInfo, ...]]:
+    import importlib_metadata
+
+    groups: dict[str, dict[str, EntryPointInfo]] = {}
+    for dist in importlib_metadata.distributions():
+        meta_name = dist.metadata["Name"] if dist.metadata else None
+        found = [ep for ep in dist.entry_points if ep.group.startswith("plugyard")]
+        if not found:
+            continue
+        requires = tuple(dist.requires or ())
+        for ep in found:
+            info = EntryPointInfo(ep.group, ep.name, ep.value, meta_name, dist.version, requires)
+            groups.setdefault(ep.group, {}).setdefault(ep.name, info)
+    return {group: tuple(by_name.values()) for group, by_name in groups.items()}
+
+
+def entry_points(group: str) -> tuple[EntryPointInfo, ...]:
+    """The entry points of a ``plugyard*`` group, de-duplicated by name (first on the path wins).
+
+    Every installed distribution is read once per process, for every ``plugyard*`` group at
+    once; nothing is imported.
+    """
+    global _cache
+    with _lock:
+        if _cache is None:
+            _cache = _scan()
+        return _cache.get(group, ())
+
+
+def refresh_entry_points() -> None:
+    """Forget the entry-point scan, so the next lookup reads installed distributions again."""
+    global _cache
+    with _lock:
+        _cache = None
+
+
+def import_target(target: str, *, where: str) -> Any:
+    """Import ``pkg.mod:attr.sub``, ``pkg.mod.Class`` or ``pkg.mod``; errors name ``where``."""
+    module_name, _, attr_path = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if attr_path or "." not in module_name:
+            raise PluginLoadError(f"{where}: cannot import {module_name!r}: {exc}") from exc
+        parent, _, attr_path = module_name.rpartition(".")
+        try:
+            module = importlib.import_module(parent)
+        except ImportError:
+            raise PluginLoadError(f"{where}: cannot import {target!r}: {exc}") from exc
+    obj: Any = module
+    for part in attr_path.split(".") if attr_path else ():
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise PluginLoadError(
+                f"{where}: {target!r}: module {module.__name__!r} has no attribute {part!r}"
+            ) from None
+    return obj
+
+
+def _import_file(name: str, path: Path) -> Any:
+    module_name = f"plugyard_plugin_{name}"
+    location = path / "__init__.py" if path.is_dir() else path
+    spec = importlib.util.spec_from_file_location(
+        module_name, location, submodule_search_locations=[str(path)] if path.is_dir() else None
+    )
+    if spec is None or spec.loader is None:
+        raise PluginLoadError(f"{path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop(module_name, None)
+        if isinstance(exc, Exception):
+            raise PluginLoadError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
+        raise
+    return module
+
+
+@dataclass(slots=True, eq=False)
+class PluginSpec:
+    """A plugin the host has found but not necessarily imported.
+
+    ``target`` is what to import (``pkg.mod:attr``, or a file for directory plugins);
+    ``group`` is the entry-point group it came from, if any, which tells adapters what kind of
+    plugin it is meant to be; ``options`` are its configuration.
+    """
+
+    name: str
+    target: str
+    kind: SourceKind
+    options: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+    requires: tuple[str, ...] = ()
+    path: Path | None = None
+    where: str = ""
+    _obj: Any = None
+    _loaded: bool = False
+
+    @classmethod
+    def for_object(cls, name: str, obj: Any, options: dict[str, Any] | None = None) -> PluginSpec:
+        """A spec for an object handed to the host directly (tests, embedding applications)."""
+        target = getattr(obj, "__module__", None) or getattr(obj, "__name__", repr(obj))
+        spec = cls(name, str(target), SourceKind.OBJECT, dict(options or {}), where="object")
+        spec._obj, spec._loaded = obj, True
+        return spec
+
+    @property
+    def source(self) -> str:
+        """Where the plugin came from, for people: a distribution, a file or a config table."""
+        if self.kind is SourceKind.ENTRY_POINT:
+            dist = f"{self.distribution} {self.version}" if self.distribution else "unknown"
+            return f"{dist} (entry point {self.group}:{self.name})"
+        if self.kind is SourceKind.DIRECTORY:
+            return str(self.path)
+        if self.kind is SourceKind.CONFIG:
+            return f"{self.where} [plugins.{self.name}] use = {self.target!r}"
+        return f"object {self.target}"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether :meth:`load` has already imported the target."""
+        return self._loaded
+
+    def load(self) -> Any:
+        """Import the target once and return it; raises :class:`PluginLoadError`."""
+        if not self._loaded:
+            if self.kind is SourceKind.DIRECTORY and self.path is not None:
+                self._obj = _import_file(self.name, self.path)
+            else:
+                self._obj = import_target(self.target, where=self.where or self.source)
+            self._loaded = True
+        return self._obj
+
+
+def find_in_dirs(name: str, dirs: Iterable[Path]) -> Path | None:
+    """The first ``NAME.py`` file or ``NAME/`` package in ``dirs``."""
+    for folder in dirs:
+        for candidate in (folder / f"{name}.py", folder / name):
+            if candidate.is_file() or (candidate / "__init__.py").is_file():
+                return candidate
+    return None
