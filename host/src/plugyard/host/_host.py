@@ -169,6 +169,11 @@ class Host:
         if self._phase == "started":
             self._write_host_info()
 
+    @property
+    def advertised(self) -> dict[str, Any]:
+        """Facts adapters published with :meth:`advertise` (endpoints, ``http_url`` ...)."""
+        return dict(self._advertised)
+
     def add_plugin_group(self, group: str, model: str | None = None) -> None:
         """Also discover plugins in entry-point group ``group`` (from ``plugyard_configure``)."""
         self._plugin_groups.setdefault(group, model)

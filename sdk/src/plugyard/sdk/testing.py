@@ -23,7 +23,14 @@ from typing import Any, TypeVar
 
 from ._events import Event
 
-__all__ = ["EventRecorder", "HostRunner", "plugyard_host", "run_host"]
+__all__ = [
+    "SERVICES",
+    "EventRecorder",
+    "HostRunner",
+    "plugyard_host",
+    "require_service",
+    "run_host",
+]
 
 _T = TypeVar("_T")
 
@@ -222,3 +229,58 @@ def plugyard_host(request: Any) -> Iterator[HostRunner]:
         autoload=options.get("autoload", False),
     ) as runner:
         yield runner
+
+
+SERVICES: dict[str, tuple[str, int, str]] = {
+    "postgresql": (
+        "127.0.0.1",
+        5432,
+        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    ),
+    "redis": (
+        "127.0.0.1",
+        6379,
+        'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+        "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log",
+    ),
+    "rabbitmq": ("127.0.0.1", 5672, "rabbitmq-server -detached"),
+}
+"""The local servers tests may use: address, port, and the command that starts each."""
+
+
+def _answers(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, *, wait: float = 30.0) -> tuple[str, int]:
+    """Make sure a local server answers, starting it if it is down; returns its address.
+
+    If it cannot be had, the test is skipped with a reason naming the service, or fails
+    when ``PLUGYARD_REQUIRE_SERVICES=1`` (as in CI).
+    """
+    import os
+    import subprocess
+
+    import pytest
+
+    host, port, start = SERVICES[name]
+    if not _answers(host, port):
+        try:
+            subprocess.run(start, shell=True, capture_output=True, timeout=wait, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        deadline = time.monotonic() + wait
+        while not _answers(host, port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    if not _answers(host, port):
+        reason = f"{name} is not reachable on {host}:{port} and could not be started"
+        if os.environ.get("PLUGYARD_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason + " (PLUGYARD_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+    return host, port
