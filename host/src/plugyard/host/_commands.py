@@ -156,7 +156,8 @@ class CommandPlane:
                         f"{command.name}: property {key!r} is required ({param.type_name})",
                         Errno.MESSAGE_ERROR,
                     )
-                values[key] = param.default
+                if param.default is not None:
+                    values[key] = param.default
                 continue
             value = props[key]
             if not param.accepts(value):

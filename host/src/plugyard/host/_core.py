@@ -158,7 +158,7 @@ class CorePlugin:
         handle.register()
         return handle
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def plugyard_commands(self, host: Host) -> list[Command]:
         """The built-in commands."""
         name = {"name": Param(str, required=True, help="plugin name")}

@@ -52,11 +52,16 @@ _lock = threading.Lock()
 _cache: dict[str, tuple[EntryPointInfo, ...]] | None = None
 
 
-def _scan() -> dict[str, tuple[EntryPointInfo, ...]]:
+def _scan(path: list[str] | None = None) -> dict[str, tuple[EntryPointInfo, ...]]:
     import importlib_metadata
 
     groups: dict[str, dict[str, EntryPointInfo]] = {}
-    for dist in importlib_metadata.distributions():
+    found_dists = (
+        importlib_metadata.distributions()
+        if path is None
+        else importlib_metadata.distributions(path=path)
+    )
+    for dist in found_dists:
         meta_name = dist.metadata["Name"] if dist.metadata else None
         found = [ep for ep in dist.entry_points if ep.group.startswith("plugyard")]
         if not found:
@@ -171,7 +176,7 @@ class PluginSpec:
         if self.kind is SourceKind.DIRECTORY:
             return str(self.path)
         if self.kind is SourceKind.CONFIG:
-            return f"{self.where} [plugins.{self.name}] use = {self.target!r}"
+            return f"{self.where} use = {self.target!r}"
         return f"object {self.target}"
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import os
@@ -263,7 +264,9 @@ class Host:
         self._steps.append(_Step("event dispatcher", self.bus.stop, timeout))
         self._steps.append(_Step("processes", self._stop_processes, timeout))
         self._steps.append(_Step("hook plugins", self._stop_hook_plugins, timeout))
-        outcome = await self.acall("plugyard_startup", host=self)
+        outcome = await self.acall(
+            "plugyard_startup", policy=self._timed("plugyard_startup", "startup"), host=self
+        )
         for failure in outcome.failures:
             self._fail_adapter(failure.plugin, f"plugyard_startup: {failure.error}")
         self._steps.append(_Step("plugyard_shutdown", self._shutdown_hook, timeout))
@@ -502,7 +505,11 @@ class Host:
             if entry.use is not None:
                 specs.append(
                     PluginSpec(
-                        name, entry.use, SourceKind.CONFIG, entry.options, where=config.where
+                        name,
+                        entry.use,
+                        SourceKind.CONFIG,
+                        entry.options,
+                        where=f"{config.where} [plugins.{name}]",
                     )
                 )
         for name, obj in self._extra_plugins.items():
@@ -536,7 +543,9 @@ class Host:
             specs.append(spec)
         options_only = {n for n, e in config.plugins.items() if e.use is None}
         for name in sorted(options_only - {spec.name for spec in specs}):
-            specs.append(PluginSpec(name, name, SourceKind.CONFIG, where=config.where))
+            specs.append(
+                PluginSpec(name, name, SourceKind.CONFIG, where=f"{config.where} [plugins.{name}]")
+            )
         unique: dict[str, PluginSpec] = {}
         for spec in specs:
             if spec.name in unique or spec.name in self.registry:
@@ -666,7 +675,14 @@ class Host:
         self._started.clear()
 
     async def _shutdown_hook(self) -> None:
-        await self.acall("plugyard_shutdown", host=self)
+        await self.acall(
+            "plugyard_shutdown", policy=self._timed("plugyard_shutdown", "shutdown"), host=self
+        )
+
+    def _timed(self, hook: str, phase: str) -> HookPolicy:
+        """The hook's policy with the ``[host] startup_timeout``/``shutdown_timeout``."""
+        timeout = getattr(self.config.host, f"{phase}_timeout")
+        return dataclasses.replace(self._dispatcher.plan(hook).policy, timeout=timeout)
 
     async def _stop_processes(self) -> None:
         if self._processes is not None:

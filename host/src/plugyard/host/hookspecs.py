@@ -74,23 +74,25 @@ def plugyard_load_plugin(host: Host, spec: PluginSpec) -> PluginHandle | None:
 
 
 @hookspec
-@policy(errors="isolate", timeout=10.0)
+@policy(errors="isolate")
 def plugyard_startup(host: Host) -> Awaitable[None] | None:
     """The host is starting: open sockets, start servers, begin background work.
 
     Called once per start, after every plugin is loaded and before plugins are started. May be
-    ``async``. One failing or hanging implementation is recorded against its plugin and
-    never stops the others or the host.
+    ``async``. Each implementation gets ``[host] startup_timeout`` seconds. One failing or
+    hanging implementation is recorded against its plugin and never stops the others or the
+    host.
     """
 
 
 @hookspec
-@policy(errors="isolate", timeout=10.0)
+@policy(errors="isolate")
 def plugyard_shutdown(host: Host) -> Awaitable[None] | None:
     """The host is stopping: release what ``plugyard_startup`` acquired.
 
-    Called once per stop, after every plugin is stopped. May be ``async``. Failures and
-    timeouts are recorded and the shutdown goes on.
+    Called once per stop, after every plugin is stopped. May be ``async``. Each
+    implementation gets ``[host] shutdown_timeout`` seconds; failures and timeouts are
+    recorded and the shutdown goes on.
     """
 
 
