@@ -45,7 +45,7 @@ def test_plugins_table_and_json_on_the_example_config() -> None:
 def test_plugins_reports_failures_with_the_reason(tmp_path: Path) -> None:
     config = tmp_path / "plugyard.toml"
     config.write_text('[plugins.ghost]\nuse = "ghost_module_nowhere:Thing"\n')
-    code, out, err = invoke("plugins", "-c", str(config), "--json")
+    _code, out, _err = invoke("plugins", "-c", str(config), "--json")
     ghost = {r["name"]: r for r in json.loads(out)}["ghost"]
     assert ghost["state"] == "failed"
     assert "ghost_module_nowhere" in ghost["error"]

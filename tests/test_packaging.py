@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +48,7 @@ def _installer() -> list[str] | None:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty virtual environment, filled step by step by the tests below."""
     folder = tmp_path_factory.mktemp("venv") / "env"
     uv = shutil.which("uv")
@@ -61,7 +60,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
     else:
         subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=120)
-    yield folder
+    return folder
 
 
 def install(venv: Path, *targets: str) -> None:

@@ -26,8 +26,22 @@ if TYPE_CHECKING:
     from ._registry import PluginHandle, PluginRecord, PluginState
     from ._runtime import HostInfoError, read_host_info
     from ._stats import PluginStats, Stats
+    from ._supervisor import (
+        ProcessInfo,
+        ProcessSpec,
+        ProcessState,
+        RestartPolicy,
+        Supervisor,
+        SupervisorError,
+    )
 
 __all__ = [
+    "SupervisorError",
+    "Supervisor",
+    "RestartPolicy",
+    "ProcessState",
+    "ProcessSpec",
+    "ProcessInfo",
     "Command",
     "CommandError",
     "CommandPlane",
@@ -64,6 +78,12 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "SupervisorError": "._supervisor",
+    "Supervisor": "._supervisor",
+    "RestartPolicy": "._supervisor",
+    "ProcessState": "._supervisor",
+    "ProcessSpec": "._supervisor",
+    "ProcessInfo": "._supervisor",
     "Command": "._commands",
     "CommandError": "._commands",
     "CommandPlane": "._commands",

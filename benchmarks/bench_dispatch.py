@@ -1,0 +1,332 @@
+"""``host.acall`` against a raw pluggy hook call, host start-up and CLI start-up, in one run.
+
+Every hook figure is nanoseconds per call, loop overhead included, measured as the baseline
+pluggy measurements were: calibrate N so that a round lasts about a fixed time, run one
+warm-up round, then time several rounds of N calls with the garbage collector disabled and
+report the median (and min and max) of the per-round ns/call. ``host.acall`` is timed inside
+one running event loop, around a loop of N awaits.
+
+Run it from the repository root::
+
+    .venv/bin/python benchmarks/bench_dispatch.py           # full run, a table
+    .venv/bin/python benchmarks/bench_dispatch.py --quick   # a few seconds
+    .venv/bin/python benchmarks/bench_dispatch.py --json    # one JSON object
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from plugyard.host import Host, hookspec, policy
+from plugyard.sdk import PROJECT_NAME, hookimpl
+
+IMPL_COUNTS = (1, 5, 20)
+TARGET_RATIO = 2.0
+"""``host.acall`` under isolation should cost at most this many raw pluggy calls."""
+
+Timer = Callable[[int], Awaitable[float]]
+"""Runs N iterations of one case and returns the seconds they took."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How long to measure: rounds per case, the length of a round, process launches."""
+
+    name: str
+    rounds: int
+    round_s: float
+    min_n: int
+    max_n: int
+    lifecycle_runs: int
+    process_runs: int
+
+
+FULL = Settings("full", 7, 0.15, 1000, 2_000_000, lifecycle_runs=30, process_runs=15)
+QUICK = Settings("quick", 3, 0.02, 100, 200_000, lifecycle_runs=5, process_runs=3)
+
+
+class BenchSpec:
+    """The benchmark's hook specification: isolated, as plugyard's notification hooks are."""
+
+    @hookspec
+    @policy(errors="isolate")
+    def bench_hook(self, a: int, b: int) -> int | None:
+        """Return something computed from ``a`` and ``b``."""
+
+
+class Adder:
+    """One sync implementation, the same for the host and for raw pluggy."""
+
+    @hookimpl
+    def bench_hook(self, a: int, b: int) -> int:
+        return a + b
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def _summary(samples: Sequence[float], unit: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "median": round(statistics.median(samples), 1),
+        "min": round(min(samples), 1),
+        "max": round(max(samples), 1),
+        "unit": unit,
+        **extra,
+    }
+
+
+async def measure(timer: Timer, settings: Settings) -> dict[str, Any]:
+    """ns per iteration of ``timer``: calibrate, warm up, then time rounds with gc off."""
+    n = settings.min_n
+    while True:
+        elapsed = await timer(n)
+        if elapsed > settings.round_s / 8 or n >= settings.max_n:
+            break
+        n *= 4
+    n = max(settings.min_n, min(settings.max_n, int(n * settings.round_s / elapsed)))
+    await timer(n)
+    samples = []
+    gc.disable()
+    try:
+        for _ in range(settings.rounds):
+            samples.append(await timer(n) / n * 1e9)
+    finally:
+        gc.enable()
+    return _summary(samples, "ns/call", n_per_round=n, rounds=settings.rounds)
+
+
+def empty_loop() -> Timer:
+    """The loop alone, to subtract by eye."""
+
+    async def run(n: int) -> float:
+        started = time.perf_counter()
+        for _ in repeat(None, n):
+            pass
+        return time.perf_counter() - started
+
+    return run
+
+
+def await_noop() -> Timer:
+    """The floor of anything awaited: one await of a coroutine that returns at once."""
+
+    async def noop(a: int, b: int) -> int:
+        return a + b
+
+    async def run(n: int) -> float:
+        started = time.perf_counter()
+        for _ in repeat(None, n):
+            await noop(a=1, b=2)
+        return time.perf_counter() - started
+
+    return run
+
+
+def pluggy_call(hook: pluggy.HookCaller) -> Timer:
+    """``hook(a=1, b=2)`` on a bound ``pm.hook.bench_hook``, as the pluggy anchor calls it."""
+
+    async def run(n: int) -> float:
+        started = time.perf_counter()
+        for _ in repeat(None, n):
+            hook(a=1, b=2)
+        return time.perf_counter() - started
+
+    return run
+
+
+def host_acall(host: Host) -> Timer:
+    """``await host.acall("bench_hook", a=1, b=2)``, N awaits in the running loop."""
+    acall = host.acall
+
+    async def run(n: int) -> float:
+        started = time.perf_counter()
+        for _ in repeat(None, n):
+            await acall("bench_hook", a=1, b=2)
+        return time.perf_counter() - started
+
+    return run
+
+
+def raw_pluggy(impls: int) -> pluggy.HookCaller:
+    """A plain ``pluggy.PluginManager`` with ``impls`` adders registered."""
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(BenchSpec)
+    for i in range(impls):
+        pm.register(Adder(), name=f"adder{i}")
+    hook: pluggy.HookCaller = pm.hook.bench_hook
+    if hook(a=1, b=2) != [3] * impls:
+        raise AssertionError("raw pluggy returned the wrong results")
+    return hook
+
+
+def host_config(name: str, runtime: Path) -> dict[str, Any]:
+    """A private runtime folder, so the benchmark never touches a real host's ``host.json``."""
+    return {"host": {"name": name, "runtime_dir": str(runtime / name)}}
+
+
+async def measure_hooks(settings: Settings, runtime: Path) -> dict[str, dict[str, Any]]:
+    """Every hook-call case, in one running loop."""
+    cases = {
+        "empty_loop": await measure(empty_loop(), settings),
+        "await_noop": await measure(await_noop(), settings),
+    }
+    for impls in IMPL_COUNTS:
+        cases[f"pluggy_{impls}_impls"] = await measure(pluggy_call(raw_pluggy(impls)), settings)
+        adders = {f"adder{i}": Adder() for i in range(impls)}
+        host = Host(host_config(f"bench-{impls}", runtime), autoload=False, plugins=adders)
+        host.pm.add_hookspecs(BenchSpec)
+        async with host:
+            outcome = await host.acall("bench_hook", a=1, b=2)
+            if outcome.values != [3] * impls or not outcome.ok:
+                raise AssertionError(f"host.acall returned {outcome!r}")
+            await host.bus.drain()
+            cases[f"acall_isolate_{impls}_impls"] = await measure(host_acall(host), settings)
+    return cases
+
+
+async def measure_lifecycle(settings: Settings, runtime: Path) -> dict[str, dict[str, Any]]:
+    """``Host(autoload=False)``, then ``async with host: pass``, in milliseconds."""
+    created: list[float] = []
+    cycled: list[float] = []
+    for run in range(settings.lifecycle_runs + 1):
+        started = time.perf_counter()
+        host = Host(host_config("bench-lifecycle", runtime), autoload=False)
+        made = time.perf_counter()
+        async with host:
+            pass
+        stopped = time.perf_counter()
+        if run:  # the first cycle warms imports and caches up
+            created.append((made - started) * 1e3)
+            cycled.append((stopped - started) * 1e3)
+    return {
+        "host_new": _summary(created, "ms", runs=len(created)),
+        "host_new_start_stop": _summary(cycled, "ms", runs=len(cycled)),
+    }
+
+
+def measure_processes(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Wall time of ``plugyard --help`` and ``python -c pass``, launched alternately."""
+    script = Path(sys.executable).parent / "plugyard"
+    commands = {"python_c_pass": [sys.executable, "-c", "pass"]}
+    if script.exists():
+        commands["plugyard_help"] = [str(script), "--help"]
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for run in range(settings.process_runs + 1):
+        for name, argv in commands.items():
+            started = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            if run:  # the first launch warms the file cache up
+                samples[name].append((time.perf_counter() - started) * 1e3)
+    return {name: _summary(values, "ms", runs=len(values)) for name, values in samples.items()}
+
+
+# -- reporting ------------------------------------------------------------------------------
+
+
+def ratios(cases: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """Each ratio to its raw building block, from the medians."""
+    found: dict[str, float | None] = {}
+    for impls in IMPL_COUNTS:
+        acall = cases[f"acall_isolate_{impls}_impls"]["median"]
+        found[f"acall_vs_pluggy_{impls}_impls"] = round(
+            acall / cases[f"pluggy_{impls}_impls"]["median"], 2
+        )
+    helped = cases.get("plugyard_help")
+    found["plugyard_help_vs_python_c_pass"] = (
+        round(helped["median"] / cases["python_c_pass"]["median"], 2) if helped else None
+    )
+    return found
+
+
+def report(result: dict[str, Any]) -> str:
+    """The figures as a small table."""
+    cases, found = result["cases"], result["ratios"]
+    rounds = cases["pluggy_1_impls"]["rounds"]
+    lines = [
+        f"plugyard dispatch benchmark ({result['mode']} run): Python {result['python']}, "
+        f"pluggy {result['pluggy']}, plugyard-host {result['plugyard_host']}",
+        "",
+        f"hook(a=1, b=2): ns per call, median of {rounds} rounds   raw pluggy   host.acall   ratio",
+        f"{'(host.acall under errors=isolate)':>81}",
+    ]
+    for impls in IMPL_COUNTS:
+        ratio = found[f"acall_vs_pluggy_{impls}_impls"]
+        verdict = "ok" if ratio <= result["target_ratio"] else "over target"
+        label = f"{impls} sync implementation{'s' if impls > 1 else ''}"
+        lines.append(
+            f"  {label:<50}{cases[f'pluggy_{impls}_impls']['median']:>11,.0f}"
+            f"{cases[f'acall_isolate_{impls}_impls']['median']:>13,.0f}"
+            f"{ratio:>7.2f}x  {verdict}"
+        )
+    lines += [
+        f"  (target: acall <= {result['target_ratio']:g}x raw pluggy; an empty loop costs "
+        f"{cases['empty_loop']['median']:,.0f} ns, one await of a trivial coroutine "
+        f"{cases['await_noop']['median']:,.0f} ns)",
+        "",
+        f"{'Host(autoload=False) + start + stop, no plugins':<50}"
+        f"{cases['host_new_start_stop']['median']:>9.1f} ms"
+        f"  (construction {cases['host_new']['median']:.1f} ms)",
+    ]
+    helped = cases.get("plugyard_help")
+    if helped is None:
+        lines.append("plugyard --help: no plugyard console script next to this Python")
+    else:
+        lines += [
+            f"{'plugyard --help':<50}{helped['median']:>9.1f} ms",
+            f"{'python -c pass':<50}{cases['python_c_pass']['median']:>9.1f} ms",
+            f"{'plugyard --help / python -c pass':<50}"
+            f"{found['plugyard_help_vs_python_c_pass']:>9.2f}x",
+        ]
+    return "\n".join(lines)
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    """Every figure of one run, as JSON-ready data."""
+    from importlib.metadata import version
+
+    with tempfile.TemporaryDirectory(prefix="plugyard-bench-") as folder:
+        runtime = Path(folder)
+        cases = asyncio.run(measure_hooks(settings, runtime))
+        cases |= asyncio.run(measure_lifecycle(settings, runtime))
+    cases |= measure_processes(settings)
+    return {
+        "bench": "bench_dispatch",
+        "mode": settings.name,
+        "python": platform.python_version(),
+        "pluggy": version("pluggy"),
+        "plugyard_host": version("plugyard-host"),
+        "target_ratio": TARGET_RATIO,
+        "cases": cases,
+        "ratios": ratios(cases),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print a table, or one JSON object with ``--json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a run of a few seconds")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    result = run(QUICK if args.quick else FULL)
+    print(json.dumps(result) if args.json else report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
