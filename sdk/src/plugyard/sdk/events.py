@@ -157,8 +157,11 @@ class EventPlugin(_Plugin):
     """The declared event type this plugin handles (``monitoring_event`` ...)."""
 
     @abc.abstractmethod
-    async def handle_event(self, **payload: Any) -> None:
+    async def handle_event(self, *args: Any, **payload: Any) -> None:
         """Handle one event; the payload's fields arrive as keyword arguments.
+
+        Override it with the payload's fields as named parameters (type checkers accept any
+        signature here).
 
         Name a ``logger`` parameter to also receive the plugin's logger for this event (its
         records carry the event id). An exception is logged with the plugin's name and the
@@ -239,7 +242,7 @@ class BaseRequestMonitoringPlugin(EventPlugin):
     ) -> None:
         """Send one request's monitoring points."""
 
-    async def handle_event(  # type: ignore[override]
+    async def handle_event(
         self,
         points: list[MonitoringPoint],
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
@@ -270,7 +273,7 @@ class BaseEventSendingPlugin(EventPlugin):
     ) -> None:
         """Send one request's events."""
 
-    async def handle_event(  # type: ignore[override]
+    async def handle_event(
         self,
         events: list[dict[str, Any]],
         handler_id: str,
