@@ -83,7 +83,8 @@ class Engine:
                 path=path,
                 where=where,
             )
-            record = PluginRecord(name, "asyncio", spec.source, None, PluginState.DISCOVERED)
+            source = spec.source if path is not None else f"{where}: {name!r} (no such file)"
+            record = PluginRecord(name, "asyncio", source, None, PluginState.DISCOVERED)
             try:
                 self.host.registry.add(record)
             except ValueError as exc:
