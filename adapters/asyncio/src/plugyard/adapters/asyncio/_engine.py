@@ -1,0 +1,295 @@
+"""One host's asyncio model: plugins, event hub, routes, task tracking and the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from plugyard.host import (
+    ConfigError,
+    PluginLoadError,
+    PluginRecord,
+    PluginSpec,
+    PluginState,
+    SourceKind,
+)
+
+from ._http import AsgiApp, RouteTable, build_app, plugin_gate, to_route
+from ._hub import EventHub
+from ._mailbox import Mailbox
+from ._plugins import PluginHandle, plugin_classes
+from ._settings import AsyncioSettings, HttpSettings
+from ._tasks import install_task_factory
+
+if TYPE_CHECKING:
+    from plugyard.host import Host
+
+    from ._server import HttpServer
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger("plugyard.adapters.asyncio")
+
+# The host gives plugyard_startup 10 s per adapter; initialising plugins must fit inside it.
+STARTUP_BUDGET = 9.0
+
+
+class Engine:
+    """Everything the adapter keeps for one host."""
+
+    def __init__(self, host: Host, settings: AsyncioSettings, http: HttpSettings | None) -> None:
+        self.host = host
+        self.settings = settings
+        self.http = http
+        self.hub = EventHub(host)
+        self.routes = RouteTable()
+        self.asgi = AsgiApp()
+        self.handles: dict[str, PluginHandle] = {}
+        self.server: HttpServer | None = None
+        self._states: dict[str, SimpleNamespace] = {}
+        self._restore_factory: Any = None
+        self._http_stopped = False
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def declare_configured(self) -> None:
+        """Declare the event types listed in ``[asyncio.events]``."""
+        where = self.host.config.where
+        for name, entry in self.settings.events.items():
+            try:
+                payload = _import(entry.type)
+                self.hub.declare(name, payload, overflow=entry.overflow, publish=entry.publish)
+            except (ImportError, AttributeError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{where}: asyncio.events.{name}: {exc}") from None
+
+    def load_directory_plugins(self) -> None:
+        """Load ``[asyncio] active_plugins`` from ``[asyncio] plugin_dirs`` by file name."""
+        config = self.host.config
+        dirs = [d if d.is_absolute() else config.base_dir / d for d in self.settings.plugin_dirs]
+        for name in self.settings.active_plugins:
+            path = _find(name, dirs)
+            where = f"{config.where} [asyncio] active_plugins"
+            spec = PluginSpec(
+                name,
+                str(path or name),
+                SourceKind.DIRECTORY,
+                config.plugins[name].options if name in config.plugins else {},
+                path=path,
+                where=where,
+            )
+            source = spec.source if path is not None else f"{where}: {name!r} (no such file)"
+            record = PluginRecord(name, "asyncio", source, None, PluginState.DISCOVERED)
+            try:
+                self.host.registry.add(record)
+            except ValueError as exc:
+                logger.error("%s", exc)
+                continue
+            if name in config.host.disabled:
+                self.host.registry.set_state(
+                    name, PluginState.DISABLED, "listed in [host] disabled"
+                )
+                continue
+            if path is None:
+                listed = ", ".join(str(d) for d in dirs) or "none"
+                self._fail(name, f"active plugin {name!r} not found in plugin_dirs ({listed})")
+                continue
+            try:
+                handle = self.load(spec)
+            except Exception as exc:
+                self._fail(name, f"{type(exc).__name__}: {exc}", exc)
+                continue
+            if handle is None:
+                self._fail(name, f"{path}: defines no EventPlugin or BackgroundPlugin subclass")
+                continue
+            self.host.registry.attach(name, handle)
+            self.host.registry.update(name, state=PluginState.LOADED)
+
+    def _fail(self, name: str, reason: str, exc: BaseException | None = None) -> None:
+        logger.error("plugin %r: %s", name, reason, exc_info=exc, extra={"plugin": name})
+        self.host.registry.set_state(name, PluginState.FAILED, reason)
+
+    def load(self, spec: PluginSpec) -> PluginHandle | None:
+        """A handle for ``spec`` if it is an event or background plugin, else ``None``."""
+        found = plugin_classes(spec.load())
+        if not found:
+            return None
+        if len(found) > 1:
+            names = ", ".join(cls.__qualname__ for cls in found)
+            raise PluginLoadError(
+                f"plugin {spec.name!r}: {spec.source} defines several plugin classes ({names}); "
+                f"name one with [plugins.{spec.name}] use = 'module:Class'"
+            )
+        handle = PluginHandle(self, spec.name, found[0], spec.options)
+        self.handles[spec.name] = handle
+        return handle
+
+    # -- what plugins reach through ``app`` ---------------------------------------------------
+
+    def state_of(self, plugin: str) -> SimpleNamespace:
+        """The shared state namespace of ``plugin``."""
+        found = self._states.get(plugin)
+        if found is None:
+            found = self._states[plugin] = SimpleNamespace()
+        return found
+
+    def instance(self, name: str) -> Any:
+        """The instance of plugin ``name``."""
+        handle = self.handles.get(name)
+        if handle is None:
+            known = ", ".join(sorted(self.handles)) or "none"
+            raise KeyError(f"no event or background plugin named {name!r} (known: {known})")
+        return handle.instance
+
+    def add_routes(self, plugin: str, routes: Iterable[Any]) -> None:
+        """Add routes owned by ``plugin`` (a clash raises, naming both owners)."""
+        self.routes.add(plugin, list(routes), gate=self._gate)
+
+    def _gate(self, owner: str, path: str, app: Any) -> Any:
+        def started(name: str) -> bool:
+            handle = self.handles.get(name)
+            return handle is not None and handle.started
+
+        def count(name: str) -> None:
+            self.host.stats[name].errors += 1
+
+        return plugin_gate(started, count)(owner, path, app)
+
+    def mailbox_for(self, handle: PluginHandle) -> Mailbox:
+        """A new mailbox for an event plugin, with its delivery settings."""
+        delivery = self.settings.delivery.get(handle.name)
+        size = (delivery.queue_size if delivery else None) or self.settings.queue_size
+        timeout = delivery.handler_timeout if delivery else None
+        if timeout is None:
+            timeout = self.settings.handler_timeout
+        handler = handle.instance.handle_event
+        params = inspect.signature(handler).parameters
+        return Mailbox(
+            handle.name,
+            handler,
+            maxsize=size,
+            timeout=timeout or None,
+            stats=self.host.stats[handle.name],
+            log=handle.app.logger,
+            wants_logger="logger" in params,
+            on_drop=self.hub.note_drop,
+            on_failure=self.hub.note_failure,
+        )
+
+    def task_died(self, plugin: str, task: str, reason: str) -> None:
+        """Record a dead background task against its plugin."""
+        self.host.stats[plugin].errors += 1
+        if plugin in self.host.registry:
+            self.host.registry.update(plugin, error=f"background task {task!r} died: {reason}")
+        self.host.publish_event(
+            f"asyncio.{plugin}.task_died",
+            {"plugin": plugin, "task": task, "error": reason},
+            source="asyncio",
+        )
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Initialise every plugin in load order, assemble the ASGI app, bind the server."""
+        loop = asyncio.get_running_loop()
+        self.hub.bind(loop)
+        self._restore_factory = install_task_factory(loop)
+        await self._initialise_all()
+        await self._assemble()
+        if self.http is not None and self.http.enabled:
+            from ._server import HttpServer
+
+            self.server = HttpServer(
+                self.asgi, self.http.host, self.http.port, log_level=self.http.log_level
+            )
+            url = self.server.bind()
+            self.host.advertise("http_url", url)
+            self.host.subscribe("host.started", self._serve, name="plugyard-asyncio")
+
+    def _serve(self, event: Any) -> None:
+        if self.server is not None and not self._http_stopped:
+            self.server.serve()
+
+    async def _initialise_all(self) -> None:
+        deadline = time.monotonic() + STARTUP_BUDGET
+        for name, handle in self.handles.items():
+            if self.host.registry.get(name).state is not PluginState.LOADED:
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._fail(name, "initialize() not run: plugin initialisation took too long")
+                continue
+            try:
+                await handle.initialize(min(self.settings.initialize_timeout, remaining))
+            except Exception as exc:
+                self._fail(name, f"initialize() failed: {type(exc).__name__}: {exc}", exc)
+
+    async def _assemble(self) -> None:
+        outcome = await self.host.acall("plugyard_routes", host=self.host)
+        for result in outcome.results:
+            try:
+                routes = [
+                    to_route(r, where=f"{result.plugin} (plugyard_routes)") for r in result.value
+                ]
+                self.routes.add(result.plugin, routes, gate=None)
+            except (TypeError, ValueError) as exc:
+                logger.error("routes of %r left out: %s", result.plugin, exc)
+        self.asgi.app = build_app(self.host, self.routes, self.describe_plugins)
+
+    def describe_plugins(self) -> list[dict[str, Any]]:
+        """The host's registry with this model's details and counters, for ``/plugins``."""
+        found = []
+        for record in self.host.plugins:
+            entry = record.to_dict()
+            handle = self.handles.get(record.name)
+            if handle is not None:
+                entry["details"] = handle.describe()
+            if record.model != "adapter":
+                entry["stats"] = self.host.stats[record.name].to_dict()
+            found.append(entry)
+        return found
+
+    async def before_plugin_stop(self) -> None:
+        """At host shutdown, stop serving HTTP before the first plugin closes."""
+        if not self.host.running:
+            await self.stop_http()
+
+    async def stop_http(self) -> None:
+        """Stop the HTTP server (in-flight requests finish first)."""
+        self._http_stopped = True
+        if self.server is not None:
+            server, self.server = self.server, None
+            await server.stop()
+
+    async def shutdown(self) -> None:
+        """Stop HTTP, report pending drops, restore the loop's task factory."""
+        await self.stop_http()
+        self.hub.close()
+        if self._restore_factory is not None:
+            self._restore_factory()
+            self._restore_factory = None
+
+
+def _import(target: str) -> Any:
+    import importlib
+
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        module_name, _, attr = target.rpartition(".")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _find(name: str, dirs: Iterable[Path]) -> Path | None:
+    for folder in dirs:
+        for candidate in (folder / f"{name}.py", folder / name):
+            if candidate.is_file() or (candidate / "__init__.py").is_file():
+                return candidate
+    return None
