@@ -44,6 +44,8 @@ PUBLIC = {
         "SupervisorError",
         "__version__",
         "entry_points",
+        "directory_spec",
+        "import_target",
         "hookspec",
         "policy",
         "read_host_info",

@@ -253,7 +253,7 @@ async def test_active_plugins_from_plugin_dirs_by_file_name(tmp_path: Path) -> N
         missing = host.registry.get("missing")
         assert str(missing.state) == "failed"
         assert "not found in plugin_dirs" in (missing.error or "")
-        assert missing.source.endswith("active_plugins: 'missing' (no such file)")
+        assert "[asyncio] active_plugins" in (missing.error or "")
         assert "inactive" not in host.registry
 
 

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
         PluginLoadError,
         PluginSpec,
         SourceKind,
+        directory_spec,
         entry_points,
+        import_target,
         refresh_entry_points,
     )
     from ._dispatch import HookFailure, HookResult, HookTimeout, Outcome
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "import_target",
+    "directory_spec",
     "SupervisorError",
     "Supervisor",
     "RestartPolicy",
@@ -78,6 +82,8 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "import_target": "._discovery",
+    "directory_spec": "._discovery",
     "SupervisorError": "._supervisor",
     "Supervisor": "._supervisor",
     "RestartPolicy": "._supervisor",

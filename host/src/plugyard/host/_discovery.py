@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +17,9 @@ __all__ = [
     "PluginLoadError",
     "PluginSpec",
     "SourceKind",
+    "directory_spec",
     "entry_points",
+    "find_in_dirs",
     "import_target",
     "refresh_entry_points",
 ]
@@ -202,3 +204,16 @@ def find_in_dirs(name: str, dirs: Iterable[Path]) -> Path | None:
             if candidate.is_file() or (candidate / "__init__.py").is_file():
                 return candidate
     return None
+
+
+def directory_spec(name: str, dirs: Sequence[Path], where: str) -> PluginSpec:
+    """A spec for plugin ``name`` looked up by file name in ``dirs`` (as ``active_plugins``).
+
+    A name that is in none of the folders gives a spec without ``path``; loading it fails with
+    the folders that were searched.
+    """
+    path = find_in_dirs(name, dirs)
+    searched = ", ".join(str(d) for d in dirs) or "no folders"
+    return PluginSpec(
+        name, str(path) if path else searched, SourceKind.DIRECTORY, path=path, where=where
+    )

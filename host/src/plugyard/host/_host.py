@@ -27,8 +27,8 @@ from ._discovery import (
     PluginLoadError,
     PluginSpec,
     SourceKind,
+    directory_spec,
     entry_points,
-    find_in_dirs,
     import_target,
 )
 from ._dispatch import Dispatcher, Outcome, PluginManager, wrapper_problem
@@ -109,6 +109,7 @@ class Host:
         self._extra_plugins = _named(plugins)
         self._extra_adapters = _named(adapters)
         self._plugin_groups: dict[str, str | None] = {PLUGINS_GROUP: None}
+        self._added_specs: list[PluginSpec] = []
         self._steps: list[_Step] = []
         self._started: list[str] = []
         self._phase = "new"
@@ -174,6 +175,16 @@ class Host:
     def advertised(self) -> dict[str, Any]:
         """Facts adapters published with :meth:`advertise` (endpoints, ``http_url`` ...)."""
         return dict(self._advertised)
+
+    def add_plugin_spec(self, spec: PluginSpec) -> None:
+        """Have the host discover one more plugin (call from ``plugyard_configure``).
+
+        Adapters with their own discovery (a model's plugin folders, say) hand their finds to
+        the host this way, so filters, registry records and loading work as for any plugin.
+        """
+        if self._phase not in ("new", "loading"):
+            raise RuntimeError("add_plugin_spec() is for plugyard_configure, before plugins load")
+        self._added_specs.append(spec)
 
     def add_plugin_group(self, group: str, model: str | None = None) -> None:
         """Also discover plugins in entry-point group ``group`` (from ``plugyard_configure``)."""
@@ -513,7 +524,9 @@ class Host:
                     )
                 )
         for name, obj in self._extra_plugins.items():
-            specs.append(PluginSpec.for_object(name, obj))
+            options = config.plugins[name].options if name in config.plugins else {}
+            specs.append(PluginSpec.for_object(name, obj, options))
+        specs.extend(self._added_specs)
         if self.autoload:
             for group in self._plugin_groups:
                 for info in entry_points(group):
@@ -532,16 +545,13 @@ class Host:
                         )
                     )
         for name in settings.active_plugins:
-            path = find_in_dirs(name, settings.plugin_dirs)
-            spec = PluginSpec(
-                name,
-                str(path or name),
-                SourceKind.DIRECTORY,
-                path=path,
-                where=f"{config.where} [host] active_plugins",
+            specs.append(
+                directory_spec(name, settings.plugin_dirs, f"{config.where} [host] active_plugins")
             )
-            specs.append(spec)
         options_only = {n for n, e in config.plugins.items() if e.use is None}
+        for spec in specs:
+            if spec.kind is SourceKind.DIRECTORY and spec.name in config.plugins:
+                spec.options = {**config.plugins[spec.name].options, **spec.options}
         for name in sorted(options_only - {spec.name for spec in specs}):
             specs.append(
                 PluginSpec(name, name, SourceKind.CONFIG, where=f"{config.where} [plugins.{name}]")
@@ -593,8 +603,10 @@ class Host:
             )
             return
         if spec.kind is SourceKind.DIRECTORY and spec.path is None:
-            dirs = ", ".join(str(d) for d in self.config.host.plugin_dirs) or "none"
-            self._fail(name, f"active plugin {name!r} not found in plugin_dirs ({dirs})")
+            self._fail(
+                name,
+                f"{spec.where}: active plugin {name!r} not found in plugin_dirs ({spec.target})",
+            )
             return
         conflict = sdk_conflict(spec)
         if conflict is not None:

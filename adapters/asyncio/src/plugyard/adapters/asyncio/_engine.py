@@ -7,17 +7,15 @@ import inspect
 import logging
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from plugyard.host import (
     ConfigError,
     PluginLoadError,
-    PluginRecord,
     PluginSpec,
     PluginState,
-    SourceKind,
+    directory_spec,
 )
 
 from ._http import AsgiApp, RouteTable, build_app, plugin_gate, to_route
@@ -69,46 +67,16 @@ class Engine:
                 raise ConfigError(f"{where}: asyncio.events.{name}: {exc}") from None
 
     def load_directory_plugins(self) -> None:
-        """Load ``[asyncio] active_plugins`` from ``[asyncio] plugin_dirs`` by file name."""
+        """Hand ``[asyncio] active_plugins`` (found by file name in ``plugin_dirs``) to the host.
+
+        The host then filters, records and loads them like any other plugin, and this
+        adapter's ``plugyard_load_plugin`` claims them.
+        """
         config = self.host.config
         dirs = [d if d.is_absolute() else config.base_dir / d for d in self.settings.plugin_dirs]
+        where = f"{config.where} [asyncio] active_plugins"
         for name in self.settings.active_plugins:
-            path = _find(name, dirs)
-            where = f"{config.where} [asyncio] active_plugins"
-            spec = PluginSpec(
-                name,
-                str(path or name),
-                SourceKind.DIRECTORY,
-                config.plugins[name].options if name in config.plugins else {},
-                path=path,
-                where=where,
-            )
-            source = spec.source if path is not None else f"{where}: {name!r} (no such file)"
-            record = PluginRecord(name, "asyncio", source, None, PluginState.DISCOVERED)
-            try:
-                self.host.registry.add(record)
-            except ValueError as exc:
-                logger.error("%s", exc)
-                continue
-            if name in config.host.disabled:
-                self.host.registry.set_state(
-                    name, PluginState.DISABLED, "listed in [host] disabled"
-                )
-                continue
-            if path is None:
-                listed = ", ".join(str(d) for d in dirs) or "none"
-                self._fail(name, f"active plugin {name!r} not found in plugin_dirs ({listed})")
-                continue
-            try:
-                handle = self.load(spec)
-            except Exception as exc:
-                self._fail(name, f"{type(exc).__name__}: {exc}", exc)
-                continue
-            if handle is None:
-                self._fail(name, f"{path}: defines no EventPlugin or BackgroundPlugin subclass")
-                continue
-            self.host.registry.attach(name, handle)
-            self.host.registry.update(name, state=PluginState.LOADED)
+            self.host.add_plugin_spec(directory_spec(name, dirs, where))
 
     def _fail(self, name: str, reason: str, exc: BaseException | None = None) -> None:
         logger.error("plugin %r: %s", name, reason, exc_info=exc, extra={"plugin": name})
@@ -285,11 +253,3 @@ def _import(target: str) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-def _find(name: str, dirs: Iterable[Path]) -> Path | None:
-    for folder in dirs:
-        for candidate in (folder / f"{name}.py", folder / name):
-            if candidate.is_file() or (candidate / "__init__.py").is_file():
-                return candidate
-    return None
