@@ -111,7 +111,8 @@ def test_runtime_properties_track_changes_and_update_saves_them() -> None:
     assert not props.dirty
     props["x"] = 1
     del props["keep"]
-    assert props.dirty and props.changed_keys == {"x"}
+    assert props.dirty
+    assert props.changed_keys == {"x"}
     mock.instance.update()
     assert not props.dirty
     assert mock.mock_backend.instances["n"] == ({"x": 1}, 1)
@@ -155,7 +156,8 @@ def test_refresh_refuses_to_drop_unsaved_changes() -> None:
 def test_operation_retry_is_returned_and_remembered() -> None:
     mock = MockContext(node_id="n", retry_number=2, max_retries=5, operation_name="start")
     retry = mock.operation.retry("waiting", retry_after=3)
-    assert isinstance(retry, OperationRetry) and isinstance(retry, RecoverableError)
+    assert isinstance(retry, OperationRetry)
+    assert isinstance(retry, RecoverableError)
     assert retry.retry_after == 3
     assert mock.operation.requested_retry is retry
     assert (mock.operation.retry_number, mock.operation.max_retries) == (2, 5)
@@ -185,7 +187,7 @@ def test_relationship_context_exposes_source_and_target_only() -> None:
     assert mock.type == lifecycle.RELATIONSHIP_INSTANCE
     assert mock.source.node.properties["p"] == 1
     assert mock.target.instance.runtime_properties["ip"] == "10.0.0.1"
-    with pytest.raises(NonRecoverableError, match="ctx.node"):
+    with pytest.raises(NonRecoverableError, match=r"ctx\.node"):
         _ = mock.node
     assert MockContext(node_id="n").type == lifecycle.NODE_INSTANCE
     assert MockContext().type == lifecycle.DEPLOYMENT
@@ -193,10 +195,12 @@ def test_relationship_context_exposes_source_and_target_only() -> None:
 
 def test_plugin_info_is_a_string_with_details_and_a_workdir() -> None:
     mock = MockContext(node_id="n", plugin_name="webserver")
-    assert mock.plugin == "webserver" and mock.plugin.name == "webserver"
+    assert mock.plugin == "webserver"
+    assert mock.plugin.name == "webserver"
     assert mock.plugin.prefix == sys.prefix
     workdir = mock.plugin.workdir
-    assert workdir is not None and Path(workdir).is_dir()
+    assert workdir is not None
+    assert Path(workdir).is_dir()
 
 
 def test_resources_from_dict_and_rendering_with_ctx(tmp_path: Path) -> None:
@@ -231,7 +235,7 @@ def test_resource_paths_cannot_leave_the_folder(tmp_path: Path) -> None:
     mock = MockContext(node_id="n", resource_dir=tmp_path / "bp")
     assert mock.get_resource("ok.txt") == b"ok"
     for bad in ("../secret.txt", str(tmp_path / "secret.txt"), "link", "a/../../secret.txt"):
-        with pytest.raises(NonRecoverableError, match="leaves|absolute"):
+        with pytest.raises(NonRecoverableError, match=r"leaves|absolute"):
             mock.get_resource(bad)
 
 
