@@ -83,7 +83,7 @@ def load_blueprint(
 
 
 def _read_yaml(file: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     try:
         text = file.read_text(encoding="utf-8")
@@ -410,8 +410,8 @@ class _Parser:
                     continue
             kind = decl.get("type")
             value = values[prop]
-            typed = kind and value is not None and function_of(value) is None
-            if typed and not _type_ok(kind, value):
+            typed = value is not None and function_of(value) is None
+            if kind and typed and not _type_ok(str(kind), value):
                 self.fail(ppath, f"expected {kind}, got {value!r}")
         self._resolving.pop()
         self.properties[name] = values

@@ -8,7 +8,7 @@ import copy
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -430,7 +430,7 @@ async def _gather_or_cancel(coros: Iterable[Awaitable[Any]]) -> None:
     await _first_failure(tasks)
 
 
-async def _first_failure(tasks: list[asyncio.Future[Any]]) -> None:
+async def _first_failure(tasks: Sequence[asyncio.Future[Any]]) -> None:
     """Wait for all tasks; on the first failure cancel the rest and raise it."""
     if not tasks:
         return

@@ -353,9 +353,11 @@ class Environment:
         )
         loop = asyncio.get_running_loop()
         router = _LogRouter.get()
-        router.targets[execution.id] = lambda record: loop.call_soon_threadsafe(
-            self._log_event, record, journal
-        )
+
+        def route(record: logging.LogRecord) -> None:
+            loop.call_soon_threadsafe(self._log_event, record, journal)
+
+        router.targets[execution.id] = route
         topic = f"workflow.{self.name}.{execution.workflow_id}"
         self.emit(
             f"{topic}.started",

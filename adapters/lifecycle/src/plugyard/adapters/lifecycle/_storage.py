@@ -403,7 +403,7 @@ def _instance_row(instance: NodeInstance) -> dict[str, Any]:
     }
 
 
-def _instance_of(row: Mapping[str, Any]) -> NodeInstance:
+def _instance_of(row: Any) -> NodeInstance:
     return NodeInstance(
         id=row["id"],
         node_id=row["node_id"],

@@ -120,3 +120,12 @@ def render(**kwargs: Any) -> None:
 @operation
 def escape(path: str = "../secret.txt", **kwargs: Any) -> None:
     ctx.get_resource(path)
+
+
+@operation
+def fail_if_exists(path: str = "", **kwargs: Any) -> None:
+    import os
+
+    _note("fail_if_exists")
+    if os.path.exists(path):
+        raise NonRecoverableError(f"{path} exists")
