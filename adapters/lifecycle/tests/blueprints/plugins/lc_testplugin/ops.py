@@ -129,3 +129,22 @@ def fail_if_exists(path: str = "", **kwargs: Any) -> None:
     _note("fail_if_exists")
     if os.path.exists(path):
         raise NonRecoverableError(f"{path} exists")
+
+
+@operation
+def append(path: str = "", **kwargs: Any) -> None:
+    """Append '<instance> <operation>' to a file (survives the process)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"{ctx.instance.id} {ctx.operation.name}\n")
+
+
+@operation
+def block_once(path: str = "", marker: str = "", **kwargs: Any) -> None:
+    """Append, then the first time touch ``marker`` and hang (to be killed)."""
+    import os
+
+    append(path)
+    if not os.path.exists(marker):
+        with open(marker, "w", encoding="utf-8") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)
