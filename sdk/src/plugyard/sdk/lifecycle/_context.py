@@ -238,9 +238,9 @@ class NodeInstanceContext:
         to save (by default, this operation's changes applied on top of the latest ones),
         and the save is tried again against the latest version.
         """
-        props = self._load()
-        if not props.dirty and on_conflict is None:
+        if on_conflict is None and (self._props is None or not self._props.dirty):
             return
+        props = self._load()
         wanted = props.to_dict()
         for _ in range(MAX_CONFLICT_ROUNDS):
             try:

@@ -342,6 +342,8 @@ class Environment:
     async def _run(self, execution: Execution, skip: set[str]) -> ExecutionResult:
         settings = Settings(**execution.settings)
         journal = Journal(self.storage, execution.id, self.name, self.db_executor)
+        if skip:
+            journal.known(await self._db(self.storage.operation_keys, execution.id))
         run = WorkflowRun(
             self,
             execution.id,

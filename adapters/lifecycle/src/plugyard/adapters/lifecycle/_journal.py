@@ -25,14 +25,29 @@ class Journal:
         self.deployment_id = deployment_id
         self.executor = executor
         self._batch = Batch()
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
+        self._stored: set[str] = set()
         self._added = 0
         self._durable = 0
         self._flush: asyncio.Future[None] | None = None
 
+    def known(self, keys: set[str]) -> None:
+        """Operation keys already stored (a resumed execution's)."""
+        self._stored |= keys
+
     def operation(self, key: str, **row: Any) -> None:
-        """Record an operation's latest state (merged with what is pending for it)."""
-        pending = self._batch.operations.get(key)
-        self._batch.operations[key] = {**pending, **row} if pending else row
+        """Record an operation's latest state (merged with what was recorded for it)."""
+        full = self._rows.get(key)
+        if full is None:
+            full = self._rows[key] = {
+                "key": key,
+                "error": None,
+                "started_at": None,
+                "ended_at": None,
+            }
+        full.update(row)
+        self._dirty.add(key)
         self._added += 1
 
     def state(self, instance_id: str, state: str) -> None:
@@ -65,7 +80,20 @@ class Journal:
         try:
             batch, upto = self._batch, self._added
             self._batch = Batch()
-            if batch:
+            for key in self._dirty:
+                row = dict(self._rows[key])
+                if key in self._stored:
+                    batch.operations.append(row)
+                else:
+                    batch.new_operations.append(row)
+                    self._stored.add(key)
+            self._dirty.clear()
+            if batch and self.storage.is_sqlite:
+                # A local SQLite commit takes about a millisecond: doing it on the loop avoids
+                # handing the GIL back and forth with a storage thread for every flush.
+                await asyncio.sleep(0)
+                self.storage.write_batch(self.execution_id, batch)
+            elif batch:
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(
                     self.executor, self.storage.write_batch, self.execution_id, batch

@@ -119,14 +119,19 @@ class Execution:
 
 @dataclass(slots=True)
 class Batch:
-    """Writes collected while operations run, stored together in one transaction."""
+    """Writes collected while operations run, stored together in one transaction.
 
-    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ``new_operations`` are rows not stored yet, ``operations`` rows to overwrite; both are
+    complete rows (every column), so each kind goes in one statement.
+    """
+
+    new_operations: list[dict[str, Any]] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.operations or self.states or self.events)
+        return bool(self.new_operations or self.operations or self.states or self.events)
 
 
 class Storage:
@@ -335,50 +340,54 @@ class Storage:
         with self._tx() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def operation_keys(self, execution_id: str) -> set[str]:
+        """Keys of every operation recorded for an execution."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(operations.c.key).where(operations.c.execution_id == execution_id)
+            )
+            return {r[0] for r in rows}
+
     def write_batch(self, execution_id: str, batch: Batch) -> None:
         """Operation states, instance states and events in one transaction."""
+        ops = operations
         with self._tx() as conn:
-            if batch.operations:
-                self._upsert_operations(conn, execution_id, batch.operations)
-            for instance_id, state in batch.states.items():
+            if batch.new_operations:
                 conn.execute(
-                    node_instances.update()
-                    .where(node_instances.c.id == instance_id)
-                    .values(state=state)
+                    ops.insert(),
+                    [{"execution_id": execution_id, **row} for row in batch.new_operations],
+                )
+            if batch.operations:
+                conn.execute(
+                    ops.update()
+                    .where(ops.c.execution_id == execution_id, ops.c.key == sa.bindparam("k"))
+                    .values({c: sa.bindparam(f"v_{c}") for c in OPERATION_FIELDS}),
+                    [
+                        {"k": row["key"], **{f"v_{c}": row[c] for c in OPERATION_FIELDS}}
+                        for row in batch.operations
+                    ],
+                )
+            if batch.states:
+                table = node_instances
+                conn.execute(
+                    table.update()
+                    .where(table.c.id == sa.bindparam("k"))
+                    .values(state=sa.bindparam("v_state")),
+                    [{"k": k, "v_state": v} for k, v in batch.states.items()],
                 )
             if batch.events:
                 conn.execute(events.insert(), batch.events)
 
-    @staticmethod
-    def _upsert_operations(
-        conn: Connection, execution_id: str, rows: dict[str, dict[str, Any]]
-    ) -> None:
-        keys = list(rows)
-        existing: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            existing.update(
-                r[0]
-                for r in conn.execute(
-                    sa.select(operations.c.key).where(
-                        operations.c.execution_id == execution_id, operations.c.key.in_(chunk)
-                    )
-                )
-            )
-        blank = {"error": None, "started_at": None, "ended_at": None}
-        inserts = [
-            {**blank, "execution_id": execution_id, "key": k, **rows[k]}
-            for k in keys
-            if k not in existing
-        ]
-        if inserts:
-            conn.execute(operations.insert(), inserts)
-        for key in existing:
-            conn.execute(
-                operations.update()
-                .where(operations.c.execution_id == execution_id, operations.c.key == key)
-                .values(**rows[key])
-            )
+
+OPERATION_FIELDS = (
+    "instance_id",
+    "name",
+    "state",
+    "retry_number",
+    "error",
+    "started_at",
+    "ended_at",
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
