@@ -112,7 +112,7 @@ def plain_loop(env: Any) -> tuple[float, int]:
         bench_ops.noop(ctx=None)
         bench_ops.noop(ctx=None)
         calls += 3
-    for instance in reversed(ordered):
+    for _instance in reversed(ordered):
         bench_ops.noop(ctx=None)
         bench_ops.noop(ctx=None)
         calls += 2
