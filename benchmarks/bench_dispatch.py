@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -91,24 +92,38 @@ def _summary(samples: Sequence[float], unit: str, **extra: Any) -> dict[str, Any
     }
 
 
-async def measure(timer: Timer, settings: Settings) -> dict[str, Any]:
-    """ns per iteration of ``timer``: calibrate, warm up, then time rounds with gc off."""
+async def calibrate(timer: Timer, settings: Settings) -> int:
+    """N such that one round of ``timer`` lasts about ``settings.round_s``."""
     n = settings.min_n
     while True:
         elapsed = await timer(n)
         if elapsed > settings.round_s / 8 or n >= settings.max_n:
             break
         n *= 4
-    n = max(settings.min_n, min(settings.max_n, int(n * settings.round_s / elapsed)))
-    await timer(n)
-    samples = []
+    return max(settings.min_n, min(settings.max_n, int(n * settings.round_s / elapsed)))
+
+
+async def measure(timers: dict[str, Timer], settings: Settings) -> dict[str, dict[str, Any]]:
+    """ns per iteration of each timer: calibrate, warm up, then time rounds with gc off.
+
+    The timers take turns round by round, so that a change in the machine's load during the
+    run hits every case alike and their ratio stays fair.
+    """
+    sizes = {name: await calibrate(timer, settings) for name, timer in timers.items()}
+    for name, timer in timers.items():
+        await timer(sizes[name])
+    samples: dict[str, list[float]] = {name: [] for name in timers}
     gc.disable()
     try:
         for _ in range(settings.rounds):
-            samples.append(await timer(n) / n * 1e9)
+            for name, timer in timers.items():
+                samples[name].append(await timer(sizes[name]) / sizes[name] * 1e9)
     finally:
         gc.enable()
-    return _summary(samples, "ns/call", n_per_round=n, rounds=settings.rounds)
+    return {
+        name: _summary(values, "ns/call", n_per_round=sizes[name], rounds=settings.rounds)
+        for name, values in samples.items()
+    }
 
 
 def empty_loop() -> Timer:
@@ -182,12 +197,8 @@ def host_config(name: str, runtime: Path) -> dict[str, Any]:
 
 async def measure_hooks(settings: Settings, runtime: Path) -> dict[str, dict[str, Any]]:
     """Every hook-call case, in one running loop."""
-    cases = {
-        "empty_loop": await measure(empty_loop(), settings),
-        "await_noop": await measure(await_noop(), settings),
-    }
+    cases = await measure({"empty_loop": empty_loop(), "await_noop": await_noop()}, settings)
     for impls in IMPL_COUNTS:
-        cases[f"pluggy_{impls}_impls"] = await measure(pluggy_call(raw_pluggy(impls)), settings)
         adders = {f"adder{i}": Adder() for i in range(impls)}
         host = Host(host_config(f"bench-{impls}", runtime), autoload=False, plugins=adders)
         host.pm.add_hookspecs(BenchSpec)
@@ -196,7 +207,11 @@ async def measure_hooks(settings: Settings, runtime: Path) -> dict[str, dict[str
             if outcome.values != [3] * impls or not outcome.ok:
                 raise AssertionError(f"host.acall returned {outcome!r}")
             await host.bus.drain()
-            cases[f"acall_isolate_{impls}_impls"] = await measure(host_acall(host), settings)
+            timers = {
+                f"pluggy_{impls}_impls": pluggy_call(raw_pluggy(impls)),
+                f"acall_isolate_{impls}_impls": host_acall(host),
+            }
+            cases |= await measure(timers, settings)
     return cases
 
 
@@ -220,18 +235,28 @@ async def measure_lifecycle(settings: Settings, runtime: Path) -> dict[str, dict
     }
 
 
-def measure_processes(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Wall time of ``plugyard --help`` and ``python -c pass``, launched alternately."""
+def measure_processes(settings: Settings, cache: Path) -> dict[str, dict[str, Any]]:
+    """Wall time of ``plugyard --help`` and ``python -c pass``, launched alternately.
+
+    Both run with bytecode caching on, in a private ``PYTHONPYCACHEPREFIX`` that the first
+    (untimed) launch fills: an installed package has its ``.pyc`` files, so compiling every
+    module at every launch (``PYTHONDONTWRITEBYTECODE=1`` without a cache) would measure the
+    compiler rather than plugyard.
+    """
     script = Path(sys.executable).parent / "plugyard"
     commands = {"python_c_pass": [sys.executable, "-c", "pass"]}
     if script.exists():
         commands["plugyard_help"] = [str(script), "--help"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for run in range(settings.process_runs + 1):
         for name, argv in commands.items():
             started = time.perf_counter()
-            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-            if run:  # the first launch warms the file cache up
+            subprocess.run(
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env
+            )
+            if run:  # the first launch fills the bytecode cache
                 samples[name].append((time.perf_counter() - started) * 1e3)
     return {name: _summary(values, "ms", runs=len(values)) for name, values in samples.items()}
 
@@ -262,16 +287,16 @@ def report(result: dict[str, Any]) -> str:
         f"plugyard dispatch benchmark ({result['mode']} run): Python {result['python']}, "
         f"pluggy {result['pluggy']}, plugyard-host {result['plugyard_host']}",
         "",
-        f"hook(a=1, b=2): ns per call, median of {rounds} rounds   raw pluggy   host.acall   ratio",
-        f"{'(host.acall under errors=isolate)':>81}",
+        f"{f'hook(a=1, b=2): ns per call, median of {rounds} rounds':<52}"
+        "raw pluggy  acall (isolate)   ratio",
     ]
     for impls in IMPL_COUNTS:
         ratio = found[f"acall_vs_pluggy_{impls}_impls"]
         verdict = "ok" if ratio <= result["target_ratio"] else "over target"
         label = f"{impls} sync implementation{'s' if impls > 1 else ''}"
         lines.append(
-            f"  {label:<50}{cases[f'pluggy_{impls}_impls']['median']:>11,.0f}"
-            f"{cases[f'acall_isolate_{impls}_impls']['median']:>13,.0f}"
+            f"  {label:<50}{cases[f'pluggy_{impls}_impls']['median']:>10,.0f}"
+            f"{cases[f'acall_isolate_{impls}_impls']['median']:>17,.0f}"
             f"{ratio:>7.2f}x  {verdict}"
         )
     lines += [
@@ -292,6 +317,7 @@ def report(result: dict[str, Any]) -> str:
             f"{'python -c pass':<50}{cases['python_c_pass']['median']:>9.1f} ms",
             f"{'plugyard --help / python -c pass':<50}"
             f"{found['plugyard_help_vs_python_c_pass']:>9.2f}x",
+            f"  (median of {helped['runs']} launches each, alternating, bytecode cache warm)",
         ]
     return "\n".join(lines)
 
@@ -304,7 +330,7 @@ def run(settings: Settings) -> dict[str, Any]:
         runtime = Path(folder)
         cases = asyncio.run(measure_hooks(settings, runtime))
         cases |= asyncio.run(measure_lifecycle(settings, runtime))
-    cases |= measure_processes(settings)
+        cases |= measure_processes(settings, runtime / "pycache")
     return {
         "bench": "bench_dispatch",
         "mode": settings.name,

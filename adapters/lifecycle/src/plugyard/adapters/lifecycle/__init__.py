@@ -1,0 +1,73 @@
+"""The lifecycle-operations adapter: blueprints, local workflows and their storage.
+
+Plugins are modules of operation functions written against :mod:`plugyard.sdk.lifecycle`;
+a YAML blueprint maps node lifecycle operations to them; :func:`init_env` (also in
+:mod:`plugyard.adapters.lifecycle.local`) makes a deployment whose workflows run them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._blueprint import load_blueprint
+    from ._environment import Environment, ExecutionResult, init_env, load_env
+    from ._errors import BlueprintError, StorageError
+    from ._model import Blueprint, NodeSpec, OperationSpec, PluginDecl, RelationshipSpec
+    from ._plan import NodeInstance
+    from ._runner import OperationCall
+    from ._storage import Execution, Storage
+
+__all__ = [
+    "Blueprint",
+    "BlueprintError",
+    "Environment",
+    "Execution",
+    "ExecutionResult",
+    "NodeInstance",
+    "NodeSpec",
+    "OperationCall",
+    "OperationSpec",
+    "PluginDecl",
+    "RelationshipSpec",
+    "Storage",
+    "StorageError",
+    "init_env",
+    "load_blueprint",
+    "load_env",
+]
+
+_EXPORTS = {
+    "Blueprint": "._model",
+    "BlueprintError": "._errors",
+    "Environment": "._environment",
+    "Execution": "._storage",
+    "ExecutionResult": "._environment",
+    "NodeInstance": "._plan",
+    "NodeSpec": "._model",
+    "OperationCall": "._runner",
+    "OperationSpec": "._model",
+    "PluginDecl": "._model",
+    "RelationshipSpec": "._model",
+    "Storage": "._storage",
+    "StorageError": "._errors",
+    "init_env": "._environment",
+    "load_blueprint": "._blueprint",
+    "load_env": "._environment",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so that loading the adapter stays light."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plugyard.adapters.lifecycle' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

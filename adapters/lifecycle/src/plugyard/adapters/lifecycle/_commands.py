@@ -1,0 +1,129 @@
+"""The lifecycle adapter's host commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plugyard.host import Command, CommandError, Errno, Param
+from plugyard.sdk.lifecycle import WorkflowFailed
+
+from ._errors import BlueprintError, StorageError
+
+if TYPE_CHECKING:
+    from ._service import LifecycleService
+
+__all__ = ["commands"]
+
+DEPLOYMENT = {"deployment": Param(str, required=True, help="deployment name")}
+
+
+def _failed(exc: WorkflowFailed) -> CommandError:
+    causes = "; ".join(f"{c['type']}: {c['message']}" for c in exc.causes[1:])
+    return CommandError(
+        f"{exc.message}" + (f" (causes: {causes})" if causes else ""), Errno.COMMAND_ERROR
+    )
+
+
+def commands(service: LifecycleService) -> list[Command]:
+    """Commands bound to one host's lifecycle service."""
+
+    async def install(
+        blueprint: str, deployment: str, inputs: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        try:
+            await service.open(deployment, blueprint, inputs)
+            return dict(await service.run(deployment, "install"))
+        except (BlueprintError, StorageError, ValueError) as exc:
+            raise CommandError(str(exc), Errno.BAD_MSG_DATA_ERROR) from None
+        except WorkflowFailed as exc:
+            raise _failed(exc) from None
+
+    async def run(deployment: str, workflow: str, **params: Any) -> dict[str, Any]:
+        if deployment not in service.envs:
+            try:
+                await service.open(deployment)
+            except StorageError as exc:
+                raise CommandError(str(exc), Errno.MESSAGE_ERROR) from None
+        try:
+            return dict(await service.run(deployment, workflow, **params))
+        except ValueError as exc:
+            raise CommandError(str(exc), Errno.BAD_MSG_DATA_ERROR) from None
+        except WorkflowFailed as exc:
+            raise _failed(exc) from None
+
+    async def uninstall(deployment: str) -> dict[str, Any]:
+        return await run(deployment, "uninstall")
+
+    async def execute(
+        deployment: str,
+        operation: str,
+        node_ids: list[str] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"operation": operation}
+        if node_ids:
+            params["node_ids"] = node_ids
+        if kwargs:
+            params["operation_kwargs"] = kwargs
+        return await run(deployment, "execute_operation", **params)
+
+    async def _env(deployment: str) -> Any:
+        try:
+            return service.envs.get(deployment) or await service.open(deployment)
+        except StorageError as exc:
+            raise CommandError(str(exc), Errno.MESSAGE_ERROR) from None
+
+    async def status(deployment: str | None = None) -> dict[str, Any]:
+        if deployment is None:
+            return {
+                "deployments": {name: _describe(service, name) for name in sorted(service.envs)}
+            }
+        await _env(deployment)
+        return _describe(service, deployment)
+
+    async def outputs(deployment: str) -> dict[str, Any]:
+        env = await _env(deployment)
+        return {"outputs": env.outputs()}
+
+    async def instances(deployment: str) -> dict[str, Any]:
+        env = await _env(deployment)
+        return {"instances": [i.to_dict() for i in env.storage.get_node_instances(deployment)]}
+
+    return [
+        Command(
+            "lifecycle_install",
+            install,
+            "Create a deployment from a blueprint and run install",
+            {
+                "blueprint": Param(str, required=True, help="blueprint path"),
+                **DEPLOYMENT,
+                "inputs": Param(dict, default=None, help="blueprint inputs"),
+            },
+        ),
+        Command("lifecycle_uninstall", uninstall, "Run uninstall on a deployment", DEPLOYMENT),
+        Command(
+            "lifecycle_execute",
+            execute,
+            "Run one operation on a deployment's instances",
+            {
+                **DEPLOYMENT,
+                "operation": Param(str, required=True),
+                "node_ids": Param(list, default=None),
+                "kwargs": Param(dict, default=None),
+            },
+        ),
+        Command(
+            "lifecycle_status",
+            status,
+            "Instance states and last execution of one deployment, or of all",
+            {"deployment": Param(str, help="deployment name (all if omitted)")},
+        ),
+        Command("lifecycle_outputs", outputs, "A deployment's outputs", DEPLOYMENT),
+        Command("lifecycle_instances", instances, "A deployment's node instances", DEPLOYMENT),
+    ]
+
+
+def _describe(service: LifecycleService, name: str) -> dict[str, Any]:
+    from ._service import DeploymentHandle
+
+    return DeploymentHandle(service.envs[name]).describe()

@@ -1,0 +1,449 @@
+"""The workflow engine: node instances in relationship order (independent ones in parallel),
+each instance's steps in lifecycle order, operations retried without holding a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from plugyard.sdk.lifecycle import (
+    ErrorCause,
+    NodeContext,
+    NodeInstanceContext,
+    NonRecoverableError,
+    OperationContext,
+    OperationInfo,
+    PluginInfo,
+    RecoverableError,
+    RelationshipSubject,
+    exception_to_error_cause,
+)
+
+from ._functions import evaluate
+from ._model import INSTALL_STEPS, UNINSTALL_STEPS, NodeSpec, OperationSpec
+from ._plan import NodeInstance
+from ._runner import OperationCall, has_wrappers, is_async
+
+if TYPE_CHECKING:
+    from ._environment import Environment
+    from ._journal import Journal
+
+__all__ = ["OperationFailed", "Settings", "Task", "WorkflowRun"]
+
+logger = logging.getLogger("plugyard.lifecycle")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How a workflow retries and how many operations run at once."""
+
+    task_retries: int
+    task_retry_interval: float
+    thread_pool_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One operation to run on one instance (or one end of a relationship)."""
+
+    key: str
+    spec: OperationSpec
+    instance: NodeInstance
+    short_name: str
+    kwargs: dict[str, Any]
+    relationship: dict[str, Any] | None = None
+    side: str | None = None
+
+
+class OperationFailed(Exception):
+    """An operation failed for good; carries what the workflow reports."""
+
+    def __init__(self, task: Task, error: BaseException, causes: list[ErrorCause]) -> None:
+        super().__init__(
+            f"{task.instance.id}: {task.short_name} ({task.spec.implementation}) failed: "
+            f"{type(error).__name__}: {error}"
+        )
+        self.task = task
+        self.error = error
+        self.causes = causes
+
+
+def _causes_of(error: BaseException) -> list[ErrorCause]:
+    own = exception_to_error_cause(error, error.__traceback__)
+    return [own, *list(getattr(error, "causes", None) or [])]
+
+
+class WorkflowRun:
+    """One execution of ``install``, ``uninstall`` or ``execute_operation``."""
+
+    def __init__(
+        self,
+        env: Environment,
+        execution_id: str,
+        workflow: str,
+        parameters: dict[str, Any],
+        settings: Settings,
+        journal: Journal,
+        skip: set[str],
+    ) -> None:
+        self.env = env
+        self.execution_id = execution_id
+        self.workflow = workflow
+        self.parameters = parameters
+        self.settings = settings
+        self.journal = journal
+        self.skip = skip
+        self.instances = {i.id: i for i in env.storage.get_node_instances(env.name)}
+        self.counts = {"succeeded": 0, "failed": 0, "retried": 0, "skipped": 0}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: Any = None
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(self, pool: Any) -> None:
+        """Run every instance's steps; raises OperationFailed on the first failure."""
+        self._loop = asyncio.get_running_loop()
+        self._pool = pool
+        plans = self._plan()
+        done = {instance_id: asyncio.Event() for instance_id in plans}
+        tasks = [
+            asyncio.ensure_future(self._run_instance(iid, deps, steps, done))
+            for iid, (deps, steps) in plans.items()
+        ]
+        try:
+            await _first_failure(tasks)
+        finally:
+            await self.journal.commit()
+
+    def _plan(self) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
+        if self.workflow == "execute_operation":
+            return self._plan_execute_operation()
+        install = self.workflow == "install"
+        steps_of = INSTALL_STEPS if install else UNINSTALL_STEPS
+        deps: dict[str, list[str]] = {iid: [] for iid in self.instances}
+        for instance in self.instances.values():
+            for rel in instance.relationships:
+                target = rel["target_instance_id"]
+                if target not in deps:
+                    continue
+                if install:
+                    deps[instance.id].append(target)
+                else:
+                    deps[target].append(instance.id)
+        plans = {}
+        for iid, instance in self.instances.items():
+            node = self.env.blueprint.nodes[instance.node_id]
+            steps = [(self._step_tasks(instance, node, step), state) for step, state in steps_of]
+            plans[iid] = (deps[iid], steps)
+        return plans
+
+    def _plan_execute_operation(
+        self,
+    ) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
+        params = self.parameters
+        name = str(params["operation"])
+        node_ids = set(params.get("node_ids") or [])
+        instance_ids = set(params.get("node_instance_ids") or [])
+        extra = dict(params.get("operation_kwargs") or {})
+        plans: dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]] = {}
+        for iid, instance in self.instances.items():
+            if node_ids and instance.node_id not in node_ids:
+                continue
+            if instance_ids and iid not in instance_ids:
+                continue
+            spec = self.env.blueprint.nodes[instance.node_id].find_operation(name)
+            if spec is None:
+                continue
+            task = Task(f"{iid}:{spec.name}", spec, instance, spec.name, extra)
+            plans[iid] = ([], [([task], None)])
+        return plans
+
+    def _step_tasks(self, instance: NodeInstance, node: NodeSpec, step: str) -> list[Task]:
+        if not step.startswith("rel:"):
+            spec = node.operations.get(f"lifecycle.{step}")
+            if spec is None:
+                return []
+            return [Task(f"{instance.id}:{step}", spec, instance, step, {})]
+        op = step[4:]
+        tasks = []
+        for index, rel in enumerate(instance.relationships):
+            rspec = node.relationships[_rel_index(node, rel)]
+            target = self.instances.get(rel["target_instance_id"])
+            if target is None:
+                continue
+            key = f"{instance.id}:rel{index}:{target.id}:{op}"
+            for side, ops in (
+                ("source", rspec.source_operations),
+                ("target", rspec.target_operations),
+            ):
+                spec = ops.get(f"relationship_lifecycle.{op}")
+                if spec is not None:
+                    tasks.append(Task(f"{key}:{side}", spec, instance, op, {}, rel, side))
+        return tasks
+
+    async def _run_instance(
+        self,
+        instance_id: str,
+        deps: list[str],
+        steps: list[tuple[list[Task], str | None]],
+        done: dict[str, asyncio.Event],
+    ) -> None:
+        for dep in deps:
+            await done[dep].wait()
+        for tasks, state in steps:
+            if len(tasks) == 1:
+                await self._run_task(tasks[0])
+            elif tasks:
+                await _gather_or_cancel([self._run_task(t) for t in tasks])
+            if state is not None:
+                self.journal.state(instance_id, state)
+                self.instances[instance_id].state = state
+        done[instance_id].set()
+
+    async def _run_task(self, task: Task) -> None:
+        if task.key in self.skip:
+            self.counts["skipped"] += 1
+            return
+        spec = task.spec
+        settings = self.settings
+        max_retries = spec.max_retries if spec.max_retries is not None else settings.task_retries
+        interval = (
+            spec.retry_interval if spec.retry_interval is not None else settings.task_retry_interval
+        )
+        retry_number = 0
+        while True:
+            self._record(task, "started", retry_number)
+            started = time.perf_counter()
+            try:
+                await self._invoke(task, retry_number, max_retries)
+            except Exception as error:
+                exhausted = max_retries != -1 and retry_number >= max_retries
+                if isinstance(error, NonRecoverableError) or exhausted:
+                    causes = _causes_of(error)
+                    self._record(task, "failed", retry_number, error, causes, started)
+                    self.counts["failed"] += 1
+                    await self.journal.commit()
+                    raise OperationFailed(task, error, causes) from error
+                delay = getattr(error, "retry_after", None)
+                delay = interval if delay is None else float(delay)
+                self._record(
+                    task,
+                    "retrying",
+                    retry_number,
+                    error,
+                    _causes_of(error),
+                    started,
+                    retry_after=delay,
+                )
+                self.counts["retried"] += 1
+                await asyncio.sleep(delay)
+                retry_number += 1
+                continue
+            self._record(task, "succeeded", retry_number, elapsed_from=started)
+            self.counts["succeeded"] += 1
+            await self.journal.commit()
+            return
+
+    async def _invoke(self, task: Task, retry_number: int, max_retries: int) -> None:
+        call = self._call(task, retry_number, max_retries)
+        spec = task.spec
+        loop = self._loop
+        assert loop is not None
+        if is_async(spec.function) and not has_wrappers(self.env.pm):
+            coro: Awaitable[Any] = self._run_async(call)
+        else:
+            hook = (
+                self.env.pm.hook.plugyard_lifecycle_operation if has_wrappers(self.env.pm) else None
+            )
+            target: Callable[[], Any] = (lambda: hook(call=call)) if hook is not None else call.run
+            coro = loop.run_in_executor(self._pool, target)
+        if spec.timeout:
+            try:
+                await asyncio.wait_for(coro, spec.timeout)
+            except TimeoutError:
+                message = f"operation {task.short_name} timed out after {spec.timeout:g}s"
+                if spec.timeout_recoverable:
+                    raise RecoverableError(message) from None
+                raise NonRecoverableError(message) from None
+        else:
+            await coro
+        retry = call.ctx.operation.requested_retry
+        if retry is not None:
+            raise retry
+
+    async def _run_async(self, call: OperationCall) -> None:
+        try:
+            await call.arun()
+        finally:
+            if any(i.dirty for i in call.ctx.instances()):
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self.env.db_executor, call.ctx.save)
+
+    # -- context ----------------------------------------------------------------------------
+
+    def _call(self, task: Task, retry_number: int, max_retries: int) -> OperationCall:
+        env, spec = self.env, task.spec
+        plugin_decl = env.blueprint.plugins[spec.plugin]
+        operation = OperationInfo(
+            task.short_name,
+            retry_number,
+            max_retries,
+            relationship=task.relationship["type"] if task.relationship else None,
+        )
+        plugin = PluginInfo(
+            spec.plugin,
+            plugin_decl.package_name,
+            plugin_decl.package_version,
+            workdir=lambda: env.backend.workdir(spec.plugin),
+            prefix=sys.prefix,
+        )
+        common: dict[str, Any] = {
+            "backend": env.backend,
+            "operation": operation,
+            "deployment_id": env.name,
+            "blueprint_id": env.blueprint.id,
+            "execution_id": self.execution_id,
+            "workflow_id": self.workflow,
+            "plugin": plugin,
+            "task_name": spec.implementation,
+        }
+        me = self._subject(task.instance)
+        if task.relationship is not None:
+            other = self._subject(self.instances[task.relationship["target_instance_id"]])
+            ctx = OperationContext(source=me, target=other, **common)
+            on = other.instance.id if task.side == "target" else me.instance.id
+        else:
+            ctx = OperationContext(node=me.node, instance=me.instance, **common)
+            on = me.instance.id
+        kwargs = {**self._inputs(task), **copy.deepcopy(task.kwargs)}
+        return OperationCall(
+            deployment_id=env.name,
+            execution_id=self.execution_id,
+            workflow_id=self.workflow,
+            instance_id=on,
+            operation=task.short_name,
+            implementation=spec.implementation,
+            plugin=spec.plugin,
+            retry_number=retry_number,
+            ctx=ctx,
+            kwargs=kwargs,
+            function=spec.function,
+            loop=self._loop,
+        )
+
+    def _subject(self, instance: NodeInstance) -> RelationshipSubject:
+        node = self.env.blueprint.nodes[instance.node_id]
+        return RelationshipSubject(
+            NodeContext(
+                node.id, node.properties, node.type, list(node.type_hierarchy), node.deploy
+            ),
+            NodeInstanceContext(
+                instance.id,
+                self.env.backend,
+                index=instance.index,
+                relationships=instance.relationships,
+            ),
+        )
+
+    def _inputs(self, task: Task) -> dict[str, Any]:
+        if not task.spec.inputs:
+            return {}
+        functions = self.env.runtime_functions(task.instance, task.relationship)
+        value = evaluate(
+            copy.deepcopy(task.spec.inputs), functions, f"{task.spec.where}.inputs", late=True
+        )
+        return dict(value)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _record(
+        self,
+        task: Task,
+        state: str,
+        retry_number: int,
+        error: BaseException | None = None,
+        causes: list[ErrorCause] | None = None,
+        elapsed_from: float | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        now = time.time()
+        row: dict[str, Any] = {
+            "instance_id": task.instance.id,
+            "name": task.short_name,
+            "state": state,
+            "retry_number": retry_number,
+        }
+        if state == "started":
+            row["started_at"] = now
+            row["error"] = None
+        else:
+            row["ended_at"] = now
+        data: dict[str, Any] = {
+            "deployment_id": self.env.name,
+            "execution_id": self.execution_id,
+            "workflow_id": self.workflow,
+            "node_instance_id": task.instance.id,
+            "node_id": task.instance.node_id,
+            "operation": task.short_name,
+            "implementation": task.spec.implementation,
+            "state": state,
+            "retry_number": retry_number,
+        }
+        if task.relationship is not None:
+            data["target_instance_id"] = task.relationship["target_instance_id"]
+            data["side"] = task.side
+        if elapsed_from is not None:
+            data["duration"] = round(time.perf_counter() - elapsed_from, 6)
+        if error is not None:
+            failure = {
+                "type": type(error).__name__,
+                "message": str(error),
+                "causes": causes or [],
+            }
+            row["error"] = failure
+            data["error"] = failure
+        if retry_after is not None:
+            data["retry_after"] = retry_after
+        self.journal.operation(task.key, **row)
+        self.env.emit(
+            f"operation.{self.env.name}.{task.instance.id}.{task.short_name}.{state}",
+            data,
+            self.journal,
+        )
+
+
+def _rel_index(node: NodeSpec, rel: dict[str, Any]) -> int:
+    for i, spec in enumerate(node.relationships):
+        if spec.target == rel["target_id"] and spec.type == rel["type"]:
+            return i
+    raise KeyError(f"{node.id}: no relationship {rel['type']} to {rel['target_id']}")
+
+
+async def _gather_or_cancel(coros: Iterable[Awaitable[Any]]) -> None:
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    await _first_failure(tasks)
+
+
+async def _first_failure(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Wait for all tasks; on the first failure cancel the rest and raise it."""
+    if not tasks:
+        return
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+    if failed:
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        raise failed[0].exception()  # type: ignore[misc]

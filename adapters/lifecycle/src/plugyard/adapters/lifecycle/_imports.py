@@ -1,0 +1,93 @@
+"""Turning an operation mapping (``plugin.module.function``) into a function to call."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from ._model import PluginDecl
+
+__all__ = ["MappingError", "did_you_mean", "resolve_operation"]
+
+_path_lock = threading.Lock()
+
+
+class MappingError(LookupError):
+    """An operation mapping does not name an importable function (message says why)."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` when a close match exists, else an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _add_source(source: Path | None) -> None:
+    if source is None:
+        return
+    entry = str(source)
+    with _path_lock:
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
+def _submodules(package: str) -> list[str]:
+    try:
+        module = importlib.import_module(package)
+    except Exception:
+        return []
+    paths = getattr(module, "__path__", None)
+    return [info.name for info in pkgutil.iter_modules(paths)] if paths else []
+
+
+def resolve_operation(
+    mapping: str, plugins: dict[str, PluginDecl]
+) -> tuple[str, Callable[..., Any]]:
+    """``(plugin name, function)`` for ``plugin.module.function``; MappingError otherwise."""
+    parts = mapping.split(".")
+    if len(parts) < 2 or not all(parts):
+        raise MappingError(f"operation {mapping!r} is not of the form plugin_name.module.function")
+    plugin_name, rest, func_name = parts[0], parts[1:-1], parts[-1]
+    decl = plugins.get(plugin_name)
+    if decl is None:
+        declared = ", ".join(sorted(plugins)) or "none"
+        raise MappingError(
+            f"operation {mapping!r}: plugin {plugin_name!r} is not declared under 'plugins' "
+            f"(declared: {declared})" + did_you_mean(plugin_name, plugins)
+        )
+    _add_source(decl.source)
+    module_name = ".".join([decl.package, *rest])
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name) and rest:
+            parent = ".".join([decl.package, *rest[:-1]])
+            options = [
+                ".".join([plugin_name, *rest[:-1], sub, func_name]) for sub in _submodules(parent)
+            ]
+            raise MappingError(
+                f"operation {mapping!r} not found: no module {module_name!r}"
+                + did_you_mean(mapping, options)
+            ) from None
+        raise MappingError(
+            f"operation {mapping!r}: importing {module_name!r} failed: {exc}"
+        ) from exc
+    except Exception as exc:
+        raise MappingError(
+            f"operation {mapping!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        names = [
+            ".".join([plugin_name, *rest, name])
+            for name, value in vars(module).items()
+            if callable(value) and not name.startswith("_")
+        ]
+        raise MappingError(f"operation {mapping!r} not found" + did_you_mean(mapping, names))
+    return plugin_name, func

@@ -1,0 +1,103 @@
+"""Group commit: operation states, instance states and events collected while operations run
+and written in one transaction per flush; ``commit()`` returns once what was recorded before
+it is durable."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Executor
+from typing import Any
+
+from ._storage import Batch, Storage
+
+__all__ = ["Journal"]
+
+
+class Journal:
+    """Collects writes of one execution and flushes them in the storage thread."""
+
+    def __init__(
+        self, storage: Storage, execution_id: str, deployment_id: str, executor: Executor
+    ) -> None:
+        self.storage = storage
+        self.execution_id = execution_id
+        self.deployment_id = deployment_id
+        self.executor = executor
+        self._batch = Batch()
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
+        self._stored: set[str] = set()
+        self._added = 0
+        self._durable = 0
+        self._flush: asyncio.Future[None] | None = None
+
+    def known(self, keys: set[str]) -> None:
+        """Operation keys already stored (a resumed execution's)."""
+        self._stored |= keys
+
+    def operation(self, key: str, **row: Any) -> None:
+        """Record an operation's latest state (merged with what was recorded for it)."""
+        full = self._rows.get(key)
+        if full is None:
+            full = self._rows[key] = {
+                "key": key,
+                "error": None,
+                "started_at": None,
+                "ended_at": None,
+            }
+        full.update(row)
+        self._dirty.add(key)
+        self._added += 1
+
+    def state(self, instance_id: str, state: str) -> None:
+        """Record a node instance's new state."""
+        self._batch.states[instance_id] = state
+        self._added += 1
+
+    def event(self, topic: str, data: dict[str, Any]) -> None:
+        """Record an event or log line."""
+        self._batch.events.append(
+            {
+                "deployment_id": self.deployment_id,
+                "execution_id": self.execution_id,
+                "time": time.time(),
+                "topic": topic,
+                "data": data,
+            }
+        )
+        self._added += 1
+
+    async def commit(self) -> None:
+        """Wait until everything recorded so far is stored."""
+        target = self._added
+        while self._durable < target:
+            if self._flush is None:
+                self._flush = asyncio.ensure_future(self._run_flush())
+            await asyncio.shield(self._flush)
+
+    async def _run_flush(self) -> None:
+        try:
+            batch, upto = self._batch, self._added
+            self._batch = Batch()
+            for key in self._dirty:
+                row = dict(self._rows[key])
+                if key in self._stored:
+                    batch.operations.append(row)
+                else:
+                    batch.new_operations.append(row)
+                    self._stored.add(key)
+            self._dirty.clear()
+            if batch and self.storage.is_sqlite:
+                # A local SQLite commit takes about a millisecond: doing it on the loop avoids
+                # handing the GIL back and forth with a storage thread for every flush.
+                await asyncio.sleep(0)
+                self.storage.write_batch(self.execution_id, batch)
+            elif batch:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(
+                    self.executor, self.storage.write_batch, self.execution_id, batch
+                )
+            self._durable = upto
+        finally:
+            self._flush = None

@@ -1,0 +1,440 @@
+"""Storage: deployments, node instances, executions, operation states and events, in SQLite
+(one file per environment, or in memory) or PostgreSQL, through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from plugyard.sdk.lifecycle import VersionConflict
+
+from ._errors import StorageError
+from ._plan import NodeInstance
+
+__all__ = ["Batch", "Execution", "Storage", "storage_url"]
+
+metadata = sa.MetaData()
+
+deployments = sa.Table(
+    "lifecycle_deployments",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("blueprint_id", sa.String(200), nullable=False),
+    sa.Column("blueprint_path", sa.Text, nullable=False),
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("source_root", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+node_instances = sa.Table(
+    "lifecycle_node_instances",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("deployment_id", sa.String(200), nullable=False, index=True),
+    sa.Column("node_id", sa.String(200), nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("host_id", sa.String(200), nullable=True),
+    sa.Column("relationships", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(40), nullable=False),
+    sa.Column("runtime_properties", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+executions = sa.Table(
+    "lifecycle_executions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("deployment_id", sa.String(200), nullable=False, index=True),
+    sa.Column("workflow_id", sa.String(100), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+)
+
+operations = sa.Table(
+    "lifecycle_operations",
+    metadata,
+    sa.Column("execution_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("instance_id", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("retry_number", sa.Integer, nullable=False),
+    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("ended_at", sa.Float, nullable=True),
+)
+
+events = sa.Table(
+    "lifecycle_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deployment_id", sa.String(200), nullable=False, index=True),
+    sa.Column("execution_id", sa.String(64), nullable=True, index=True),
+    sa.Column("time", sa.Float, nullable=False),
+    sa.Column("topic", sa.String(500), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+
+def storage_url(value: str | Path | None) -> str:
+    """A SQLAlchemy URL: ``None`` is in-memory SQLite, a plain path a SQLite file."""
+    if value is None:
+        return "sqlite://"
+    text = str(value)
+    if "://" in text:
+        if text.startswith("postgresql://"):
+            return "postgresql+psycopg://" + text.removeprefix("postgresql://")
+        return text
+    path = Path(text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+@dataclass(slots=True)
+class Execution:
+    """One run of a workflow on a deployment."""
+
+    id: str
+    deployment_id: str
+    workflow_id: str
+    parameters: dict[str, Any]
+    settings: dict[str, Any]
+    status: str
+    error: dict[str, Any] | None
+    created_at: float
+    ended_at: float | None
+
+
+@dataclass(slots=True)
+class Batch:
+    """Writes collected while operations run, stored together in one transaction.
+
+    ``new_operations`` are rows not stored yet, ``operations`` rows to overwrite; both are
+    complete rows (every column), so each kind goes in one statement.
+    """
+
+    new_operations: list[dict[str, Any]] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
+    states: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.new_operations or self.operations or self.states or self.events)
+
+
+class Storage:
+    """Every record of one or more deployments, safe to use from several threads."""
+
+    def __init__(self, url: str | Path | None = None) -> None:
+        self.url = storage_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if self.url == "sqlite://":
+            kwargs = {"poolclass": sa.StaticPool, "connect_args": {"check_same_thread": False}}
+        elif self.is_sqlite:
+            kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        try:
+            self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        except Exception as exc:
+            raise StorageError(f"cannot open storage {self.safe_url}: {exc}") from exc
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._lock = threading.RLock() if self.is_sqlite else None
+        try:
+            metadata.create_all(self.engine)
+        except Exception as exc:
+            raise StorageError(f"cannot open storage {self.safe_url}: {exc}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without a password, for messages."""
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        lock = self._lock or contextlib.nullcontext()
+        with lock, self.engine.begin() as conn:
+            yield conn
+
+    # -- deployments ------------------------------------------------------------------------
+
+    def create_deployment(
+        self,
+        deployment_id: str,
+        blueprint_id: str,
+        blueprint_path: str,
+        inputs: Mapping[str, Any],
+        instances: Sequence[NodeInstance],
+        source_root: str | None = None,
+    ) -> None:
+        """Store a new deployment with its node instances."""
+        with self._tx() as conn:
+            conn.execute(
+                deployments.insert().values(
+                    id=deployment_id,
+                    blueprint_id=blueprint_id,
+                    blueprint_path=blueprint_path,
+                    inputs=dict(inputs),
+                    source_root=source_root,
+                    created_at=time.time(),
+                )
+            )
+            if instances:
+                conn.execute(node_instances.insert(), [_instance_row(i) for i in instances])
+
+    def get_deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        """A deployment's record, or None."""
+        with self._tx() as conn:
+            row = conn.execute(
+                deployments.select().where(deployments.c.id == deployment_id)
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    def list_deployments(self) -> list[dict[str, Any]]:
+        """Every deployment's record."""
+        with self._tx() as conn:
+            rows = conn.execute(deployments.select().order_by(deployments.c.created_at))
+            return [dict(r._mapping) for r in rows]
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        """Forget a deployment and everything recorded about it."""
+        with self._tx() as conn:
+            select_ids = sa.select(executions.c.id).where(
+                executions.c.deployment_id == deployment_id
+            )
+            conn.execute(operations.delete().where(operations.c.execution_id.in_(select_ids)))
+            conn.execute(executions.delete().where(executions.c.deployment_id == deployment_id))
+            conn.execute(events.delete().where(events.c.deployment_id == deployment_id))
+            conn.execute(
+                node_instances.delete().where(node_instances.c.deployment_id == deployment_id)
+            )
+            conn.execute(deployments.delete().where(deployments.c.id == deployment_id))
+
+    # -- node instances ---------------------------------------------------------------------
+
+    def get_node_instances(
+        self, deployment_id: str | None = None, node_id: str | None = None
+    ) -> list[NodeInstance]:
+        """Node instances, of one deployment and node if given."""
+        query = node_instances.select().order_by(node_instances.c.node_id, node_instances.c.idx)
+        if deployment_id is not None:
+            query = query.where(node_instances.c.deployment_id == deployment_id)
+        if node_id is not None:
+            query = query.where(node_instances.c.node_id == node_id)
+        with self._tx() as conn:
+            return [_instance_of(row._mapping) for row in conn.execute(query)]
+
+    def get_node_instance(self, instance_id: str) -> NodeInstance:
+        """One node instance; KeyError if unknown."""
+        with self._tx() as conn:
+            row = conn.execute(
+                node_instances.select().where(node_instances.c.id == instance_id)
+            ).first()
+        if row is None:
+            raise KeyError(f"no node instance {instance_id!r}")
+        return _instance_of(row._mapping)
+
+    def load_runtime_properties(self, instance_id: str) -> tuple[dict[str, Any], int]:
+        """An instance's runtime properties and their version."""
+        instance = self.get_node_instance(instance_id)
+        return instance.runtime_properties, instance.version
+
+    def save_runtime_properties(
+        self, instance_id: str, properties: dict[str, Any], version: int
+    ) -> int:
+        """Store runtime properties if still at ``version``; else VersionConflict."""
+        table = node_instances
+        with self._tx() as conn:
+            result = conn.execute(
+                table.update()
+                .where(table.c.id == instance_id, table.c.version == version)
+                .values(runtime_properties=properties, version=version + 1)
+            )
+            if result.rowcount != 1:
+                actual = conn.execute(
+                    sa.select(table.c.version).where(table.c.id == instance_id)
+                ).scalar()
+                raise VersionConflict(instance_id, version, actual)
+        return version + 1
+
+    # -- executions and operations ----------------------------------------------------------
+
+    def create_execution(self, execution: Execution) -> None:
+        """Store a new execution."""
+        with self._tx() as conn:
+            conn.execute(executions.insert().values(**_execution_row(execution)))
+
+    def update_execution(
+        self, execution_id: str, status: str, error: dict[str, Any] | None = None
+    ) -> None:
+        """Set an execution's status (and error, for a failure)."""
+        ended = time.time() if status in ("succeeded", "failed", "cancelled") else None
+        with self._tx() as conn:
+            conn.execute(
+                executions.update()
+                .where(executions.c.id == execution_id)
+                .values(status=status, error=error, ended_at=ended)
+            )
+
+    def get_execution(self, execution_id: str) -> Execution:
+        """One execution; KeyError if unknown."""
+        with self._tx() as conn:
+            row = conn.execute(executions.select().where(executions.c.id == execution_id)).first()
+        if row is None:
+            raise KeyError(f"no execution {execution_id!r}")
+        return Execution(**dict(row._mapping))
+
+    def list_executions(self, deployment_id: str | None = None) -> list[Execution]:
+        """Executions, oldest first."""
+        query = executions.select().order_by(executions.c.created_at)
+        if deployment_id is not None:
+            query = query.where(executions.c.deployment_id == deployment_id)
+        with self._tx() as conn:
+            return [Execution(**dict(r._mapping)) for r in conn.execute(query)]
+
+    def get_operations(self, execution_id: str) -> list[dict[str, Any]]:
+        """Every operation an execution ran, with its last state."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                operations.select()
+                .where(operations.c.execution_id == execution_id)
+                .order_by(operations.c.started_at)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def succeeded_keys(self, execution_id: str) -> set[str]:
+        """Keys of an execution's operations that succeeded (skipped when resuming)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(operations.c.key).where(
+                    operations.c.execution_id == execution_id, operations.c.state == "succeeded"
+                )
+            )
+            return {r[0] for r in rows}
+
+    def get_events(
+        self, deployment_id: str | None = None, execution_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored events and logs, in order."""
+        query = events.select().order_by(events.c.seq)
+        if deployment_id is not None:
+            query = query.where(events.c.deployment_id == deployment_id)
+        if execution_id is not None:
+            query = query.where(events.c.execution_id == execution_id)
+        with self._tx() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def operation_keys(self, execution_id: str) -> set[str]:
+        """Keys of every operation recorded for an execution."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(operations.c.key).where(operations.c.execution_id == execution_id)
+            )
+            return {r[0] for r in rows}
+
+    def write_batch(self, execution_id: str, batch: Batch) -> None:
+        """Operation states, instance states and events in one transaction."""
+        ops = operations
+        with self._tx() as conn:
+            if batch.new_operations:
+                conn.execute(
+                    ops.insert(),
+                    [{"execution_id": execution_id, **row} for row in batch.new_operations],
+                )
+            if batch.operations:
+                conn.execute(
+                    ops.update()
+                    .where(ops.c.execution_id == execution_id, ops.c.key == sa.bindparam("k"))
+                    .values({c: sa.bindparam(f"v_{c}") for c in OPERATION_FIELDS}),
+                    [
+                        {"k": row["key"], **{f"v_{c}": row[c] for c in OPERATION_FIELDS}}
+                        for row in batch.operations
+                    ],
+                )
+            if batch.states:
+                table = node_instances
+                conn.execute(
+                    table.update()
+                    .where(table.c.id == sa.bindparam("k"))
+                    .values(state=sa.bindparam("v_state")),
+                    [{"k": k, "v_state": v} for k, v in batch.states.items()],
+                )
+            if batch.events:
+                conn.execute(events.insert(), batch.events)
+
+
+OPERATION_FIELDS = (
+    "instance_id",
+    "name",
+    "state",
+    "retry_number",
+    "error",
+    "started_at",
+    "ended_at",
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _instance_row(instance: NodeInstance) -> dict[str, Any]:
+    return {
+        "id": instance.id,
+        "deployment_id": instance.deployment_id,
+        "node_id": instance.node_id,
+        "idx": instance.index,
+        "host_id": instance.host_id,
+        "relationships": instance.relationships,
+        "state": instance.state,
+        "runtime_properties": instance.runtime_properties,
+        "version": instance.version,
+    }
+
+
+def _instance_of(row: Any) -> NodeInstance:
+    return NodeInstance(
+        id=row["id"],
+        node_id=row["node_id"],
+        deployment_id=row["deployment_id"],
+        index=row["idx"],
+        host_id=row["host_id"],
+        relationships=list(row["relationships"]),
+        state=row["state"],
+        runtime_properties=dict(row["runtime_properties"]),
+        version=row["version"],
+    )
+
+
+def _execution_row(execution: Execution) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "deployment_id": execution.deployment_id,
+        "workflow_id": execution.workflow_id,
+        "parameters": execution.parameters,
+        "settings": execution.settings,
+        "status": execution.status,
+        "error": execution.error,
+        "created_at": execution.created_at,
+        "ended_at": execution.ended_at,
+    }

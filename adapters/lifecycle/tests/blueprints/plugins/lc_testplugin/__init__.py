@@ -1,0 +1,1 @@
+"""Operations used by the lifecycle adapter's tests."""

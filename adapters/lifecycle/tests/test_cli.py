@@ -1,0 +1,168 @@
+"""The ``plugyard lifecycle`` command line, driven as a user would: real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+PLUGINS = HERE / "blueprints" / "plugins"
+PLUGYARD = str(Path(sys.executable).parent / "plugyard")
+
+
+def plugyard(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PLUGYARD, "lifecycle", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+CHAIN = """
+plugins:
+  test: {{package: lc_testplugin, source: {plugins}}}
+node_types:
+  step:
+    derived_from: plugyard.nodes.Root
+    interfaces:
+      lifecycle:
+        create: {{implementation: test.ops.append, inputs: {{path: {log}}}}}
+        configure: {{implementation: test.ops.append, inputs: {{path: {log}}}}}
+        start: {{implementation: test.ops.append, inputs: {{path: {log}}}}}
+node_templates:
+  a: {{type: step}}
+  b:
+    type: step
+    relationships: [{{type: depends_on, target: a}}]
+  c:
+    type: step
+    relationships: [{{type: depends_on, target: b}}]
+    interfaces:
+      lifecycle:
+        configure:
+          implementation: test.ops.block_once
+          inputs: {{path: {log}, marker: {marker}}}
+  d:
+    type: step
+    relationships: [{{type: depends_on, target: c}}]
+"""
+
+
+def test_install_outputs_instances_uninstall(tmp_path: Path) -> None:
+    blueprint = HERE / "blueprints" / "app.yaml"
+    done = plugyard(
+        "install",
+        str(blueprint),
+        "-i",
+        "app_count=1",
+        "-d",
+        "web",
+        "--task-retries",
+        "0",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(" succeeded" in line for line in lines[:-1]) == 12
+    assert lines[-1].startswith("install succeeded in ")
+    assert "12 operations succeeded" in lines[-1]
+    assert (tmp_path / ".plugyard" / "lifecycle" / "web.db").is_file()
+    outputs = plugyard("outputs", "-d", "web", cwd=tmp_path)
+    assert '"host_ip": "10.0.0.7"' in outputs.stdout
+    listed = plugyard("instances", "-d", "web", cwd=tmp_path)
+    assert sum("started" in line for line in listed.stdout.splitlines()) == 3
+    gone = plugyard("uninstall", "-d", "web", cwd=tmp_path)
+    assert gone.returncode == 0, gone.stderr
+    assert "uninstall succeeded" in gone.stdout
+    missing = plugyard("outputs", "-d", "nope", cwd=tmp_path)
+    assert missing.returncode != 0
+    assert "no deployment 'nope'" in missing.stderr
+
+
+def test_a_failing_install_exits_nonzero_with_causes(tmp_path: Path) -> None:
+    blueprint = tmp_path / "bp.yaml"
+    blueprint.write_text(
+        f"plugins:\n  test: {{package: lc_testplugin, source: {PLUGINS}}}\n"
+        "node_templates:\n  web:\n    type: plugyard.nodes.Root\n    interfaces:\n"
+        "      lifecycle:\n        start: test.ops.fail_nonrecoverable\n"
+    )
+    done = plugyard("install", str(blueprint), "--storage", str(tmp_path / "s.db"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "start" in done.stdout
+    assert "failed: NonRecoverableError: Failed to start" in done.stdout
+    assert "caused by ConnectionRefusedError: nothing listens" in done.stderr
+
+
+def test_a_malformed_blueprint_is_reported_with_its_path(tmp_path: Path) -> None:
+    blueprint = tmp_path / "bp.yaml"
+    blueprint.write_text("node_templates:\n  web:\n    type: web.Srver\n")
+    done = plugyard("install", str(blueprint), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "node_templates.web.type: unknown node type 'web.Srver'" in done.stderr
+
+
+@pytest.mark.timeout(90)
+def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path: Path) -> None:
+    log, marker = tmp_path / "ran.log", tmp_path / "blocking"
+    blueprint = tmp_path / "chain.yaml"
+    blueprint.write_text(CHAIN.format(plugins=PLUGINS, log=log, marker=marker))
+    storage = str(tmp_path / "chain.db")
+    proc = subprocess.Popen(
+        [
+            PLUGYARD,
+            "lifecycle",
+            "install",
+            str(blueprint),
+            "-d",
+            "chain",
+            "--storage",
+            storage,
+            "--task-retries",
+            "0",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the blocking operation never started"
+            time.sleep(0.02)
+        time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+    before = log.read_text().splitlines()
+    assert [line.split()[1] for line in before[-1:]] == ["configure"]
+    resumed = plugyard("resume", "-d", "chain", "--storage", storage, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed" not in resumed.stderr
+    assert "7 skipped" in resumed.stdout.splitlines()[-1]
+    after = Counter(log.read_text().splitlines())
+    c_configure = next(
+        line for line in before if line.endswith(" configure") and line.startswith("c_")
+    )
+    for line in before:
+        assert after[line] == (2 if line == c_configure else 1), line
+    assert sum(after.values()) == 12 + 1
+    listed = plugyard("instances", "-d", "chain", "--storage", storage, cwd=tmp_path)
+    assert sum(" started " in f" {line} " for line in listed.stdout.splitlines()) == 4

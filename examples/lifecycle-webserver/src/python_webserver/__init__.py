@@ -1,0 +1,1 @@
+"""A lifecycle plugin that runs ``python -m http.server`` for a node."""
