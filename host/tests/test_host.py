@@ -255,3 +255,63 @@ def test_serve_shuts_down_gracefully_on_a_signal(tmp_path: Path, sig: signal.Sig
     assert proc.returncode == 0
     assert "shutdown hook ran" in out
     assert "stopped cleanly" in out
+
+
+async def test_hook_plugins_see_every_event_up_to_host_stopping() -> None:
+    seen: list[str] = []
+
+    class Watcher:
+        name = "watcher"
+
+        @hookimpl
+        def plugyard_event(self, event: Event) -> None:
+            seen.append(event.topic)
+
+    async with run_host([Watcher()]):
+        pass
+    assert "host.started" in seen
+    assert "host.stopping" in seen
+
+
+async def test_a_stopped_hook_plugin_takes_its_commands_with_it() -> None:
+    from plugyard.host import Command, CommandError
+
+    class Greets:
+        name = "greets"
+
+        @hookimpl
+        def plugyard_commands(self) -> list[Command]:
+            return [Command("greet", lambda: {"hi": True})]
+
+    async with run_host([Greets()]) as host:
+        assert await host.call("greet") == {"hi": True}
+        await host.call("stop", name="greets")
+        with pytest.raises(CommandError, match="unknown command 'greet'"):
+            await host.call("greet")
+        await host.call("start", name="greets")
+        assert await host.call("greet") == {"hi": True}
+
+
+async def test_an_adapter_may_implement_a_hook_another_adapter_adds() -> None:
+    class Specs:
+        @staticmethod
+        @__import__("plugyard.host", fromlist=["hookspec"]).hookspec
+        def extra_hook(value: int) -> None: ...
+
+    class Adds:
+        name = "adds"
+
+        @hookimpl
+        def plugyard_addhooks(self, pluginmanager: Any) -> None:
+            pluginmanager.add_hookspecs(Specs)
+
+    class Uses:
+        name = "uses"
+
+        @hookimpl
+        def extra_hook(self, value: int) -> int:
+            return value
+
+    async with run_host([], adapters=[Uses(), Adds()]) as host:
+        assert host.registry.get("uses").state is PluginState.LOADED
+        assert host.hook.extra_hook(value=3) == [3]

@@ -38,7 +38,7 @@ def find_config(explicit: str | None) -> Path | None:
 
 
 def load_config(explicit: str | None) -> Config:
-    """Read the configuration the way every command does; errors exit with status 2."""
+    """Read the configuration the way every command does; errors exit with status 1."""
     from ._config import Config, ConfigError
 
     path = find_config(explicit)
@@ -161,6 +161,7 @@ def _loaded_host(config_path: str | None) -> Host:
     from ._config import ConfigError
     from ._host import Host
 
+    setup_logging("critical")
     host = Host(load_config(config_path))
     try:
         asyncio.run(host.load())

@@ -105,13 +105,21 @@ class HooksHandle:
         self.hooks = self.host._hooks_of(self.obj)
 
     def start(self) -> None:
-        """Register the implementations again after a stop."""
+        """Register the implementations again after a stop (and its commands with them)."""
+        if self.host.pm.is_registered(self.obj):
+            return
         self.register()
+        contribute = getattr(self.obj, "plugyard_commands", None)
+        if self.host.running and callable(contribute):
+            params = inspect.signature(contribute).parameters
+            commands = contribute(host=self.host) if "host" in params else contribute()
+            self.host._add_commands(self.name, commands)
 
     def stop(self) -> None:
-        """Unregister the implementations: the plugin no longer receives hook calls."""
+        """Unregister the implementations and commands: the plugin no longer takes calls."""
         if self.host.pm.is_registered(self.obj):
             self.host.pm.unregister(self.obj)
+        self.host.commands.remove_from(self.name)
 
     def describe(self) -> Mapping[str, Any]:
         """The hooks this plugin implements."""
@@ -213,7 +221,8 @@ class CorePlugin:
         record = self._record(name)
         if record.model == "adapter":
             raise CommandError(
-                f"{name!r} is an adapter; adapters cannot be {action}ed", Errno.COMMAND_ERROR
+                f"{name!r} is an adapter; adapters cannot be driven by {action}",
+                Errno.COMMAND_ERROR,
             )
         try:
             record = await getattr(self.host, f"{action}_plugin")(name)

@@ -64,10 +64,10 @@ def _scan(path: list[str] | None = None) -> dict[str, tuple[EntryPointInfo, ...]
         else importlib_metadata.distributions(path=path)
     )
     for dist in found_dists:
-        meta_name = dist.metadata["Name"] if dist.metadata else None
         found = [ep for ep in dist.entry_points if ep.group.startswith("plugyard")]
         if not found:
             continue
+        meta_name = dist.metadata["Name"] if dist.metadata else None
         requires = tuple(dist.requires or ())
         for ep in found:
             info = EntryPointInfo(ep.group, ep.name, ep.value, meta_name, dist.version, requires)

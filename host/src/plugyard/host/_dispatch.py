@@ -6,14 +6,14 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from ._policy import DEFAULT_POLICY, POLICY_ATTR, ErrorMode, HookPolicy, ResultMode
-from ._stats import Stats
+from ._stats import PluginStats, Stats
 
 __all__ = ["HookFailure", "HookResult", "HookTimeout", "Outcome", "PluginManager"]
 
@@ -43,7 +43,7 @@ class HookTimeout(TimeoutError):
     """An implementation ran past its hook's timeout."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HookResult:
     """One implementation's non-``None`` return value, with the plugin that produced it."""
 
@@ -51,7 +51,7 @@ class HookResult:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HookFailure:
     """One implementation's exception (or timeout), with the plugin that raised it."""
 
@@ -93,6 +93,7 @@ class _Step:
     plugin: str
     function: Any
     argnames: tuple[str, ...]
+    stats: PluginStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,12 @@ class _Plan:
     generation: int
     steps: tuple[_Step, ...]
     argnames: frozenset[str]
+    needed: frozenset[str]
     policy: HookPolicy
+
+
+# Results of these exact types are never awaitable, so ``inspect.isawaitable`` is skipped.
+_PLAIN = frozenset({int, float, str, bytes, bool, list, tuple, dict, set, frozenset})
 
 
 def _policy_of(caller: pluggy.HookCaller) -> HookPolicy:
@@ -160,11 +166,17 @@ class Dispatcher:
         if problem is not None:
             raise TypeError(problem)
         steps = tuple(
-            _Step(impl.plugin_name, impl.function, tuple(impl.argnames))
+            _Step(
+                impl.plugin_name,
+                impl.function,
+                tuple(impl.argnames),
+                self.stats[impl.plugin_name],
+            )
             for impl in reversed(caller.get_hookimpls())
         )
         argnames = frozenset(caller.spec.argnames) if caller.spec is not None else frozenset()
-        plan = _Plan(self.pm.generation, steps, argnames, _policy_of(caller))
+        needed = frozenset(arg for step in steps for arg in step.argnames)
+        plan = _Plan(self.pm.generation, steps, argnames, needed, _policy_of(caller))
         self._plans[name] = plan
         return plan
 
@@ -179,33 +191,61 @@ class Dispatcher:
                 f"hook {name} has no argument {unknown[0]!r}; it takes "
                 + ", ".join(sorted(plan.argnames))
             )
+        if not plan.needed.issubset(kwargs):
+            missing = sorted(plan.needed - set(kwargs))
+            users = [s.plugin for s in plan.steps if missing[0] in s.argnames]
+            raise TypeError(
+                f"hook {name}: argument {missing[0]!r} is needed by plugin {users[0]!r} but "
+                "the call did not pass it"
+            )
 
-    async def acall(
+    def acall(
         self, name: str, kwargs: Mapping[str, Any], policy: HookPolicy | None = None
-    ) -> Outcome:
-        """Call every implementation of ``name`` one at a time under its policy."""
+    ) -> Coroutine[Any, Any, Outcome]:
+        """Check the call now, then return the coroutine that runs every implementation."""
         plan = self.plan(name)
         self._check_arguments(name, plan, kwargs)
-        chosen = policy or plan.policy
+        return self._run(name, plan, kwargs, policy or plan.policy)
+
+    async def _run(
+        self, name: str, plan: _Plan, kwargs: Mapping[str, Any], chosen: HookPolicy
+    ) -> Outcome:
         timeout = chosen.timeout if chosen.timeout is not None else self.default_timeout
         outcome = Outcome(name)
         stop_at_first = chosen.result is ResultMode.FIRST
+        names = tuple(kwargs)
+        clock = time.perf_counter
         for step in plan.steps:
+            args = kwargs if step.argnames == names else {a: kwargs[a] for a in step.argnames}
+            stats = step.stats
+            stats.calls += 1
+            started = clock()
             try:
-                args = {arg: kwargs[arg] for arg in step.argnames}
-            except KeyError as exc:
-                raise TypeError(
-                    f"hook {name}: plugin {step.plugin!r} needs argument {exc.args[0]!r}, "
-                    "which the call did not pass"
-                ) from None
-            value, error = await self._run_step(step, args, timeout, name)
-            if error is not None:
-                outcome.failures.append(HookFailure(step.plugin, error))
+                value = step.function(**args)
+                if value is not None and type(value) not in _PLAIN and inspect.isawaitable(value):
+                    value = await _bounded(value, timeout, step.plugin, name)
+                    elapsed = clock() - started
+                else:
+                    elapsed = clock() - started
+                    if elapsed > timeout:
+                        raise HookTimeout(
+                            f"plugin {step.plugin!r} blocked the event loop in {name} for "
+                            f"{elapsed:.3f}s (timeout {timeout:g}s); its result was discarded"
+                        )
+            except Exception as exc:
+                stats.time_spent += clock() - started
+                if isinstance(exc, HookTimeout):
+                    stats.timeouts += 1
+                else:
+                    stats.errors += 1
+                exc.add_note(f"in plugin {step.plugin!r}, hook {name}")
+                outcome.failures.append(HookFailure(step.plugin, exc))
                 if chosen.errors is ErrorMode.RAISE:
-                    raise error
+                    raise
                 if chosen.errors is ErrorMode.ISOLATE:
-                    _log_failure(step.plugin, name, error)
+                    _log_failure(step.plugin, name, exc)
                 continue
+            stats.time_spent += elapsed
             if value is not None:
                 outcome.results.append(HookResult(step.plugin, value))
                 if stop_at_first:
@@ -217,35 +257,10 @@ class Dispatcher:
             )
         return outcome
 
-    async def _run_step(
-        self, step: _Step, args: dict[str, Any], timeout: float, hook: str
-    ) -> tuple[Any, Exception | None]:
-        stats = self.stats[step.plugin]
-        stats.calls += 1
-        started = time.perf_counter()
-        try:
-            value = step.function(**args)
-            if value is not None and inspect.isawaitable(value):
-                try:
-                    async with asyncio.timeout(timeout):
-                        value = await value
-                except TimeoutError:
-                    raise HookTimeout(
-                        f"plugin {step.plugin!r} did not finish {hook} within {timeout:g}s"
-                    ) from None
-            elif time.perf_counter() - started > timeout:
-                raise HookTimeout(
-                    f"plugin {step.plugin!r} blocked the event loop in {hook} for "
-                    f"{time.perf_counter() - started:.3f}s (timeout {timeout:g}s); "
-                    "its result was discarded"
-                )
-        except Exception as exc:
-            stats.time_spent += time.perf_counter() - started
-            if isinstance(exc, HookTimeout):
-                stats.timeouts += 1
-            else:
-                stats.errors += 1
-            exc.add_note(f"in plugin {step.plugin!r}, hook {hook}")
-            return None, exc
-        stats.time_spent += time.perf_counter() - started
-        return value, None
+
+async def _bounded(value: Awaitable[Any], timeout: float, plugin: str, hook: str) -> Any:
+    try:
+        async with asyncio.timeout(timeout):
+            return await value
+    except TimeoutError:
+        raise HookTimeout(f"plugin {plugin!r} did not finish {hook} within {timeout:g}s") from None

@@ -10,7 +10,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -208,9 +208,15 @@ class Host:
         """Observe events whose topic matches the glob ``pattern``; returns an unsubscribe."""
         return self.bus.subscribe(pattern, callback, name=name)
 
-    async def acall(self, name: str, /, policy: HookPolicy | None = None, **kwargs: Any) -> Outcome:
-        """Call hook ``name`` under its policy; see :class:`~plugyard.host.HookPolicy`."""
-        return await self._dispatcher.acall(name, kwargs, policy)
+    def acall(
+        self, name: str, /, policy: HookPolicy | None = None, **kwargs: Any
+    ) -> Coroutine[Any, Any, Outcome]:
+        """Call hook ``name`` under its policy; see :class:`~plugyard.host.HookPolicy`.
+
+        Await the result. Bad arguments (unknown, or missing for some implementation) raise
+        ``TypeError`` at once, before any implementation runs.
+        """
+        return self._dispatcher.acall(name, kwargs, policy)
 
     async def call(self, name: str, /, **props: Any) -> dict[str, Any]:
         """Run a command; returns its reply fields or raises :class:`CommandError`."""
@@ -412,13 +418,15 @@ class Host:
             key for key in self.config.to_dict() if key not in self.config.unclaimed()
         }
 
-    def _register(self, name: str, obj: Any) -> str | None:
+    def _register(self, name: str, obj: Any, *, vet: bool = True) -> str | None:
         """Register with pluggy and vet the hooks; returns why it was refused, or ``None``."""
         try:
             if self.pm.register(obj, name=name) is None:
                 return "blocked"
         except Exception as exc:
             return f"cannot register: {exc}"
+        if not vet:
+            return None
         problem = self._hook_problem(obj)
         if problem is not None:
             self.pm.unregister(obj)
@@ -478,7 +486,7 @@ class Host:
             except PluginLoadError as exc:
                 self._fail(name, str(exc), exc)
                 continue
-            problem = self._register(name, obj)
+            problem = self._register(name, obj, vet=False)
             if problem is not None:
                 self._fail(name, problem)
                 continue
@@ -682,6 +690,7 @@ class Host:
                 await self.stop_plugin(name)
 
     async def _stop_hook_plugins(self) -> None:
+        await self.bus.drain(self.config.host.shutdown_timeout / 2)
         for name in reversed(self._started):
             await self.stop_plugin(name)
         self._started.clear()
