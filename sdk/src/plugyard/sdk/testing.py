@@ -27,6 +27,7 @@ __all__ = [
     "SERVICES",
     "EventRecorder",
     "HostRunner",
+    "mock_ctx",
     "plugyard_host",
     "require_service",
     "run_host",
@@ -284,3 +285,19 @@ def require_service(name: str, *, wait: float = 30.0) -> tuple[str, int]:
             pytest.fail(reason + " (PLUGYARD_REQUIRE_SERVICES=1)")
         pytest.skip(reason)
     return host, port
+
+
+@_fixture
+def mock_ctx(request: Any) -> Iterator[Any]:
+    """A lifecycle ``MockContext`` set as the current ``ctx`` for the test, cleared after.
+
+    Options come from indirect parametrization:
+    ``@pytest.mark.parametrize("mock_ctx", [{"properties": {"port": 8000}}], indirect=True)``.
+    """
+    from plugyard.sdk.lifecycle import current_ctx
+    from plugyard.sdk.lifecycle.testing import MockContext
+
+    options = dict(getattr(request, "param", None) or {})
+    mock = MockContext(**{"node_id": "node", **options})
+    with current_ctx.push(mock):
+        yield mock
