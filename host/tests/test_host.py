@@ -315,3 +315,15 @@ async def test_an_adapter_may_implement_a_hook_another_adapter_adds() -> None:
     async with run_host([], adapters=[Uses(), Adds()]) as host:
         assert host.registry.get("uses").state is PluginState.LOADED
         assert host.hook.extra_hook(value=3) == [3]
+
+
+async def test_adapters_add_plugins_at_run_time() -> None:
+    log: list[str] = []
+    async with run_host() as host:
+        record = host.add_plugin("deployment.web", SlowStopHandle(log, "web"), source="blueprint")
+        assert record.state is PluginState.LOADED
+        assert record.model == "test"
+        assert (await host.call("start", name="deployment.web"))["state"] == "started"
+        with pytest.raises(ValueError, match="already taken"):
+            host.add_plugin("deployment.web", SlowStopHandle(log, "web"), source="again")
+    assert log == ["start:web", "stop:web"]

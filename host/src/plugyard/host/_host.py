@@ -176,6 +176,30 @@ class Host:
         """Facts adapters published with :meth:`advertise` (endpoints, ``http_url`` ...)."""
         return dict(self._advertised)
 
+    def add_plugin(
+        self,
+        name: str,
+        handle: Any,
+        *,
+        source: str,
+        version: str | None = None,
+        started: bool = False,
+    ) -> PluginRecord:
+        """Register a plugin an adapter creates at run time (a deployment, a run ...).
+
+        The record's model is ``handle.model``; the host can then start, stop and list it by
+        name like any other plugin. ``started=True`` records a plugin that already runs.
+        """
+        model = str(getattr(handle, "model", "unknown"))
+        self.registry.add(PluginRecord(name, model, source, version, PluginState.DISCOVERED))
+        self.registry.attach(name, handle)
+        self.registry.set_state(name, PluginState.LOADED)
+        if started:
+            if name not in self._started:
+                self._started.append(name)
+            return self.registry.set_state(name, PluginState.STARTED)
+        return self.registry.get(name)
+
     def add_plugin_spec(self, spec: PluginSpec) -> None:
         """Have the host discover one more plugin (call from ``plugyard_configure``).
 
