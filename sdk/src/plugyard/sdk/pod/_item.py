@@ -260,7 +260,7 @@ class Item:
         for name, field in fields.items():
             state[name] = [] if field.many else None
         for key, value in data.items():
-            if key in RESERVED:
+            if key in RESERVED or key.startswith("_"):
                 continue
             declared = fields.get(key)
             if declared is None:

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from ._client import ENV_RUN_ID, ENV_TOKEN, ENV_URL, PodClient
-from ._errors import PodError
+from ._errors import PodError, Unauthorized
 from ._item import PluginRun
 from ._plugin import PluginAborted, PodPlugin, accepted_config
 from ._status import TERMINAL, RunStatus
@@ -184,6 +184,9 @@ def run_plugin(
             plugin._run()
     except PluginAborted as exc:
         _record_failure(client, run_id, RunStatus.ABORTED, message=str(exc))
+        return EXIT_ABORTED
+    except Unauthorized:
+        sys.stderr.write("the run's token was revoked: the run was ended by the pod\n")
         return EXIT_ABORTED
     except Exception as exc:
         text = traceback.format_exc()
