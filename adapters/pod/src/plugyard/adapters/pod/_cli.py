@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from plugyard.host._cli import config_option, load_config
+from plugyard.host._cli import config_option, load_config, setup_logging
 
 __all__ = ["pod_group"]
 
@@ -141,6 +141,7 @@ def run_plugin_command(
     if running is not None:
         env = {**os.environ, ENV_TOKEN: running[1]}
         sys.exit(main([*argv, "--pod", running[0]], env))
+    setup_logging("info")
     try:
         sys.exit(_run_direct(config_path, metadata, config_file, run_id))
     except ValueError as exc:
