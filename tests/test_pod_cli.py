@@ -36,10 +36,17 @@ def env() -> dict[str, str]:
     return {**base, "PYTHONPATH": f"{EXAMPLE / 'src'}:{FIXTURES}"}
 
 
-def plugyard(project: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def plugyard(
+    project: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PLUGYARD, "pod", *args, "-c", str(project / "plugyard.toml")],
-        capture_output=True, text=True, timeout=60, env=env(), cwd=project, input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env(),
+        cwd=project,
+        input=stdin,
     )
 
 
@@ -54,17 +61,32 @@ def dogs(project: Path) -> list[Any]:
 
 
 def test_run_plugin_in_process_writes_alice(project: Path) -> None:
-    done = plugyard(project, "run-plugin", "--metadata", str(EXAMPLE / "plugin.json"),
-                    "--config-file", str(EXAMPLE / "config.json"))
+    done = plugyard(
+        project,
+        "run-plugin",
+        "--metadata",
+        str(EXAMPLE / "plugin.json"),
+        "--config-file",
+        str(EXAMPLE / "config.json"),
+    )
     assert done.returncode == 0, done.stderr
     assert "Run success!" in done.stderr
     assert dogs(project) == [{"name": "Alice", "age": 10}]
 
 
 def test_launch_wait_runs_the_example_as_a_subprocess(project: Path) -> None:
-    done = plugyard(project, "launch", "--metadata", str(EXAMPLE / "plugin.json"),
-                    "--config-file", str(EXAMPLE / "config.json"), "--launcher", "process",
-                    "--wait", "--json")
+    done = plugyard(
+        project,
+        "launch",
+        "--metadata",
+        str(EXAMPLE / "plugin.json"),
+        "--config-file",
+        str(EXAMPLE / "config.json"),
+        "--launcher",
+        "process",
+        "--wait",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)
     assert (run["status"], run["launcher"], run["exit_code"]) == ("done", "process", 0)
@@ -77,12 +99,21 @@ def test_launch_wait_runs_the_example_as_a_subprocess(project: Path) -> None:
     ("metadata", "config", "message"),
     [
         ({"plugin_module": "pod_dog_plugin"}, None, "the metadata has no 'plugin_name' key"),
-        ({"plugin_module": "pod_dog_plugin", "plugin_name": "ExamplePlugin"}, {"dog": "x"},
-         "does not accept configuration key(s) 'dog' (accepted: dog_name)"),
-        ({"plugin_module": "pod_dog_plugin", "plugin_name": "ExamplePlugin"}, ["x"],
-         "must be a JSON object, got list"),
-        ({"plugin_module": "nowhere_xyz", "plugin_name": "P"}, None,
-         "cannot import plugin_module 'nowhere_xyz'"),
+        (
+            {"plugin_module": "pod_dog_plugin", "plugin_name": "ExamplePlugin"},
+            {"dog": "x"},
+            "does not accept configuration key(s) 'dog' (accepted: dog_name)",
+        ),
+        (
+            {"plugin_module": "pod_dog_plugin", "plugin_name": "ExamplePlugin"},
+            ["x"],
+            "must be a JSON object, got list",
+        ),
+        (
+            {"plugin_module": "nowhere_xyz", "plugin_name": "P"},
+            None,
+            "cannot import plugin_module 'nowhere_xyz'",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
@@ -99,8 +130,9 @@ def test_bad_input_exits_2_naming_the_problem(
 
 def test_a_plugin_error_exits_1_with_the_traceback_stored(project: Path) -> None:
     (project / "plugin.json").write_text('{"plugin_module": "pod_fixtures", "plugin_name": "Boom"}')
-    result = plugyard(project, "launch", "--metadata", "plugin.json", "--launcher", "process",
-                      "--wait", "--json")
+    result = plugyard(
+        project, "launch", "--metadata", "plugin.json", "--launcher", "process", "--wait", "--json"
+    )
     assert result.returncode == 1
     run = json.loads(result.stdout)
     assert run["status"] == "error" and "Traceback" in run["traceback"]
@@ -110,7 +142,11 @@ def test_a_plugin_error_exits_1_with_the_traceback_stored(project: Path) -> None
 def running_host(project: Path) -> Iterator[Path]:
     host = subprocess.Popen(
         [PLUGYARD, "run", "-c", str(project / "plugyard.toml")],
-        env=env(), cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env(),
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     info = project / "run" / "host.json"
     deadline = time.monotonic() + 30
@@ -135,15 +171,14 @@ def wait_status(project: Path, run_id: str, status: str) -> None:
 
 def test_credentials_and_abort_through_a_running_host(running_host: Path) -> None:
     project = running_host
-    (project / "login.json").write_text(
-        '{"plugin_module": "pod_fixtures", "plugin_name": "Login"}'
-    )
+    (project / "login.json").write_text('{"plugin_module": "pod_fixtures", "plugin_name": "Login"}')
     launched = plugyard(project, "launch", "--metadata", "login.json", "--json")
     assert launched.returncode == 0, launched.stderr
     run_id = json.loads(launched.stdout)["id"]
     wait_status(project, run_id, "user_action_needed")
-    given = plugyard(project, "credentials", run_id, "--username", "ann", "--password-stdin",
-                     stdin="s3cret\n")
+    given = plugyard(
+        project, "credentials", run_id, "--username", "ann", "--password-stdin", stdin="s3cret\n"
+    )
     assert given.returncode == 0, given.stderr
     assert "s3cret" not in given.stdout + given.stderr
     wait_status(project, run_id, "done")

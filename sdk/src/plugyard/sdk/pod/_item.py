@@ -234,8 +234,13 @@ class Item:
 
     def to_dict(self) -> dict[str, Any]:
         """The item as the pod stores it: ``id``, ``type`` and JSON-ready properties."""
-        data: dict[str, Any] = {"id": self.id, "type": self.type}
-        for name, value in self.properties().items():
+        state = self.__dict__
+        data: dict[str, Any] = {"id": state["id"], "type": state["_type"]}
+        for name, field in type(self).fields().items():
+            if field.value_type is not None:
+                value = state[name]
+                data[name] = value.isoformat() if isinstance(value, datetime) else value
+        for name, value in state["_extra"].items():
             data[name] = value.isoformat() if isinstance(value, datetime) else value
         return data
 

@@ -75,6 +75,10 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _at(where: str, index: int) -> str:
+    return where if where == "item" else f"{where}[{index}]"
+
+
 def account_id(run_id: str) -> str:
     """The id of a run's Account item."""
     return f"{run_id}.account"
@@ -148,18 +152,20 @@ class Pod:
         types: dict[str, str] = {}
         now = time.time()
         dumps = json.dumps
+        single = where == "item"
         for index, item in enumerate(data):
-            here = f"{where}[{index}]" if where != "item" else where
-            item_type, properties = self.schema.check_item(item, here)
+            item_type, properties = self.schema.check_item(item, where, None if single else index)
             if item_type in BUILTIN_TYPES:
-                raise BadRequest(f"{here}: {item_type} items are made through /runs")
+                raise BadRequest(f"{_at(where, index)}: {item_type} items are made through /runs")
             item_id = item.get("id")
             if item_id is None:
                 item_id = new_id()
             elif not isinstance(item_id, str) or not _ID.match(item_id):
-                raise BadRequest(f"{here}: id {item_id!r} is not 1-64 letters, digits or _.:-")
+                raise BadRequest(
+                    f"{_at(where, index)}: id {item_id!r} is not 1-64 letters, digits or _.:-"
+                )
             if item_id in types:
-                raise BadRequest(f"{here}: id {item_id!r} appears twice in one request")
+                raise BadRequest(f"{_at(where, index)}: id {item_id!r} appears twice")
             types[item_id] = item_type
             rows.append(
                 {

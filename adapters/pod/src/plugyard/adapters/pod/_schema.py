@@ -23,6 +23,15 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 BUILTIN_TYPES = frozenset({"PluginRun", "Account"})
 
 
+_EXACT: dict[str, frozenset[type]] = {
+    "str": frozenset({str}),
+    "int": frozenset({int}),
+    "float": frozenset({int, float}),
+    "bool": frozenset({bool}),
+    "datetime": frozenset(),
+}
+
+
 def _fits(value_type: str, value: Any) -> bool:
     if value is None:
         return True
@@ -132,8 +141,18 @@ class Schema:
             table[row["item_type"]][row["name"]] = row["value_type"]
         return rows
 
-    def check_item(self, data: Any, where: str) -> tuple[str, dict[str, Any]]:
-        """Check an item's type and properties; returns ``(type, properties)``."""
+    def check_item(
+        self, data: Any, where: str, index: int | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Check an item's type and properties; returns ``(type, properties)``.
+
+        ``where`` (with ``index``, for lists) names the item in error messages.
+        """
+        if index is not None:
+            try:
+                return self.check_item(data, where)
+            except BadRequest as exc:
+                raise BadRequest(f"{where}[{index}]" + exc.message[len(where) :]) from None
         if not isinstance(data, Mapping):
             raise BadRequest(f"{where}: an item is a JSON object, got {type(data).__name__}")
         item_type = data.get("type")
@@ -153,7 +172,11 @@ class Schema:
                     f"{where}: {item_type} has no property {key!r} "
                     f"(properties: {', '.join(declared) or 'none'})"
                 )
-            if not _fits(value_type, value):
+            if (
+                value is not None
+                and type(value) not in _EXACT[value_type]
+                and not _fits(value_type, value)
+            ):
                 raise BadRequest(
                     f"{where}: {item_type}.{key} must be {value_type}, got "
                     f"{type(value).__name__} {value!r}"

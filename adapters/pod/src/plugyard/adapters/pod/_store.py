@@ -45,6 +45,7 @@ edges = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+_ITEM_COLUMNS = ("id", "type", "run_id", "properties", "created_at", "updated_at")
 schema_table = sa.Table(
     "pod_schema",
     metadata,
@@ -205,11 +206,17 @@ class Store:
             waiter.value = value
             waiter.done = True
 
-    @staticmethod
-    def insert_items(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert item rows (``id, type, run_id, properties, created_at, updated_at``)."""
-        if rows:
-            conn.execute(items.insert(), list(rows))
+    def insert_items(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert item rows (``id, type, run_id, properties, created_at, updated_at``).
+
+        Goes straight to the driver's ``executemany``: the rows are already checked, and
+        SQLAlchemy's per-row parameter processing would cost more than SQLite's insert.
+        """
+        if not rows:
+            return
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        sql = f"INSERT INTO pod_items ({', '.join(_ITEM_COLUMNS)}) VALUES ({', '.join([mark] * 6)})"
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in _ITEM_COLUMNS) for row in rows])
 
     @staticmethod
     def replace_properties(conn: Connection, item_id: str, old: str, new: str, now: float) -> bool:
@@ -221,11 +228,10 @@ class Store:
         )
         return bool(result.rowcount)
 
-    @staticmethod
-    def upsert_item(conn: Connection, row: Mapping[str, Any]) -> None:
+    def upsert_item(self, conn: Connection, row: Mapping[str, Any]) -> None:
         """Insert an item, or replace the one with the same id."""
         conn.execute(items.delete().where(items.c.id == row["id"]))
-        conn.execute(items.insert(), [dict(row)])
+        self.insert_items(conn, [row])
 
     @staticmethod
     def delete_items(conn: Connection, ids: Sequence[str]) -> int:
