@@ -1,0 +1,99 @@
+"""The pod-plugin adapter (the Pymemri model) for plugyard.
+
+A pod stores typed items, edges and a schema (SQLite or PostgreSQL), serves them at
+``/pod/v1`` to plugins holding a run's token, and launches PluginRuns in process, as
+supervised subprocesses, in Docker or on Kubernetes. Plugin authors use
+:mod:`plugyard.sdk.pod`; this package is what runs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._adapter import PodAdapter, adapter
+    from ._containers import DockerLauncher, KubernetesLauncher, container_name, pod_manifest
+    from ._direct import DirectTransport
+    from ._launchers import (
+        InProcessLauncher,
+        Launcher,
+        LaunchRequest,
+        ProcessLauncher,
+        RunHandle,
+        runner_command,
+    )
+    from ._pod import OWNER, Pod, Scope
+    from ._runs import RunManager
+    from ._runtime import PodRuntime
+    from ._schema import Schema
+    from ._settings import DockerSettings, KubernetesSettings, PodSettings
+    from ._store import ItemRow, Store
+
+_EXPORTS = {
+    "PodAdapter": "._adapter",
+    "adapter": "._adapter",
+    "DockerLauncher": "._containers",
+    "KubernetesLauncher": "._containers",
+    "container_name": "._containers",
+    "pod_manifest": "._containers",
+    "DirectTransport": "._direct",
+    "InProcessLauncher": "._launchers",
+    "LaunchRequest": "._launchers",
+    "Launcher": "._launchers",
+    "ProcessLauncher": "._launchers",
+    "RunHandle": "._launchers",
+    "runner_command": "._launchers",
+    "OWNER": "._pod",
+    "Pod": "._pod",
+    "Scope": "._pod",
+    "RunManager": "._runs",
+    "PodRuntime": "._runtime",
+    "Schema": "._schema",
+    "DockerSettings": "._settings",
+    "KubernetesSettings": "._settings",
+    "PodSettings": "._settings",
+    "ItemRow": "._store",
+    "Store": "._store",
+}
+
+__all__ = [
+    "DirectTransport",
+    "DockerLauncher",
+    "DockerSettings",
+    "InProcessLauncher",
+    "ItemRow",
+    "KubernetesLauncher",
+    "KubernetesSettings",
+    "LaunchRequest",
+    "Launcher",
+    "OWNER",
+    "Pod",
+    "PodAdapter",
+    "PodRuntime",
+    "PodSettings",
+    "ProcessLauncher",
+    "RunHandle",
+    "RunManager",
+    "Schema",
+    "Scope",
+    "Store",
+    "adapter",
+    "container_name",
+    "pod_manifest",
+    "runner_command",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so loading the adapter stays light."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

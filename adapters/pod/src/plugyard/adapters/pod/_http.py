@@ -1,0 +1,173 @@
+"""The pod's HTTP API (Starlette routes under ``/pod/v1``), authenticated by bearer tokens.
+
+Every answer is JSON; an error is ``{"error": message}`` with a 4xx status naming what is
+wrong. Store calls run in worker threads, where the store's group commit batches them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from plugyard.sdk.pod import BadRequest, Forbidden, PodError
+
+if TYPE_CHECKING:
+    from ._pod import Pod, Scope
+    from ._runs import RunManager
+
+__all__ = ["PREFIX", "pod_routes"]
+
+PREFIX = "/pod/v1"
+logger = logging.getLogger("plugyard.adapters.pod.http")
+
+Endpoint = Callable[[Request], Awaitable[JSONResponse]]
+
+
+def _error(exc: PodError) -> JSONResponse:
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        raise BadRequest("the request needs a JSON body")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def pod_routes(get_pod: Callable[[], Pod], get_runs: Callable[[], RunManager | None]) -> list[Any]:
+    """The API as one ``Mount`` at ``/pod/v1``; the pod is looked up per request."""
+
+    def scoped(
+        handler: Callable[[Pod, Scope, Request], Awaitable[Any]], status: int = 200
+    ) -> Endpoint:
+        async def endpoint(request: Request) -> JSONResponse:
+            try:
+                pod = get_pod()
+                header = request.headers.get("authorization", "")
+                token = header[7:] if header.lower().startswith("bearer ") else None
+                scope = pod.scope_for(token)
+                result = await handler(pod, scope, request)
+            except PodError as exc:
+                return _error(exc)
+            return JSONResponse(result, status_code=status)
+
+        return endpoint
+
+    async def create(pod: Pod, scope: Scope, request: Request) -> Any:
+        body = await _body(request)
+        ids = await run_in_threadpool(pod.create, scope, [body], where="item")
+        return {"id": ids[0]}
+
+    async def get(pod: Pod, scope: Scope, request: Request) -> Any:
+        return await run_in_threadpool(pod.get, scope, request.path_params["item_id"])
+
+    async def update(pod: Pod, scope: Scope, request: Request) -> Any:
+        body = await _body(request)
+        return await run_in_threadpool(pod.update, scope, request.path_params["item_id"], body)
+
+    async def delete(pod: Pod, scope: Scope, request: Request) -> Any:
+        await run_in_threadpool(pod.delete, scope, request.path_params["item_id"])
+        return {"deleted": request.path_params["item_id"]}
+
+    async def search(pod: Pod, scope: Scope, request: Request) -> Any:
+        body = await _body(request)
+        if not isinstance(body, dict) or set(body) - {"filters", "limit"}:
+            raise BadRequest('search: expected {"filters": {...}, "limit": N}')
+        rows = await run_in_threadpool(
+            pod.search, scope, body.get("filters", {}), body.get("limit")
+        )
+        return {"items": rows}
+
+    async def edges(pod: Pod, scope: Scope, request: Request) -> Any:
+        body = await _body(request)
+        if not isinstance(body, dict) or "edges" not in body:
+            raise BadRequest('edges: expected {"edges": [{"source", "target", "name"}]}')
+        return {"created": await run_in_threadpool(pod.create_edges, scope, body["edges"])}
+
+    async def bulk(pod: Pod, scope: Scope, request: Request) -> Any:
+        return await run_in_threadpool(pod.bulk, scope, await _body(request))
+
+    async def get_schema(pod: Pod, scope: Scope, request: Request) -> Any:
+        return pod.schema.to_dict()
+
+    async def add_schema(pod: Pod, scope: Scope, request: Request) -> Any:
+        return {"added": await run_in_threadpool(pod.add_schema, scope, await _body(request))}
+
+    async def create_run(pod: Pod, scope: Scope, request: Request) -> Any:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise BadRequest("runs: expected an object")
+        launch = body.pop("launch", None)
+        run, token = await run_in_threadpool(pod.create_run, scope, body)
+        if launch is not None:
+            runs = get_runs()
+            if runs is None:
+                raise BadRequest("this pod has no launchers (it is not running inside a host)")
+            launcher = launch if isinstance(launch, str) else None
+            await runs.launch(run["id"], launcher)
+            run = pod.get_run(scope, run["id"])
+        return {"run": run, "token": token}
+
+    async def get_run(pod: Pod, scope: Scope, request: Request) -> Any:
+        return pod.get_run(scope, request.path_params["run_id"])
+
+    async def update_run(pod: Pod, scope: Scope, request: Request) -> Any:
+        body = await _body(request)
+        return await run_in_threadpool(pod.update_run, scope, request.path_params["run_id"], body)
+
+    async def abort_run(pod: Pod, scope: Scope, request: Request) -> Any:
+        run_id = request.path_params["run_id"]
+        runs = get_runs()
+        if runs is None:
+            return await run_in_threadpool(pod.update_run, scope, run_id, {"status": "aborted"})
+        if not scope.is_owner:
+            raise Forbidden(f"only the owner may abort runs, not {scope.describe()}")
+        return await runs.abort(run_id)
+
+    async def get_account(pod: Pod, scope: Scope, request: Request) -> Any:
+        account = await run_in_threadpool(pod.get_account, scope, request.path_params["run_id"])
+        return {"account": account}
+
+    async def set_account(pod: Pod, scope: Scope, request: Request) -> Any:
+        body = await _body(request)
+        run = await run_in_threadpool(pod.set_account, scope, request.path_params["run_id"], body)
+        return {"run": run}
+
+    async def logs(pod: Pod, scope: Scope, request: Request) -> Any:
+        run = pod.get_run(scope, request.path_params["run_id"])
+        runs = get_runs()
+        return {"lines": runs.logs(run["id"]) if runs is not None else []}
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/items", scoped(create, 201), methods=["POST"]),
+        Route("/items/{item_id}", scoped(get), methods=["GET"]),
+        Route("/items/{item_id}", scoped(update), methods=["PATCH"]),
+        Route("/items/{item_id}", scoped(delete), methods=["DELETE"]),
+        Route("/search", scoped(search), methods=["POST"]),
+        Route("/edges", scoped(edges), methods=["POST"]),
+        Route("/bulk", scoped(bulk), methods=["POST"]),
+        Route("/schema", scoped(get_schema), methods=["GET"]),
+        Route("/schema", scoped(add_schema), methods=["POST"]),
+        Route("/runs", scoped(create_run, 201), methods=["POST"]),
+        Route("/runs/{run_id}", scoped(get_run), methods=["GET"]),
+        Route("/runs/{run_id}", scoped(update_run), methods=["PATCH"]),
+        Route("/runs/{run_id}/abort", scoped(abort_run), methods=["POST"]),
+        Route("/runs/{run_id}/account", scoped(get_account), methods=["GET"]),
+        Route("/runs/{run_id}/account", scoped(set_account), methods=["PUT"]),
+        Route("/runs/{run_id}/logs", scoped(logs), methods=["GET"]),
+    ]
+    return [Mount(PREFIX, routes=routes)]

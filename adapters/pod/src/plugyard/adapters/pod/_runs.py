@@ -1,0 +1,190 @@
+"""The run manager: launches PluginRuns and watches them to the end.
+
+Unlike the original pod, which started a container and forgot it, the host keeps every
+launched run's handle: it records the exit code, marks a run ``error`` when its process dies
+before reaching ``done``, stops runs that pass their timeout, and aborts on request (the
+plugin is told through its status and SIGTERM, then stopped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from plugyard.sdk.pod import TERMINAL, BadRequest, PodError, RunStatus
+
+from ._launchers import Launcher, LaunchRequest, RunHandle
+from ._pod import OWNER, Pod
+
+__all__ = ["RunManager"]
+
+logger = logging.getLogger("plugyard.adapters.pod.runs")
+_KEEP_LOGS = 100
+
+
+@dataclass(slots=True)
+class _Active:
+    handle: RunHandle
+    task: asyncio.Task[None] | None = None
+    reason: str | None = None
+
+
+class RunManager:
+    """Starts runs with a named launcher and follows each to a final status."""
+
+    def __init__(
+        self,
+        pod: Pod,
+        launchers: Mapping[str, Launcher],
+        *,
+        pod_url: Callable[[], Any],
+        default: str = "process",
+        timeout: float | None = None,
+        abort_grace: float = 5.0,
+    ) -> None:
+        self.pod = pod
+        self.launchers = dict(launchers)
+        self.default = default
+        self.timeout = timeout
+        self.abort_grace = abort_grace
+        self._pod_url = pod_url
+        self._active: dict[str, _Active] = {}
+        self._logs: OrderedDict[str, list[str]] = OrderedDict()
+
+    def _launcher(self, name: str | None) -> Launcher:
+        chosen = name or self.default
+        launcher = self.launchers.get(chosen)
+        if launcher is None:
+            raise BadRequest(
+                f"unknown launcher {chosen!r} (available: {', '.join(sorted(self.launchers))})"
+            )
+        return launcher
+
+    async def launch(self, run_id: str, launcher_name: str | None = None) -> None:
+        """Start a ``created`` run with a launcher and begin watching it."""
+        launcher = self._launcher(launcher_name)
+        run = await asyncio.to_thread(self.pod.get_run, OWNER, run_id)
+        if run.get("status") != RunStatus.CREATED or run_id in self._active:
+            raise BadRequest(f"run {run_id} is {run.get('status')}; only a created run launches")
+        url = await self._pod_url()
+        request = LaunchRequest(
+            run_id=run_id,
+            plugin_module=run["plugin_module"],
+            plugin_name=run["plugin_name"],
+            pod_url=url,
+            token=self.pod.issue_token(run_id),
+        )
+        await asyncio.to_thread(self.pod.update_run, OWNER, run_id, {"launcher": launcher.name})
+        try:
+            handle = await launcher.start(request)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, PodError) else f"{type(exc).__name__}: {exc}"
+            await self._end(run_id, RunStatus.ERROR, error=f"launch failed: {message}")
+            raise
+        active = _Active(handle)
+        self._active[run_id] = active
+        timeout = run.get("timeout") or self.timeout
+        active.task = asyncio.create_task(
+            self._watch(run_id, active, timeout), name=f"pod-run-{run_id}"
+        )
+        logger.info(
+            "run %s: %s.%s launched (%s)",
+            run_id,
+            run["plugin_module"],
+            run["plugin_name"],
+            launcher.name,
+            extra={"run_id": run_id},
+        )
+
+    async def _watch(self, run_id: str, active: _Active, timeout: float | None) -> None:
+        try:
+            try:
+                exit_code = await asyncio.wait_for(active.handle.wait(), timeout)
+            except TimeoutError:
+                active.reason = f"timed out after {timeout:g}s"
+                await self._end(run_id, RunStatus.ERROR, error=f"the run {active.reason}")
+                await active.handle.stop(self.abort_grace)
+                exit_code = await active.handle.wait()
+            await self._finish(run_id, active, exit_code)
+        except Exception:
+            logger.exception("run %s: watching failed", run_id, extra={"run_id": run_id})
+        finally:
+            self._logs[run_id] = active.handle.logs()
+            while len(self._logs) > _KEEP_LOGS:
+                self._logs.popitem(last=False)
+            self._active.pop(run_id, None)
+
+    async def _finish(self, run_id: str, active: _Active, exit_code: int | None) -> None:
+        changes: dict[str, Any] = {"exit_code": exit_code}
+        run = await asyncio.to_thread(self.pod.get_run, OWNER, run_id)
+        status = run.get("status")
+        if status not in TERMINAL:
+            tail = "\n".join(active.handle.logs()[-20:])
+            await self._end(
+                run_id,
+                RunStatus.ERROR,
+                error=f"the plugin exited (code {exit_code}) before reaching done; it was {status}",
+                traceback=run.get("traceback") or tail or None,
+                exit_code=exit_code,
+            )
+        else:
+            await asyncio.to_thread(self.pod.update_run, OWNER, run_id, changes)
+        logger.info(
+            "run %s ended %s (exit code %s)",
+            run_id,
+            (await asyncio.to_thread(self.pod.get_run, OWNER, run_id))["status"],
+            exit_code,
+            extra={"run_id": run_id},
+        )
+
+    async def _end(self, run_id: str, status: RunStatus, **fields: Any) -> None:
+        """Move a run to a final status unless it already has one."""
+        changes = {"status": status.value, **{k: v for k, v in fields.items() if v is not None}}
+        try:
+            await asyncio.to_thread(self.pod.update_run, OWNER, run_id, changes)
+        except PodError as exc:
+            logger.debug("run %s: not marked %s: %s", run_id, status, exc)
+
+    async def abort(self, run_id: str) -> dict[str, Any]:
+        """Mark the run ``aborted`` (revoking its token), then stop what runs it."""
+        run = await asyncio.to_thread(self.pod.get_run, OWNER, run_id)
+        if run.get("status") in TERMINAL:
+            raise BadRequest(f"run {run_id} already ended: {run.get('status')}")
+        await self._end(run_id, RunStatus.ABORTED, message="aborted by the operator")
+        active = self._active.get(run_id)
+        if active is not None:
+            active.reason = "aborted"
+            await active.handle.stop(self.abort_grace)
+            if active.task is not None:
+                await asyncio.shield(active.task)
+        return await asyncio.to_thread(self.pod.get_run, OWNER, run_id)
+
+    async def wait(self, run_id: str) -> None:
+        """Wait until a launched run is no longer watched."""
+        active = self._active.get(run_id)
+        if active is not None and active.task is not None:
+            await asyncio.shield(active.task)
+
+    def logs(self, run_id: str) -> list[str]:
+        """A run's captured output: live while it runs, kept for the last 100 runs after."""
+        active = self._active.get(run_id)
+        if active is not None:
+            return active.handle.logs()
+        return list(self._logs.get(run_id, []))
+
+    @property
+    def active(self) -> list[str]:
+        """Ids of runs being watched."""
+        return list(self._active)
+
+    async def stop_all(self) -> None:
+        """Abort every watched run (host shutdown)."""
+        for run_id in list(self._active):
+            try:
+                await self.abort(run_id)
+            except PodError:
+                pass

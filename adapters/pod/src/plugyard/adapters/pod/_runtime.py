@@ -1,0 +1,218 @@
+"""One host's pod: the store, the run manager, the URL plugins reach it at, the owner token."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plugyard.sdk.pod import PodClient, PodError
+
+from ._http import PREFIX, pod_routes
+from ._settings import PodSettings
+
+if TYPE_CHECKING:
+    from plugyard.host import Host
+
+    from ._pod import Pod
+    from ._runs import RunManager
+
+__all__ = ["OWNER_TOKEN_FILE", "PodRuntime"]
+
+logger = logging.getLogger("plugyard.adapters.pod")
+OWNER_TOKEN_FILE = "pod-owner.token"
+
+
+class _Unavailable(PodError):
+    status = 503
+
+
+class PodRuntime:
+    """What the pod adapter keeps per host; reachable as ``host.pod``.
+
+    Example::
+
+        run = await host.pod.launch({"plugin_module": "dogs", "plugin_name": "ExamplePlugin"})
+        client = host.pod.client()          # the owner's direct client
+    """
+
+    def __init__(self, host: Host, settings: PodSettings) -> None:
+        self.host = host
+        self.settings = settings
+        self.pod: Pod | None = None
+        self.runs: RunManager | None = None
+        self._url: str | None = None
+        self._url_lock = asyncio.Lock()
+        self._server: Any = None
+        self._server_task: asyncio.Task[None] | None = None
+
+    @property
+    def token_file(self) -> Path:
+        """Where the owner token is written (inside the host's 0700 runtime folder)."""
+        return Path(self.host.runtime_dir) / OWNER_TOKEN_FILE
+
+    def routes(self) -> list[Any]:
+        """The HTTP API, for the host's ASGI app."""
+        return pod_routes(self._require_pod, lambda: self.runs)
+
+    def _require_pod(self) -> Pod:
+        if self.pod is None:
+            raise _Unavailable("the pod is not started")
+        return self.pod
+
+    async def open(self) -> None:
+        """Open the store, build the launchers, write the owner token file."""
+        from ._pod import Pod
+        from ._runs import RunManager
+        from ._store import Store
+
+        settings = self.settings
+        store = Store(settings.database_url(self.host.config.base_dir), schema=settings.db_schema)
+        await asyncio.to_thread(store.create)
+        host = self.host
+        self.pod = pod = await asyncio.to_thread(
+            Pod, store, publish=lambda topic, data: host.publish_event(topic, data, source="pod")
+        )
+        self.runs = RunManager(
+            pod,
+            self._launchers(),
+            pod_url=self.url,
+            default=settings.launcher,
+            timeout=settings.run_timeout,
+            abort_grace=settings.abort_grace,
+        )
+        from plugyard.host._runtime import ensure_private_dir
+
+        ensure_private_dir(Path(host.runtime_dir))
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(pod.owner_token)
+        host.advertise("pod_owner_token_file", str(self.token_file))
+
+    def _launchers(self) -> dict[str, Any]:
+        from ._containers import DockerLauncher, KubernetesLauncher
+        from ._launchers import InProcessLauncher, ProcessLauncher
+
+        assert self.pod is not None
+        settings = self.settings
+        blank = {k: "" for k in os.environ if k.startswith("PLUGYARD_") and "__" in k}
+        launchers: list[Any] = [
+            InProcessLauncher(self.pod),
+            ProcessLauncher(
+                self.host.processes,
+                python=settings.python or sys.executable,
+                cwd=str(self.host.config.base_dir),
+                stop_timeout=settings.abort_grace,
+                env=blank,
+            ),
+            DockerLauncher(
+                settings.docker.image,
+                network=settings.docker.network,
+                pod_url=settings.docker.pod_url,
+            ),
+            KubernetesLauncher(
+                settings.kubernetes.image,
+                namespace=settings.kubernetes.namespace,
+                pod_url=settings.kubernetes.pod_url,
+                timeout=settings.run_timeout,
+            ),
+        ]
+        return {launcher.name: launcher for launcher in launchers}
+
+    async def url(self) -> str:
+        """The pod API's URL: on the host's HTTP server if one is advertised, else our own."""
+        if self._url is not None:
+            return self._url
+        async with self._url_lock:
+            if self._url is None:
+                http_url = self.host.advertised.get("http_url")
+                if http_url:
+                    self._url = str(http_url).rstrip("/") + PREFIX
+                else:
+                    self._url = await self._serve()
+                self.host.advertise("pod_url", self._url)
+        return self._url
+
+    async def _serve(self) -> str:
+        """Serve the API with uvicorn on the host's loop (no ASGI app is advertised)."""
+        import uvicorn
+        from starlette.applications import Starlette
+
+        class _Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield  # the host owns SIGINT and SIGTERM
+
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+        # without it every response waits 40 ms for a delayed ACK
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.settings.http_host, self.settings.http_port))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            Starlette(routes=self.routes()),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        server = _Server(config)
+        self._server = server
+        self._server_task = asyncio.create_task(server.serve(sockets=[sock]), name="pod-http")
+        while not server.started:
+            if self._server_task.done():
+                self._server_task.result()
+                raise RuntimeError("the pod's HTTP server stopped while starting")
+            await asyncio.sleep(0.005)
+        url = f"http://{self.settings.http_host}:{port}{PREFIX}"
+        logger.info("pod API serving at %s", url)
+        return url
+
+    def client(self, run_id: str | None = None) -> PodClient:
+        """A direct client: the owner's, or scoped to one run."""
+        from ._direct import DirectTransport
+        from ._pod import Scope
+
+        return PodClient(transport=DirectTransport(self._require_pod(), Scope(run_id)))
+
+    async def launch(
+        self,
+        fields: dict[str, Any],
+        launcher: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a run from ``fields`` (plugin_module, plugin_name, config ...) and launch it."""
+        pod, runs = self._require_pod(), self.runs
+        assert runs is not None
+        from ._pod import OWNER
+
+        run, _token = await asyncio.to_thread(pod.create_run, OWNER, fields)
+        await runs.launch(run["id"], launcher)
+        return pod.get_run(OWNER, run["id"])
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until a launched run is no longer watched; returns the run."""
+        assert self.runs is not None
+        from ._pod import OWNER
+
+        await asyncio.wait_for(self.runs.wait(run_id), timeout)
+        return self._require_pod().get_run(OWNER, run_id)
+
+    async def close(self) -> None:
+        """Abort runs still going, stop the server, close the store."""
+        if self.runs is not None:
+            await self.runs.stop_all()
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            try:
+                await asyncio.wait_for(self._server_task, 5)
+            except (TimeoutError, Exception):
+                logger.warning("the pod's HTTP server did not stop cleanly", exc_info=True)
+        if self.pod is not None:
+            self.pod.store.close()
+        self.token_file.unlink(missing_ok=True)
