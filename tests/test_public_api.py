@@ -45,6 +45,8 @@ PUBLIC = {
         "__version__",
         "entry_points",
         "directory_spec",
+        "default_runtime_dir",
+        "ensure_private_dir",
         "import_target",
         "hookspec",
         "policy",

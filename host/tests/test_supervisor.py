@@ -495,3 +495,28 @@ def test_spec_validation_and_info_dict() -> None:
         "reason": "started by request",
     }
     assert type(info.to_dict()["state"]) is str
+
+
+async def test_a_child_without_the_host_environment_and_forgotten_after_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLUGYARD_POD__DATABASE_URL", "postgresql://secret")
+    supervisor = Supervisor()
+    spec = ProcessSpec(
+        name="clean-env",
+        argv=[
+            sys.executable,
+            "-c",
+            "import os; print(sorted(k for k in os.environ if 'POD' in k))",
+        ],
+        env={"ONLY": "this"},
+        restart=RestartPolicy.NEVER,
+        inherit_env=False,
+        forget_on_exit=True,
+    )
+    await supervisor.start(spec)
+    info = await supervisor.wait("clean-env", timeout=10)
+    assert info.exit_code == 0
+    assert supervisor.logs("clean-env") == ["stdout: []"]
+    await asyncio.sleep(1.2)
+    assert [p.name for p in supervisor.list()] == []

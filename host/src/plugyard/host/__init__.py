@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from ._host import Host
     from ._policy import ErrorMode, HookPolicy, ResultMode, hookspec, policy
     from ._registry import PluginHandle, PluginRecord, PluginState
-    from ._runtime import HostInfoError, read_host_info
+    from ._runtime import (
+        HostInfoError,
+        default_runtime_dir,
+        ensure_private_dir,
+        read_host_info,
+    )
     from ._stats import PluginStats, Stats
     from ._supervisor import (
         ProcessInfo,
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ensure_private_dir",
+    "default_runtime_dir",
     "import_target",
     "directory_spec",
     "SupervisorError",
@@ -82,6 +89,8 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "ensure_private_dir": "._runtime",
+    "default_runtime_dir": "._runtime",
     "import_target": "._discovery",
     "directory_spec": "._discovery",
     "SupervisorError": "._supervisor",

@@ -88,6 +88,8 @@ class ProcessSpec:
     stop_signal: int = signal.SIGTERM
     stop_timeout: float = 5.0
     log_lines: int = 200
+    inherit_env: bool = True
+    forget_on_exit: bool = False
 
     def __post_init__(self) -> None:
         """Reject specs that would make supervision misbehave later, and freeze ``argv``."""
@@ -406,6 +408,10 @@ class Supervisor:
             raise SupervisorError(f"process {name!r} is {record.state.value}; stop it first")
         del self._records[name]
 
+    def _forget_record(self, record: _Record) -> None:
+        if self._records.get(record.spec.name) is record:
+            del self._records[record.spec.name]
+
     def _record(self, name: str) -> _Record:
         try:
             return self._records[name]
@@ -444,7 +450,7 @@ class Supervisor:
         """Start one incarnation; runs on the loop thread, which PDEATHSIG is tied to."""
         spec = record.spec
         self._set_state(record, ProcessState.STARTING, reason)
-        env = dict(os.environ)
+        env = dict(os.environ) if spec.inherit_env else {"PATH": os.environ.get("PATH", "")}
         env.update(spec.env or {})
         env[PARENT_PID_ENV] = str(os.getpid())
         loop = asyncio.get_running_loop()
@@ -487,6 +493,8 @@ class Supervisor:
                 record.child = None
             if not record.done.done():
                 record.done.set_result(None)
+            if record.spec.forget_on_exit and self._records.get(record.spec.name) is record:
+                asyncio.get_running_loop().call_later(1.0, self._forget_record, record)
 
     async def _await_exit(self, record: _Record, child: _Child) -> int | None:
         """Wait for the child to exit or for a stop request, then clean up its group and pipes."""

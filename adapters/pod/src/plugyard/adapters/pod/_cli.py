@@ -25,7 +25,7 @@ _EXIT_BY_STATUS = {"done": 0, "daemon": 0, "error": 1, "aborted": 3}
 
 def _running_pod(config_path: str | None) -> tuple[str, str] | None:
     """``(pod URL, owner token)`` of the running host this configuration names, if any."""
-    from plugyard.host._runtime import HostInfoError, default_runtime_dir, read_host_info
+    from plugyard.host import HostInfoError, default_runtime_dir, read_host_info
 
     config = load_config(config_path)
     folder = config.host.runtime_dir or default_runtime_dir(config.host.name)

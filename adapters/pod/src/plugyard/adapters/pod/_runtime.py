@@ -87,7 +87,7 @@ class PodRuntime:
             timeout=settings.run_timeout,
             abort_grace=settings.abort_grace,
         )
-        from plugyard.host._runtime import ensure_private_dir
+        from plugyard.host import ensure_private_dir
 
         ensure_private_dir(Path(host.runtime_dir))
         fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
