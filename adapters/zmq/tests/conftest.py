@@ -56,3 +56,45 @@ async def zmq_host(runtime_dir: Path, **sections: Any) -> AsyncIterator[Any]:
 
 def pytest_configure(config: pytest.Config) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
+
+
+async def wait_until(predicate: Any, timeout: float = 5.0, what: str = "condition") -> Any:
+    """Poll ``predicate()`` until it returns something truthy; fail after ``timeout``."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines a test plugin wrote so far (none if the file does not exist yet)."""
+    import json
+
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def event_topics(path: Path) -> list[str]:
+    """The topics a Recorder plugin wrote."""
+    return [line["topic"] for line in read_lines(path) if "topic" in line]
+
+
+async def zcall(host: Any, command: str, /, **props: Any) -> dict[str, Any]:
+    """Run a command over the host's ZMQ command socket (from a thread, not the host's loop)."""
+    import asyncio
+
+    from plugyard.adapters.zmq import HostClient
+
+    def call() -> dict[str, Any]:
+        with HostClient.from_facts(host.zmq.advertisement(), timeout=5) as client:
+            return client.call(command, **props)
+
+    return await asyncio.to_thread(call)

@@ -78,6 +78,8 @@ class IgnoresSigterm(Recorder):
 class SlowRecorder(SubscriberPlugin):
     """Sleeps on every event so that its queue fills up."""
 
+    rcvhwm = 50
+
     def handle_recv(self, data: tuple[bytes, bytes]) -> None:
         time.sleep(float(self.config.get("delay", 0.01)))
 

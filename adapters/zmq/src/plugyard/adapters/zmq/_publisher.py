@@ -126,13 +126,18 @@ class EventPublisher:
         """Send what the subscribers' queues accept now; past the buffer, send lossily."""
         pending, sock = self._pending, self.socket
         send, more, noblock, again = sock.send, self._more, self._noblock, self._again
+        refreshed = False
         while pending:
             topic, body = pending[0]
             try:
                 send(topic, more)
                 send(body, noblock)
             except again:
-                break
+                if refreshed:
+                    break
+                self._refresh()
+                refreshed = True
+                continue
             pending.popleft()
             self.sent += 1
             self._retry_delay = _RETRY_MIN
@@ -140,6 +145,11 @@ class EventPublisher:
             self._overflow(len(pending) - self.buffer)
         if pending:
             self._schedule()
+
+    def _refresh(self) -> None:
+        """Let libzmq take in what subscribers read since the last check (queues look fuller
+        than they are until it does), so that only truly full queues refuse an event."""
+        self.socket.getsockopt(self._zmq.EVENTS)
 
     def _overflow(self, count: int) -> None:
         """Send the oldest ``count`` events even where a queue is full (those queues lose them)."""
