@@ -27,7 +27,7 @@ async def test_event_logger_appends_every_event_as_json(runtime_dir: Path, tmp_p
     assert [line["data"] for line in lines] == [{"n": i} for i in range(10)]
     assert [line["seq"] for line in lines] == [e.seq for e in sent]
     assert all(line["source"] == "host" and line["id"] for line in lines)
-    assert json.loads(log.read_text().splitlines()[-1])["topic"] == "host.stopping"
+    assert "host.stopping" in [json.loads(x)["topic"] for x in log.read_text().splitlines()]
 
 
 async def test_event_logger_text_format_is_the_tutorials(runtime_dir: Path, tmp_path: Path) -> None:
@@ -42,7 +42,9 @@ async def test_event_logger_text_format_is_the_tutorials(runtime_dir: Path, tmp_
     assert "'data': {'port': 80}" in line
 
 
-async def test_flapping_alerts_runs_its_command_and_retries(runtime_dir: Path, tmp_path: Path) -> None:
+async def test_flapping_alerts_runs_its_command_and_retries(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
     marker = tmp_path / "alert.txt"
     command = [sys.executable, "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2])"]
     plugins = {
@@ -62,7 +64,11 @@ async def test_flapping_alerts_runs_its_command_and_retries(runtime_dir: Path, t
         assert alert[0].data["name"] == "crashy" and alert[0].data["crashes"] == 2
         await wait_until(lambda: host.stats["crashy"].restarts >= 1, 10, "a retry by restart")
         await host.recorder.await_for("alert.crashy.flapping", count=2, timeout=10)
-        await wait_until(lambda: marker.exists() and marker.read_text().count("crashy:2") == 2, 10, "two alerts run")
+        await wait_until(
+            lambda: marker.exists() and marker.read_text().count("crashy:2") == 2,
+            10,
+            "two alerts run",
+        )
         await asyncio.sleep(0.6)
         assert len(host.recorder.matching("plugin.crashy.flapping")) == 2, "max_retry = 1"
 

@@ -62,7 +62,12 @@ def test_call_runs_a_command_and_prints_the_reply(host_process: Path) -> None:
     reply = json.loads(done.stdout)
     assert "zmq" in reply["plugins"] and "status" not in reply
     published = run(
-        str(BIN / "plugyard"), "call", "-c", str(host_process), "publish", "topic=app.cli",
+        str(BIN / "plugyard"),
+        "call",
+        "-c",
+        str(host_process),
+        "publish",
+        "topic=app.cli",
         'data={"n": 1}',
     )
     assert json.loads(published.stdout)["event"]["data"] == {"n": 1}
@@ -76,7 +81,16 @@ def test_call_reports_error_replies_and_exits_non_zero(host_process: Path) -> No
 
 def test_events_tails_the_host_and_stops_after_count(host_process: Path) -> None:
     tail = subprocess.Popen(
-        [str(BIN / "plugyard"), "events", "-c", str(host_process), "--json", "--count", "2", "app."],
+        [
+            str(BIN / "plugyard"),
+            "events",
+            "-c",
+            str(host_process),
+            "--json",
+            "--count",
+            "2",
+            "app.",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -86,7 +100,9 @@ def test_events_tails_the_host_and_stops_after_count(host_process: Path) -> None
         assert "listening to" in tail.stderr.readline()
         time.sleep(0.3)
         for n in range(3):
-            run(str(BIN / "plugyard"), "call", "-c", str(host_process), "publish", f"topic=app.e{n}")
+            run(
+                str(BIN / "plugyard"), "call", "-c", str(host_process), "publish", f"topic=app.e{n}"
+            )
         out, _ = tail.communicate(timeout=20)
     finally:
         tail.kill()
@@ -118,17 +134,24 @@ def test_a_host_that_stopped_answering_times_out_with_a_clear_message(
     assert "no reply to 'list'" in done.stderr and "within 0.5s" in done.stderr
 
 
-def test_plugyard_plugin_runs_a_plugin_by_hand(host_process: Path, tmp_path: Path, runtime_dir: Path) -> None:
+def test_plugyard_plugin_runs_a_plugin_by_hand(
+    host_process: Path, tmp_path: Path, runtime_dir: Path
+) -> None:
     out = tmp_path / "by-hand.jsonl"
     facts = json.loads((runtime_dir / "host.json").read_text())["zmq"]
     plugin = subprocess.Popen(
         [
             str(BIN / "plugyard-plugin"),
-            "--endpoint", facts["endpoint"],
-            "--pubsub", facts["pubsub_endpoint"],
-            "--config", f"out:{out}:::size:3",
-            "--check-delay", "1",
-            "--log-level", "debug",
+            "--endpoint",
+            facts["endpoint"],
+            "--pubsub",
+            facts["pubsub_endpoint"],
+            "--config",
+            f"out:{out}:::size:3",
+            "--check-delay",
+            "1",
+            "--log-level",
+            "debug",
             "zmq_test_plugins.Recorder",
         ],
         stdout=subprocess.PIPE,

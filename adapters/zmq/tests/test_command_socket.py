@@ -110,7 +110,9 @@ def test_casts_get_no_reply_even_when_they_fail(
     assert request(dealer, {"id": "after", "command": "list"}) is not None
 
 
-def test_commands_from_every_adapter_are_served(running: HostRunner, dealer: zmq.Socket[Any]) -> None:
+def test_commands_from_every_adapter_are_served(
+    running: HostRunner, dealer: zmq.Socket[Any]
+) -> None:
     reply = request(dealer, {"id": 1, "command": "drops", "properties": {"name": "x", "count": 2}})
     assert reply is not None and reply["drops"] == 2
     assert running.call("stats", name="zmq")["name"] == "zmq"
@@ -119,7 +121,9 @@ def test_commands_from_every_adapter_are_served(running: HostRunner, dealer: zmq
 _SAFE_COMMANDS = ["list", "status", "stats", "snapshot", "publish", "plugins", "nosuch", "", "LIST"]
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 _requests = st.fixed_dictionaries(

@@ -18,7 +18,9 @@ from conftest import event_topics, wait_until, zmq_host
 from plugyard.host import ProcessState
 
 
-async def test_a_killed_plugin_is_restarted_within_a_second(runtime_dir: Path, tmp_path: Path) -> None:
+async def test_a_killed_plugin_is_restarted_within_a_second(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "rec.jsonl"
     plugins = {"rec": {"use": "zmq_test_plugins:Recorder", "out": str(out)}}
     async with zmq_host(runtime_dir, plugins=plugins) as host:
@@ -91,11 +93,11 @@ adapters = ["zmq"]
 
 [plugins.one]
 use = "zmq_test_plugins:Recorder"
-out = "{tmp_path / 'one.jsonl'}"
+out = "{tmp_path / "one.jsonl"}"
 
 [plugins.two]
 use = "plugyard.adapters.zmq.plugins:EventLogger"
-filename = "{tmp_path / 'two.log'}"
+filename = "{tmp_path / "two.log"}"
 """
     )
     plugyard = Path(sys.executable).parent / "plugyard"
@@ -118,7 +120,7 @@ filename = "{tmp_path / 'two.log'}"
         assert info["pid"] == host.pid
         host.send_signal(signal.SIGKILL)
         host.wait(5)
-        gone, alive = psutil.wait_procs(children, timeout=5)
+        _gone, alive = psutil.wait_procs(children, timeout=5)
         assert alive == [], f"orphans left: {[p.pid for p in alive]}"
     finally:
         if host.poll() is None:

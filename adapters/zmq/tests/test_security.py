@@ -31,12 +31,15 @@ async def test_default_endpoints_are_ipc_sockets_in_the_private_runtime_folder(
         facts = json.loads((runtime_dir / "host.json").read_text())["zmq"]
         assert facts["endpoint"] == f"ipc://{runtime_dir}/zmq-control.sock"
         assert facts["pubsub_endpoint"] == f"ipc://{runtime_dir}/zmq-events.sock"
-        assert stat.S_IMODE(runtime_dir.stat().st_mode) == 0o700
+        assert stat.S_IMODE(runtime_dir.stat().st_mode) == 0o700  # noqa: ASYNC240
         assert (await zcall(host, "list"))["status"] == "ok"
 
 
 async def test_loopback_tcp_is_allowed_and_a_random_port_is_advertised(runtime_dir: Path) -> None:
-    zmq_section = {"endpoint": "tcp://127.0.0.1:*", "pubsub_endpoint": f"tcp://127.0.0.1:{free_port()}"}
+    zmq_section = {
+        "endpoint": "tcp://127.0.0.1:*",
+        "pubsub_endpoint": f"tcp://127.0.0.1:{free_port()}",
+    }
     async with zmq_host(runtime_dir, zmq=zmq_section) as host:
         endpoint = host.zmq.advertisement()["endpoint"]
         assert endpoint.startswith("tcp://127.0.0.1:") and not endpoint.endswith("*")
@@ -44,7 +47,9 @@ async def test_loopback_tcp_is_allowed_and_a_random_port_is_advertised(runtime_d
 
 
 @pytest.mark.parametrize("key", ["endpoint", "pubsub_endpoint"])
-async def test_a_non_loopback_bind_without_curve_keys_is_refused(runtime_dir: Path, key: str) -> None:
+async def test_a_non_loopback_bind_without_curve_keys_is_refused(
+    runtime_dir: Path, key: str
+) -> None:
     config = host_config(runtime_dir, zmq={key: "tcp://0.0.0.0:5599"})
     host = Host(config, autoload=False, adapters=[adapter])
     with pytest.raises(ConfigError, match=rf"zmq\.{key}: tcp://0\.0\.0\.0:5599 is reachable"):
@@ -94,7 +99,7 @@ async def test_curve_admits_listed_clients_and_refuses_the_rest(
         facts = host.zmq.advertisement()
         assert facts["curve_server_key"] == server_public
         key_file = Path(facts["curve_keys_file"])
-        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # noqa: ASYNC240
         assert server_secret not in (runtime_dir / "host.json").read_text()
         port = facts["endpoint"].rpartition(":")[2]
         local = f"tcp://127.0.0.1:{port}"
@@ -103,7 +108,11 @@ async def test_curve_admits_listed_clients_and_refuses_the_rest(
             with HostClient(local, curve_keys=keys, timeout=1.0) as client:
                 return client.call("list")
 
-        listed = {"server_key": server_public, "public_key": client_public, "secret_key": client_secret}
+        listed = {
+            "server_key": server_public,
+            "public_key": client_public,
+            "secret_key": client_secret,
+        }
         assert (await asyncio.to_thread(call_with, listed))["status"] == "ok"
         stranger = {**listed, "public_key": stranger_public, "secret_key": stranger_secret}
         with pytest.raises(HostUnavailable, match="no reply"):
@@ -113,5 +122,4 @@ async def test_curve_admits_listed_clients_and_refuses_the_rest(
         assert host.zmq._zap.refused >= 1
         host.publish("app.secure")
         await wait_until(lambda: "app.secure" in event_topics(out), what="the plugin over CURVE")
-    assert not key_file.exists()
-
+    assert not key_file.exists()  # noqa: ASYNC240

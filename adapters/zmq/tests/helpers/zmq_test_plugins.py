@@ -32,7 +32,9 @@ class Recorder(SubscriberPlugin):
         topic, body = data
         message = self.load_message(body)
         self.out.write(
-            json.dumps({"topic": topic.decode(), "seq": message.get("seq"), "data": message.get("data")})
+            json.dumps(
+                {"topic": topic.decode(), "seq": message.get("seq"), "data": message.get("data")}
+            )
             + "\n"
         )
 

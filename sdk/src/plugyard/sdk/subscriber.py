@@ -282,12 +282,33 @@ class SubscriberPlugin:
     async def _finish(self) -> None:
         if not self._stopped:
             self._stopped = True
+            await self._drain_queued()
             try:
                 await _maybe_await(self.handle_stop())
             except Exception:
                 self.log.exception("handle_stop failed")
             self._report_drops()
         self._close_sockets()
+
+    async def _drain_queued(self) -> None:
+        """Handle the events already queued when the stop came (at most one queue's worth)."""
+        import zmq
+
+        sub = self._sub
+        if sub is None:
+            return
+        handle = self.handle_recv
+        for _ in range(self.rcvhwm):
+            try:
+                frames = sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) != 2 or frames[0] == self._hello_topic:
+                continue
+            try:
+                await _maybe_await(handle((frames[0], frames[1])))
+            except Exception:
+                self.log.exception("handle_recv failed on %r", frames[0])
 
     def _install_signals(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -453,8 +474,12 @@ class SubscriberPlugin:
     # -- commands -------------------------------------------------------------------------
 
     def call(self, command: str, /, **props: Any) -> dict[str, Any]:
-        """Run a host command and return the reply; raises :class:`CallError` on an error
-        reply (``"status": "error"``; ``status`` answers carry the plugin's state there) and ``TimeoutError`` after :attr:`call_timeout` seconds. Safe from any thread."""
+        """Run a host command and return the reply; safe from any thread.
+
+        Raises :class:`CallError` on an error reply (``"status": "error"``; a ``status``
+        reply carries the plugin's state in ``status``, as circus does) and ``TimeoutError``
+        after :attr:`call_timeout` seconds.
+        """
         if self._loop_thread is not None and threading.get_ident() != self._loop_thread:
             future = asyncio.run_coroutine_threadsafe(self.acall(command, **props), self.loop)
             return future.result(self.call_timeout + 1.0)

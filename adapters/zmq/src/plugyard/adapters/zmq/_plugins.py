@@ -112,8 +112,10 @@ class SubscriberHandle:
             await self._wait_ready()
 
     async def stop(self) -> None:
-        """Stop the process gracefully (SIGTERM, then SIGKILL after ``stop_timeout``)."""
+        """Stop the process gracefully (SIGTERM, then SIGKILL after ``stop_timeout``), once the
+        events published so far have gone out, so that the plugin can still handle them."""
         processes = self.service.host.processes
+        await self.service.host.bus.drain(1.0)
         try:
             processes.get(self.name)
         except KeyError:

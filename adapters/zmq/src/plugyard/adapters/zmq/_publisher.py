@@ -112,7 +112,7 @@ class EventPublisher:
     def _publish(self, frames: tuple[bytes, bytes]) -> None:
         if self._pending:
             self._pending.append(frames)
-            self._flush()
+            self._flush(self.buffer)
             return
         try:
             self.socket.send(frames[0], self._more)
@@ -122,8 +122,9 @@ class EventPublisher:
             self._pending.append(frames)
             self._schedule()
 
-    def _flush(self) -> None:
-        """Send what the subscribers' queues accept now; past the buffer, send lossily."""
+    def _flush(self, limit: int) -> None:
+        """Send what the subscribers' queues accept now; past ``limit`` held events, send the
+        oldest lossily (only queues that are full at that moment lose them)."""
         pending, sock = self._pending, self.socket
         send, more, noblock, again = sock.send, self._more, self._noblock, self._again
         refreshed = False
@@ -141,7 +142,7 @@ class EventPublisher:
             pending.popleft()
             self.sent += 1
             self._retry_delay = _RETRY_MIN
-        if len(pending) > self.buffer:
+        if len(pending) > limit:
             self._overflow(len(pending) - self.buffer)
         if pending:
             self._schedule()
@@ -176,7 +177,7 @@ class EventPublisher:
     def _on_retry(self) -> None:
         self._retry = None
         if not self._closed:
-            self._flush()
+            self._flush(self.buffer)
 
     def _drain_subscriptions(self) -> None:
         """Read XPUB's subscription notices; counting them helps ``status`` and debugging."""
@@ -202,7 +203,7 @@ class EventPublisher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self._pending and loop.time() < deadline:
-            self._flush()
+            self._flush(len(self._pending))
             await asyncio.sleep(0.005)
         self._closed = True
         for handle in (self._retry, self._drain):
