@@ -1,0 +1,114 @@
+"""The ``[zmq]`` configuration section and the per-plugin ``process`` table."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = [
+    "IPC_PATH_MAX",
+    "ProcessOptions",
+    "ZmqSettings",
+    "check_endpoint",
+    "is_loopback",
+]
+
+IPC_PATH_MAX = 107
+"""The longest ``ipc://`` socket path Linux accepts (``sun_path`` less its NUL)."""
+
+
+class ProcessOptions(BaseModel):
+    """How the supervisor looks after a subscriber plugin's process (``process = {...}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    restart: Literal["never", "on-failure", "always"] = "on-failure"
+    backoff_initial: float = Field(0.1, ge=0)
+    backoff_max: float = Field(5.0, ge=0)
+    backoff_factor: float = Field(2.0, ge=1)
+    flap_attempts: int = Field(5, ge=1)
+    flap_window: float = Field(10.0, ge=0)
+    stop_timeout: float = Field(5.0, ge=0)
+    log_lines: int = Field(200, ge=0)
+
+
+class ZmqSettings(BaseModel):
+    """The ``[zmq]`` section: endpoints, buffers, CURVE keys and plugin defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str | None = None
+    pubsub_endpoint: str | None = None
+    sndhwm: int = Field(10_000, gt=0)
+    buffer: int = Field(100_000, ge=0)
+    curve_secret_key: SecretStr | None = None
+    curve_clients: list[str] = []
+    circus_compat: bool = False
+    circus_config: Path | None = None
+    check_delay: float = Field(5.0, gt=0)
+    ready_timeout: float = Field(5.0, gt=0)
+    max_inflight: int = Field(1000, gt=0)
+    plugin_log_level: str | None = Field(None, pattern=r"(?i)^(debug|info|warning|error|critical)$")
+    process: ProcessOptions = Field(default_factory=lambda: ProcessOptions.model_validate({}))
+
+    @field_validator("endpoint", "pubsub_endpoint")
+    @classmethod
+    def _endpoint_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_endpoint(value)
+        return value
+
+    @field_validator("curve_secret_key")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) != 40:
+            raise ValueError("expected a Z85 CURVE secret key of 40 characters")
+        return value
+
+    @field_validator("curve_clients")
+    @classmethod
+    def _clients_shape(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if len(key) != 40:
+                raise ValueError(f"expected Z85 CURVE public keys of 40 characters, got {key!r}")
+        return value
+
+
+def check_endpoint(endpoint: str) -> None:
+    """Accept ``ipc://PATH`` and ``tcp://HOST:PORT`` (port may be ``*``); raise otherwise."""
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or scheme not in ("ipc", "tcp") or not rest:
+        raise ValueError(f"expected ipc://PATH or tcp://HOST:PORT, got {endpoint!r}")
+    if scheme == "ipc" and len(rest) > IPC_PATH_MAX:
+        raise ValueError(
+            f"ipc path is {len(rest)} characters, longer than the {IPC_PATH_MAX} the system "
+            "allows; choose a shorter [host] runtime_dir or a tcp:// endpoint"
+        )
+    if scheme == "tcp":
+        host, colon, port = rest.rpartition(":")
+        if not colon or not host or not (port == "*" or port.isdigit()):
+            raise ValueError(f"expected tcp://HOST:PORT, got {endpoint!r}")
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether an endpoint stays on this machine: ``ipc://`` or TCP on a loopback address."""
+    scheme, _, rest = endpoint.partition("://")
+    if scheme == "ipc":
+        return True
+    host = rest.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def describe_settings(settings: ZmqSettings) -> dict[str, Any]:
+    """The settings as data for ``status``, without the secret key."""
+    data = settings.model_dump(mode="json", exclude={"curve_secret_key"})
+    data["curve"] = settings.curve_secret_key is not None
+    return data
