@@ -113,3 +113,22 @@ def test_param_types() -> None:
     plane.add(Command("x", lambda: None))
     with pytest.raises(ValueError, match="already provided"):
         plane.add(Command("X", lambda: None, source="other"))
+
+
+async def test_absent_properties_get_the_param_default_unless_the_handler_has_one() -> None:
+    seen: dict[str, Any] = {}
+
+    def handler(name: str, args: Any, kwargs: Any = "own default") -> dict[str, Any]:
+        seen.update(name=name, args=args, kwargs=kwargs)
+        return {}
+
+    plane = CommandPlane()
+    plane.add(
+        Command(
+            "send",
+            handler,
+            params={"name": Param(str, required=True), "args": Param(list), "kwargs": Param(dict)},
+        )
+    )
+    await plane.call("send", {"name": "x"})
+    assert seen == {"name": "x", "args": None, "kwargs": "own default"}

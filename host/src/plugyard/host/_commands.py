@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import traceback
@@ -96,6 +97,16 @@ class Command:
     source: str = "host"
 
 
+@functools.lru_cache(maxsize=1024)
+def _defaulted(handler: Callable[..., Any]) -> frozenset[str]:
+    """The handler's parameters that have defaults of their own (left out when absent)."""
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(p.name for p in parameters if p.default is not inspect.Parameter.empty)
+
+
 class CommandPlane:
     """Every command the host and its adapters contribute, looked up case-insensitively."""
 
@@ -156,7 +167,7 @@ class CommandPlane:
                         f"{command.name}: property {key!r} is required ({param.type_name})",
                         Errno.MESSAGE_ERROR,
                     )
-                if param.default is not None:
+                if param.default is not None or key not in _defaulted(command.handler):
                     values[key] = param.default
                 continue
             value = props[key]
