@@ -12,7 +12,8 @@ For 1 and 10 subscribed plugins with a trivial async handler, in one run:
 
 Targets: ``emit`` at 10 plugins >= 50 % of ``gather``; p99 latency < 5 ms at half the maximum
 rate. ``--quick`` runs a seconds-long smoke run. If the shared anchor script exists
-(``$PLUGYARD_ANCHORS`` or ``/work/shared/bench/anchors``), it runs too, for the baseline.
+(``$PLUGYARD_ANCHORS``, or ``../shared/bench/anchors`` beside the repository), it runs too,
+for the baseline.
 
     uv run python benchmarks/bench_events.py [--quick] [--json]
 """
@@ -157,7 +158,8 @@ def best_of(repeats: int, func: Any, *args: Any) -> float:
 
 
 def run_anchor() -> dict[str, Any] | None:
-    folder = Path(os.environ.get("PLUGYARD_ANCHORS", "/work/shared/bench/anchors"))
+    beside = Path(__file__).resolve().parents[2] / "shared" / "bench" / "anchors"
+    folder = Path(os.environ.get("PLUGYARD_ANCHORS", str(beside)))
     script = folder / "asyncio_fanout.py"
     if not script.is_file():
         return None
