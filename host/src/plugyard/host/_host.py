@@ -600,7 +600,12 @@ class Host:
                 )
                 continue
             unique[spec.name] = spec
-        return list(unique.values())
+        # Installed (entry-point) plugins load first, so that what the configuration names
+        # explicitly comes later and has the last word on shared settings.
+        ordered = list(unique.values())
+        return [s for s in ordered if s.kind is SourceKind.ENTRY_POINT] + [
+            s for s in ordered if s.kind is not SourceKind.ENTRY_POINT
+        ]
 
     def _blocked_reason(self, name: str) -> str | None:
         settings = self.config.host
