@@ -96,21 +96,21 @@ WORKER_FLAGS = [
 ]
 
 
-def measure(send: Any, lat_calls: int, thr_tasks: int, rounds: int) -> dict[str, Any]:
+def measure(send: Any, lat_calls: int, thr_tasks: int, rounds: int, **get: Any) -> dict[str, Any]:
     """Latency: one ``send(i).get()`` at a time; throughput: send all, then get each."""
 
     def latency_round(n: int) -> list[float]:
         out = []
         for i in range(n):
             t0 = time.perf_counter()
-            assert send(i).get(timeout=60) == i + 1
+            assert send(i).get(timeout=60, **get) == i + 1
             out.append(time.perf_counter() - t0)
         return out
 
     def throughput_round(n: int) -> float:
         t0 = time.perf_counter()
         results = [send(i) for i in range(n)]
-        assert [r.get(timeout=300) for r in results] == [i + 1 for i in range(n)]
+        assert [r.get(timeout=300, **get) for r in results] == [i + 1 for i in range(n)]
         return n / (time.perf_counter() - t0)
 
     latency_round(max(5, lat_calls // 10))
@@ -164,7 +164,9 @@ def bench_plain(broker: str, backend: str, sizes: tuple[int, int, int]) -> dict[
             return app.bench_add.apply_async((i, 1))
 
         _wait_for_worker(send, proc)
-        return measure(send, *sizes)
+        # A polling backend polls at the same interval as plugyard's results do.
+        get = {"interval": 0.002} if backend.startswith("plugyard+") else {}
+        return measure(send, *sizes, **get)
     finally:
         _stop(proc)
 

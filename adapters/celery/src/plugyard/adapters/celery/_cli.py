@@ -83,7 +83,22 @@ def worker(
         if value is not None:
             argv.append(f"{flag}={value}")
     argv.extend(ctx.args)
-    host.tasks.app.worker_main(argv)
+    sys.exit(_run_celery(host.tasks.app, argv))
+
+
+def _run_celery(app: Any, argv: list[str]) -> int:
+    """Run Celery's own command line on ``app`` and return its exit status (``app.start``
+    and ``app.worker_main`` drop it, so a worker that gave up on its broker would exit 0)."""
+    from celery.bin.celery import celery as celery_cli  # type: ignore[import-untyped]
+
+    celery_cli.params[0].default = app
+    try:
+        code = celery_cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    finally:
+        celery_cli.params[0].default = None
+    return code if isinstance(code, int) else 0
 
 
 @click.group()

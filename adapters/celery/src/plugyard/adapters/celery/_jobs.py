@@ -28,6 +28,10 @@ _STOP = object()
 class StatusWriter:
     """One thread per process that writes queued updates to the store in batches."""
 
+    linger = 0.005
+    """Seconds the writer waits after the first update so that a burst goes in one batch
+    (RUNNING and SUCCESS of a short task usually share one write)."""
+
     def __init__(self, store: Callable[[], JobStore]) -> None:
         self._store_factory = store
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -62,6 +66,8 @@ class StatusWriter:
         source = self._queue
         while True:
             item = source.get()
+            if item is not _STOP:
+                time.sleep(self.linger)
             batch = [item]
             while len(batch) < 500:
                 try:

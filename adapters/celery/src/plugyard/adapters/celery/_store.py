@@ -180,8 +180,7 @@ class SQLiteJobStore:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                for update in updates:
-                    self._apply_one(db, update)
+                self._apply_batch(db, updates)
             finally:
                 db.execute("COMMIT")
             self._writes += len(updates)
@@ -192,24 +191,38 @@ class SQLiteJobStore:
                     (self.keep_events,),
                 )
 
-    def _apply_one(self, db: sqlite3.Connection, update: Update) -> None:
-        job = self._row(update.task_id)
-        current = job.status if job else None
-        new = resolve(current, update)
-        if new is None:
-            return
-        info = {**(job.info if job else {}), **update.info}
-        db.execute(
+    def _apply_batch(self, db: sqlite3.Connection, updates: Sequence[Update]) -> None:
+        """Read every job of the batch at once, apply the table in memory, write in bulk."""
+        ids = list({u.task_id for u in updates})
+        current: dict[str, tuple[JobStatus | None, dict[str, Any] | None]] = {}
+        for first in range(0, len(ids), 500):
+            chunk = ids[first : first + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT id, status, info FROM jobs WHERE id IN ({marks})"
+            for row in db.execute(query, chunk):
+                current[row[0]] = (JobStatus(row[1]), json.loads(row[2]))
+        rows: dict[str, tuple[str, str, dict[str, Any], float]] = {}
+        events = []
+        for update in updates:
+            status, info = current.get(update.task_id, (None, None))
+            new = resolve(status, update)
+            if new is None:
+                continue
+            merged = {**(info or {}), **update.info}
+            current[update.task_id] = (new, merged)
+            rows[update.task_id] = (update.name, str(new), merged, update.time)
+            event = _event(update, PROGRESS if update.progress else new)
+            events.append((json.dumps(event, default=str),))
+        db.executemany(
             "INSERT INTO jobs (id, name, status, info, updated) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, "
             "info = excluded.info, updated = excluded.updated",
-            (update.task_id, update.name, str(new), json.dumps(info, default=str), update.time),
+            [
+                (task_id, name, status, json.dumps(info, default=str), when)
+                for task_id, (name, status, info, when) in rows.items()
+            ],
         )
-        status = PROGRESS if update.progress else new
-        db.execute(
-            "INSERT INTO events (data) VALUES (?)",
-            (json.dumps(_event(update, status), default=str),),
-        )
+        db.executemany("INSERT INTO events (data) VALUES (?)", events)
 
     def get(self, task_id: str) -> Job | None:
         with self._lock:

@@ -22,23 +22,34 @@ __all__ = ["RedisJobStore"]
 JOB_TTL = 7 * 86_400
 
 _APPLY = """
-local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then cur = 'inactive' end
-local new = ARGV[3]
-if ARGV[7] == '1' then
-  if cur ~= 'running' and cur ~= 'canceling' then return false end
-  new = cur
-elseif not string.find(',' .. ARGV[4] .. ',', ',' .. cur .. ',', 1, true) then
-  if new == 'success' and cur == 'canceling' then new = 'canceled' else return false end
+-- KEYS[1] is the event stream, KEYS[i + 1] the hash of update i.
+-- ARGV: ttl, then 7 values per update: id, name, status, allowed-from, info, progress, event.
+local ttl = ARGV[1]
+local n = (#ARGV - 1) / 7
+for i = 0, n - 1 do
+  local a = 2 + i * 7
+  local key = KEYS[i + 2]
+  local cur = redis.call('HGET', key, 'status')
+  if not cur then cur = 'inactive' end
+  local new = ARGV[a + 2]
+  local ok = true
+  if ARGV[a + 5] == '1' then
+    if cur ~= 'running' and cur ~= 'canceling' then ok = false end
+    new = cur
+  elseif not string.find(',' .. ARGV[a + 3] .. ',', ',' .. cur .. ',', 1, true) then
+    if new == 'success' and cur == 'canceling' then new = 'canceled' else ok = false end
+  end
+  if ok then
+    local ev = cjson.decode(ARGV[a + 6])
+    redis.call('HSET', key, 'name', ARGV[a + 1], 'status', new, 'updated', ev['time'])
+    local info = cjson.decode(ARGV[a + 4])
+    for k, v in pairs(info) do redis.call('HSET', key, 'i:' .. k, cjson.encode(v)) end
+    redis.call('EXPIRE', key, ttl)
+    if ARGV[a + 5] == '1' then ev['status'] = 'progress' else ev['status'] = new end
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', '50000', '*', 'd', cjson.encode(ev))
+  end
 end
-redis.call('HSET', KEYS[1], 'name', ARGV[2], 'status', new, 'updated', ARGV[6])
-local info = cjson.decode(ARGV[5])
-for k, v in pairs(info) do redis.call('HSET', KEYS[1], 'i:' .. k, cjson.encode(v)) end
-redis.call('EXPIRE', KEYS[1], ARGV[9])
-local ev = cjson.decode(ARGV[8])
-if ARGV[7] == '1' then ev['status'] = 'progress' else ev['status'] = new end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', '50000', '*', 'd', cjson.encode(ev))
-return new
+return n
 """
 
 
@@ -59,25 +70,22 @@ class RedisJobStore:
         return f"{self.prefix}job:{task_id}"
 
     def apply(self, updates: Sequence[Update]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for update in updates:
-            event = {**update.info, "id": update.task_id, "name": update.name, "time": update.time}
-            self._script(
-                keys=[self._key(update.task_id), self._events],
-                args=[
-                    update.task_id,
-                    update.name,
-                    str(update.status),
-                    self._allowed[update.status],
-                    json.dumps(update.info, default=str) if update.info else "{}",
-                    update.time,
-                    "1" if update.progress else "0",
+        for first in range(0, len(updates), 200):
+            chunk = updates[first : first + 200]
+            keys = [self._events, *(self._key(u.task_id) for u in chunk)]
+            args: list[Any] = [JOB_TTL]
+            for u in chunk:
+                event = {**u.info, "id": u.task_id, "name": u.name, "time": u.time}
+                args += [
+                    u.task_id,
+                    u.name,
+                    str(u.status),
+                    self._allowed[u.status],
+                    json.dumps(u.info, default=str) if u.info else "{}",
+                    "1" if u.progress else "0",
                     json.dumps(event, default=str),
-                    JOB_TTL,
-                ],
-                client=pipe,
-            )
-        pipe.execute()
+                ]
+            self._script(keys=keys, args=args)
 
     def get(self, task_id: str) -> Job | None:
         raw = self.client.hgetall(self._key(task_id))
