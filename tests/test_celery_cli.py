@@ -107,3 +107,31 @@ def test_cancel_queued_task_never_runs(worker: tuple[Setup, Path]) -> None:
     reply = json.loads(setup.tasks("cancel", task_id).stdout)
     assert reply["status"] == "canceled"
     assert _wait_status(setup, task_id, "canceled")["reason"] == "canceled while queued"
+
+
+def test_plugyard_run_executes_tasks_in_process(tmp_path: Path, example_site: Path) -> None:
+    """``plugyard run`` alone (no worker process) runs tasks sent from another process."""
+    import os
+    import signal
+
+    from _celery_helpers import PLUGYARD
+
+    for setup in make_setup("embedded", tmp_path, example_site):
+        host = subprocess.Popen(
+            [PLUGYARD, "run", "-c", str(setup.config)],
+            env=setup.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            out = setup.tasks("send", f"{SAMPLE}.add", "20", "22", "--wait", timeout=60)
+            assert out.stdout.split()[1] == "42"
+            status = json.loads(setup.tasks("status", out.stdout.split()[0]).stdout)
+            assert status["pid"] == host.pid  # the host's own worker thread ran it
+        finally:
+            host.send_signal(signal.SIGINT)
+            _, err = host.communicate(timeout=30)
+        assert host.returncode == 0, err
+        assert "plugyard: host stopped" in err
+        assert not os.path.exists(tmp_path / "state" / "host.json")

@@ -94,7 +94,6 @@ def read_settings(
         "result_backend": f"plugyard+sqlite:///{folder / 'celery-results.sqlite'}",
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": 10,
-        "worker_hijack_root_logger": False,
     }
     merged = {**defaults, **celery}
     if str(merged["broker_url"]).startswith("plugyard+sqlite://"):
