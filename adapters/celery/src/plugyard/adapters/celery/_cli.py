@@ -1,0 +1,186 @@
+"""``plugyard worker`` and ``plugyard tasks``. Importing this module loads click only."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["tasks", "worker"]
+
+
+def _loaded_host(config_path: str | None) -> Any:
+    """A host with every adapter and plugin loaded (not started)."""
+    import asyncio
+
+    from plugyard.host import ConfigError, Host
+    from plugyard.host._cli import load_config
+
+    host = Host(load_config(config_path))
+    try:
+        asyncio.run(host.load())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for record in host.plugins:
+        if record.model == "celery" and record.state == "failed":
+            first = (record.error or "").splitlines()[0] if record.error else ""
+            click.echo(f"plugyard: task plugin {record.name!r} failed: {first}", err=True)
+    if not hasattr(host, "tasks"):
+        raise click.ClickException("the celery adapter is not loaded (see `plugyard plugins`)")
+    return host
+
+
+def _service(config_path: str | None) -> Any:
+    from plugyard.host import ConfigError
+
+    from ._core import client_service
+
+    try:
+        return client_service(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="plugyard.toml or pyproject.toml (default: $PLUGYARD_CONFIG, ./plugyard.toml).",
+)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@config_option
+@click.option("-l", "--loglevel", default="warning", show_default=True, help="Log level.")
+@click.option("-c", "--concurrency", type=int, help="Worker processes or threads.")
+@click.option("-Q", "--queues", help="Comma-separated queues to consume from.")
+@click.option("-P", "--pool", help="prefork (default), threads, solo ...")
+@click.option("-n", "--hostname", help="The worker's node name.")
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    config_path: str | None,
+    loglevel: str,
+    concurrency: int | None,
+    queues: str | None,
+    pool: str | None,
+    hostname: str | None,
+) -> None:
+    """Start a Celery worker with every task plugin loaded.
+
+    Other Celery worker options pass through (``--without-mingle``, ``-O fair`` ...).
+    """
+    host = _loaded_host(config_path)
+    argv = ["worker", f"--loglevel={loglevel}"]
+    for flag, value in (
+        ("--concurrency", concurrency),
+        ("--queues", queues),
+        ("--pool", pool),
+        ("--hostname", hostname),
+    ):
+        if value is not None:
+            argv.append(f"{flag}={value}")
+    argv.extend(ctx.args)
+    sys.exit(_run_celery(host.tasks.app, argv))
+
+
+def _run_celery(app: Any, argv: list[str]) -> int:
+    """Run Celery's own command line on ``app`` and return its exit status (``app.start``
+    and ``app.worker_main`` drop it, so a worker that gave up on its broker would exit 0)."""
+    from celery.bin.celery import celery as celery_cli  # type: ignore[import-untyped]
+
+    celery_cli.params[0].default = app
+    try:
+        code = celery_cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    finally:
+        celery_cli.params[0].default = None
+    return code if isinstance(code, int) else 0
+
+
+@click.group()
+def tasks() -> None:
+    """List, send, watch and cancel Celery tasks."""
+
+
+@tasks.command("list")
+@config_option
+def list_tasks(config_path: str | None) -> None:
+    """Registered tasks, plugin tasks included."""
+    host = _loaded_host(config_path)
+    for name in host.tasks.registered():
+        click.echo(name)
+
+
+def _parse(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+@tasks.command("send")
+@config_option
+@click.argument("name")
+@click.argument("args", nargs=-1)
+@click.option("--kwarg", "-k", "kwargs", multiple=True, help="key=value (JSON values).")
+@click.option("--queue", "-q", help="Queue to send to.")
+@click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="With --wait.")
+def send(
+    config_path: str | None,
+    name: str,
+    args: tuple[str, ...],
+    kwargs: tuple[str, ...],
+    queue: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Queue task NAME with ARGS (JSON where they parse); prints the task id."""
+    from plugyard.host._cli import parse_properties
+
+    service = _service(config_path)
+    options = {"queue": queue} if queue else {}
+    try:
+        result = service.send_with(
+            name, [_parse(a) for a in args], parse_properties(kwargs), **options
+        )
+    except Exception as exc:
+        raise click.ClickException(
+            f"cannot send {name!r} to {service.settings.celery['broker_url']}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    service.jobs.writer.flush(5.0)
+    click.echo(result.id)
+    if not wait:
+        return
+    try:
+        value = result.get(timeout=timeout, propagate=True)
+    except Exception as exc:
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(value, default=str))
+
+
+@tasks.command("status")
+@config_option
+@click.argument("task_id")
+def status(config_path: str | None, task_id: str) -> None:
+    """The job status of a task, as JSON."""
+    service = _service(config_path)
+    click.echo(json.dumps(service.status(task_id), indent=2, default=str))
+
+
+@tasks.command("cancel")
+@config_option
+@click.argument("task_id")
+@click.option("--terminate", is_flag=True, help="Kill a running task that does not cooperate.")
+def cancel(config_path: str | None, task_id: str, terminate: bool) -> None:
+    """Cancel a task: a queued one never runs; a running one is asked to stop."""
+    service = _service(config_path)
+    reply = service.cancel(task_id, terminate=terminate)
+    service.jobs.writer.flush(5.0)
+    click.echo(json.dumps(reply, indent=2, default=str))

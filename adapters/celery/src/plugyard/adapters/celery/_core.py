@@ -1,0 +1,171 @@
+"""Wiring: configure the shared Celery app from plugyard's config, for a host, a worker or a
+client, and what the adapter keeps while a host runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from plugyard.host import Command, CommandError, Config, ConfigError, Host, Param
+
+from ._jobs import Jobs
+from ._service import Relay, TaskService
+from ._settings import CelerySettings, apply_settings, read_settings
+from ._signals import connect_signals
+from ._store import JobStore, open_store
+from ._worker import EmbeddedWorker
+
+__all__ = ["CeleryRuntime", "client_service", "configure", "connect"]
+
+logger = logging.getLogger("plugyard.adapters.celery")
+
+
+def configure(config: Config, runtime_dir: Path) -> tuple[Any, CelerySettings, Jobs]:
+    """Configure ``plugyard.sdk.tasks.app`` from ``[celery]``; returns app, settings, jobs."""
+    from plugyard.sdk.tasks import app
+
+    settings = read_settings(
+        config.raw_section("celery"),
+        where=config.where,
+        state_dir=runtime_dir,
+        config_error=ConfigError,
+    )
+    assert settings.state_dir is not None
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    apply_settings(app, settings)
+    url, prefix = settings.job_store_url, settings.key_prefix
+
+    def store() -> JobStore:
+        return open_store(url, prefix=prefix)
+
+    old = getattr(app, "plugyard_jobs", None)
+    if isinstance(old, Jobs):
+        old.writer.stop(5.0)
+    jobs = Jobs(store)
+    app.plugyard_jobs = jobs
+    connect_signals(app)
+    return app, settings, jobs
+
+
+def _find_config(explicit: str | os.PathLike[str] | None) -> Config:
+    if explicit is not None:
+        return Config.from_file(explicit)
+    if os.environ.get("PLUGYARD_CONFIG"):
+        return Config.from_file(os.environ["PLUGYARD_CONFIG"])
+    if Path("plugyard.toml").is_file():
+        return Config.from_file("plugyard.toml")
+    return Config()
+
+
+ConfigLike = str | os.PathLike[str] | Mapping[str, Any] | Config | None
+
+
+def client_service(config: ConfigLike = None) -> TaskService:
+    """A :class:`TaskService` for a process that sends and watches tasks without a host."""
+    if isinstance(config, Config):
+        cfg = config
+    elif isinstance(config, Mapping):
+        cfg = Config(config)
+    else:
+        cfg = _find_config(config)
+    runtime_dir = Host(cfg, autoload=False).runtime_dir
+    return TaskService(*configure(cfg, runtime_dir))
+
+
+def connect(config: ConfigLike = None) -> Any:
+    """Configure the shared app for a client (a script that sends tasks) and return it.
+
+    ``config`` is a ``plugyard.toml`` path, a mapping or a :class:`~plugyard.host.Config`;
+    by default ``$PLUGYARD_CONFIG`` or ``./plugyard.toml`` (else the embedded defaults).
+    """
+    return client_service(config).app
+
+
+class CeleryRuntime:
+    """Everything the adapter holds for one host: settings, the task service, the relay and
+    the embedded worker."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.app, self.settings, self.jobs = configure(host.config, host.runtime_dir)
+        self.service = TaskService(self.app, self.settings, self.jobs)
+        self.relay: Relay | None = None
+        self.worker: EmbeddedWorker | None = None
+
+    def start(self) -> None:
+        """Start relaying task events, then the embedded worker (if configured)."""
+
+        def publish(topic: str, data: dict[str, Any]) -> None:
+            self.host.publish_event(topic, data, source="celery")
+
+        self.relay = Relay(self.service, publish)
+        self.relay.start()
+        if self.settings.embedded_worker:
+            self.worker = EmbeddedWorker(
+                self.app,
+                pool=self.settings.embedded_pool,
+                concurrency=self.settings.embedded_concurrency,
+            )
+            self.worker.start()
+        self.host.advertise(
+            "celery",
+            {
+                "broker_url": _redact(self.settings.broker_url),
+                "result_backend": _redact(self.settings.result_backend),
+                "embedded_worker": self.settings.embedded_worker,
+            },
+        )
+
+    def stop(self) -> None:
+        """Stop the embedded worker, flush status updates, stop the relay."""
+        if self.worker is not None:
+            self.worker.stop(self.host.config.host.shutdown_timeout)
+            self.worker = None
+        self.jobs.writer.flush(5.0)
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None
+
+    def commands(self) -> list[Command]:
+        """``task_status``, ``task_cancel``, ``task_send`` and ``task_list``."""
+        service = self.service
+
+        def status(id: str) -> dict[str, Any]:
+            return service.status(id)
+
+        def cancel(id: str, terminate: bool = False) -> dict[str, Any]:
+            return service.cancel(id, terminate=terminate)
+
+        def send(name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+            if name not in service.app.tasks:
+                raise CommandError(f"task_send: no task called {name!r} is registered")
+            return {"id": service.send_with(name, args or [], kwargs or {}).id}
+
+        def tasks() -> dict[str, Any]:
+            return {"tasks": service.registered()}
+
+        return [
+            Command("task_status", status, "Job status of a task.", {"id": Param(str, True)}),
+            Command(
+                "task_cancel",
+                cancel,
+                "Cancel a task (terminate=true kills a running plain task).",
+                {"id": Param(str, True), "terminate": Param(bool, default=False)},
+            ),
+            Command(
+                "task_send",
+                send,
+                "Queue a task by name.",
+                {"name": Param(str, True), "args": Param(list), "kwargs": Param(dict)},
+            ),
+            Command("task_list", tasks, "Registered task names."),
+        ]
+
+
+def _redact(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return str(maybe_sanitize_url(url))

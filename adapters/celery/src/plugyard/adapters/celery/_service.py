@@ -1,0 +1,185 @@
+"""``host.tasks``: send tasks, read their job status, cancel them; and the relay that turns
+the job store's log into host events."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from plugyard.sdk.tasks import JobStatus
+
+from ._jobs import Jobs
+from ._settings import CelerySettings
+from ._store import Job, Update
+
+__all__ = ["Relay", "TaskService"]
+
+logger = logging.getLogger("plugyard.adapters.celery")
+
+_BACKEND_STATES = {
+    "PENDING": None,
+    "RECEIVED": JobStatus.QUEUED,
+    "STARTED": JobStatus.RUNNING,
+    "RETRY": JobStatus.QUEUED,
+    "SUCCESS": JobStatus.SUCCESS,
+    "FAILURE": JobStatus.ERROR,
+    "REVOKED": JobStatus.CANCELED,
+}
+
+
+class TaskService:
+    """What ``host.tasks`` is: the Celery side of the host, usable from any thread."""
+
+    def __init__(self, app: Any, settings: CelerySettings, jobs: Jobs) -> None:
+        self.app = app
+        self.settings = settings
+        self.jobs = jobs
+
+    def send(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Queue task ``name`` with these arguments; returns its ``AsyncResult``."""
+        return self.app.send_task(name, args=args, kwargs=kwargs)
+
+    def send_with(
+        self,
+        name: str,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """:meth:`send` with Celery options (``queue``, ``countdown``, ``task_id`` ...)."""
+        return self.app.send_task(name, args=tuple(args), kwargs=kwargs or {}, **options)
+
+    def registered(self) -> list[str]:
+        """Every task name the app knows, Celery's built-in ones left out."""
+        return sorted(name for name in self.app.tasks if not name.startswith("celery."))
+
+    def job(self, task_id: str) -> Job | None:
+        """The stored job, after resolving an overdue cancellation."""
+        job = self.jobs.store.get(task_id)
+        if job is not None and job.status is JobStatus.CANCELING:
+            deadline = job.cancel_deadline or 0.0
+            if deadline < time.time():
+                self.resolve(job)
+                job = self.jobs.store.get(task_id)
+        return job
+
+    def status(self, task_id: str) -> dict[str, Any]:
+        """The job status of one task: ``id``, ``name``, ``status`` and what was reported
+        (progress, ``error`` and ``traceback``, ``worker``). A task nothing was reported for
+        is looked up in the result backend, else it is ``inactive``."""
+        job = self.job(task_id)
+        if job is not None:
+            return job.to_dict()
+        state = self.app.AsyncResult(task_id).state
+        found = _BACKEND_STATES.get(state)
+        return {
+            "id": task_id,
+            "name": "",
+            "status": str(found or JobStatus.INACTIVE),
+            "backend_state": state,
+            "cancel_requested": False,
+        }
+
+    def cancel(self, task_id: str, *, terminate: bool = False) -> dict[str, Any]:
+        """Cancel a task: a queued one never runs (CANCELED now); a running one becomes
+        CANCELING until it stops (a ``CancelableTask`` sees ``canceled``; ``terminate=True``
+        kills a plain one in a prefork worker). A cancellation no worker acknowledges within
+        ``cancel_timeout`` is resolved and reported. A finished task is left as it is."""
+        store = self.jobs.store
+        job = store.get(task_id)
+        if job is not None and job.status.terminal:
+            return {**job.to_dict(), "changed": False}
+        name = job.name if job else ""
+        store.request_cancel(task_id, name, time.time() + self.settings.cancel_timeout)
+        self.jobs.refresh_flags()
+        if job is not None and job.status in (JobStatus.RUNNING, JobStatus.CANCELING):
+            info: dict[str, Any] = {"terminate": terminate}
+            store.apply([Update(task_id, name, JobStatus.CANCELING, info)])
+        else:
+            info = {"reason": "canceled while queued"}
+            store.apply([Update(task_id, name, JobStatus.CANCELED, info)])
+            try:
+                self.app.backend.mark_as_revoked(task_id, "canceled")
+            except Exception as exc:
+                logger.warning("task %s: cannot mark it revoked in the backend: %s", task_id, exc)
+        try:
+            self.app.control.revoke(task_id, terminate=terminate, signal="SIGTERM")
+        except Exception as exc:
+            logger.warning("task %s: revoke broadcast failed: %s", task_id, exc)
+        after = store.get(task_id)
+        return {**(after.to_dict() if after else {"id": task_id}), "changed": True}
+
+    def resolve(self, job: Job) -> None:
+        """End a cancellation no worker acknowledged in time, using the backend's verdict."""
+        try:
+            state = self.app.AsyncResult(job.id).state
+        except Exception:
+            state = "UNKNOWN"
+        status = JobStatus.ERROR if state == "FAILURE" else JobStatus.CANCELED
+        timeout = self.settings.cancel_timeout
+        info = {
+            "reason": f"no worker acknowledged the cancellation within {timeout:g}s",
+            "unacknowledged": True,
+            "backend_state": state,
+        }
+        logger.warning("task %s[%s]: %s; marked %s", job.name, job.id, info["reason"], status)
+        self.jobs.store.apply([Update(job.id, job.name, status, info)])
+
+    def resolve_overdue(self) -> int:
+        """Resolve every overdue cancellation; returns how many there were."""
+        overdue = self.jobs.store.overdue_cancels(time.time())
+        for job in overdue:
+            self.resolve(job)
+        return len(overdue)
+
+
+class Relay:
+    """A thread that publishes the job store's log as ``task.<name>.<status>`` host events
+    and resolves overdue cancellations; it sees workers in every process."""
+
+    def __init__(
+        self,
+        service: TaskService,
+        publish: Callable[[str, dict[str, Any]], Any],
+        *,
+        wait: float = 0.2,
+    ) -> None:
+        self.service = service
+        self.publish = publish
+        self.wait = wait
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._store = service.jobs._store_factory()
+
+    def start(self) -> None:
+        """Begin relaying events logged from now on."""
+        cursor = self._store.last_event()
+        self._thread = threading.Thread(
+            target=self._run, args=(cursor,), name="plugyard-celery-relay", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, cursor: str) -> None:
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            try:
+                cursor, events = self._store.events_after(cursor, self.wait)
+                for data in events:
+                    name = data.get("name") or "unknown"
+                    self.publish(f"task.{name}.{data.get('status')}", data)
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + 0.5
+                    self.service.resolve_overdue()
+            except Exception as exc:
+                logger.warning("task event relay: %s; retrying", exc)
+                self._stop.wait(1.0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop relaying."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._store.close()

@@ -1,0 +1,139 @@
+"""The ``[celery]`` table: plugyard's own keys plus any Celery setting, and the embedded
+defaults (a SQLite broker, result backend and job store in the state folder)."""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["CelerySettings", "apply_settings", "normalize_conf", "read_settings"]
+
+
+class CelerySettings(BaseModel):
+    """plugyard's own keys in ``[celery]``; ``celery`` holds the Celery settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state_dir: Path | None = None
+    embedded_worker: bool = True
+    embedded_pool: Literal["threads", "solo"] = "threads"
+    embedded_concurrency: int = Field(2, ge=1)
+    cancel_timeout: float = Field(30.0, gt=0)
+    polling_interval: float = Field(0.002, gt=0)
+    job_store: str | None = None
+    key_prefix: str = "plugyard:"
+    celery: dict[str, Any] = {}
+
+    @property
+    def broker_url(self) -> str:
+        """The broker in use."""
+        return str(self.celery["broker_url"])
+
+    @property
+    def result_backend(self) -> str:
+        """The result backend in use."""
+        return str(self.celery["result_backend"])
+
+    @property
+    def job_store_url(self) -> str:
+        """Where job status lives: ``job_store``, else a Redis result backend, else SQLite."""
+        if self.job_store:
+            return self.job_store
+        if self.result_backend.startswith(("redis://", "rediss://")):
+            return self.result_backend
+        assert self.state_dir is not None
+        return f"sqlite:///{self.state_dir / 'celery-jobs.sqlite'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        """Whether the broker is the SQLite file in the state folder."""
+        return self.broker_url.startswith("plugyard+sqlite://")
+
+
+_OURS = set(CelerySettings.model_fields) - {"celery"}
+
+
+def _known_settings() -> dict[str, str]:
+    """Every Celery setting, by its name and by its old upper-case names."""
+    from celery.app.defaults import _TO_NEW_KEY, NAMESPACES, flatten  # type: ignore[import-untyped]
+
+    known = {key: key for key, _ in flatten(NAMESPACES)}
+    known.update({key.upper(): key for key in list(known)})
+    known.update({old: new for old, new in _TO_NEW_KEY.items()})
+    return known
+
+
+def read_settings(
+    raw: dict[str, Any], *, where: str, state_dir: Path, config_error: type[Exception]
+) -> CelerySettings:
+    """Validate ``[celery]``; an unknown key is an error naming the file and the key."""
+    known = _known_settings()
+    ours = {key: value for key, value in raw.items() if key in _OURS}
+    celery: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _OURS:
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, [*known, *_OURS], n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise config_error(f"{where}: celery.{key}: not a Celery or plugyard setting{hint}")
+        celery[known[key]] = value
+    try:
+        settings = CelerySettings.model_validate({**ours, "celery": {}})
+    except ValidationError as exc:
+        item = exc.errors()[0]
+        key = ".".join(str(part) for part in item["loc"])
+        raise config_error(f"{where}: celery.{key}: {item['msg']}") from None
+    folder = settings.state_dir or state_dir
+    defaults = {
+        "broker_url": f"plugyard+sqlite:///{folder / 'celery-broker.sqlite'}",
+        "result_backend": f"plugyard+sqlite:///{folder / 'celery-results.sqlite'}",
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": 10,
+    }
+    merged = {**defaults, **celery}
+    if str(merged["broker_url"]).startswith("plugyard+sqlite://"):
+        options = dict(merged.get("broker_transport_options") or {})
+        options.setdefault("polling_interval", settings.polling_interval)
+        merged["broker_transport_options"] = options
+    return settings.model_copy(update={"state_dir": folder, "celery": merged})
+
+
+_reset_lock = threading.Lock()
+
+
+def apply_settings(app: Any, settings: CelerySettings) -> None:
+    """Configure the shared app, dropping connections made for an earlier configuration."""
+    from . import _results, _transport
+
+    _transport.register()
+    _results.register()
+    with _reset_lock:
+        pool = app._pool
+        if pool is not None:
+            try:
+                pool.force_close_all()
+            except Exception:  # pragma: no cover - closing is best effort
+                pass
+        app._pool = None
+        amqp = app.__dict__.get("amqp")
+        if amqp is not None:
+            amqp._producer_pool = None
+        app._backend_cache = None
+        app._local = threading.local()
+        app.conf.update(settings.celery)
+        app.result_poll_interval = settings.polling_interval
+
+
+def normalize_conf(app: Any) -> None:
+    """Rename settings a plugin set by their upper-case or old names (``TASK_TIME_LIMIT``)."""
+    known = _known_settings()
+    changes = dict(app.conf.changes)
+    for key, value in changes.items():
+        new = known.get(key)
+        if new is not None and new != key:
+            app.conf[new] = value

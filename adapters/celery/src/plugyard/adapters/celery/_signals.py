@@ -1,0 +1,94 @@
+"""Celery signal handlers that turn every task's life into job-status updates."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from celery import signals  # type: ignore[import-untyped]
+from plugyard.sdk.tasks import JobStatus
+
+__all__ = ["connect_signals"]
+
+_UID = "plugyard-celery"
+
+
+class _Current:
+    """Reports to whichever job channel the app holds now (it is replaced on reconfigure)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def report(self, task_id: str, name: str, status: JobStatus, info: Any = None) -> None:
+        jobs = getattr(self.app, "plugyard_jobs", None)
+        if jobs is not None:
+            jobs.report(task_id, name, status, info)
+
+    def flush(self) -> None:
+        jobs = getattr(self.app, "plugyard_jobs", None)
+        if jobs is not None:
+            jobs.writer.flush(5.0)
+
+
+def connect_signals(app: Any) -> None:
+    """Report QUEUED on publish, and RUNNING, SUCCESS, ERROR, CANCELED from the worker."""
+    jobs = _Current(app)
+
+    def ours(task: Any) -> bool:
+        return getattr(task, "app", None) is app
+
+    def on_publish(sender: Any = None, headers: Any = None, **_: Any) -> None:
+        if headers and headers.get("id") and not headers.get("retries"):
+            jobs.report(headers["id"], str(headers.get("task") or sender), JobStatus.QUEUED)
+
+    def on_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
+        if ours(task):
+            worker = {"worker": socket.gethostname(), "pid": os.getpid()}
+            jobs.report(task_id, task.name, JobStatus.RUNNING, worker)
+
+    def on_success(sender: Any = None, **_: Any) -> None:
+        if ours(sender) and sender.request.id:
+            jobs.report(sender.request.id, sender.name, JobStatus.SUCCESS)
+
+    def on_failure(
+        sender: Any = None, task_id: str = "", exception: Any = None, einfo: Any = None, **_: Any
+    ) -> None:
+        if ours(sender):
+            info = {
+                "error": f"{type(exception).__name__}: {exception}",
+                "traceback": str(getattr(einfo, "traceback", "") or ""),
+            }
+            jobs.report(task_id, sender.name, JobStatus.ERROR, info)
+
+    def on_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
+        if ours(sender) and request is not None:
+            jobs.report(request.id, sender.name, JobStatus.RUNNING, {"retry": str(reason)})
+
+    def on_revoked(
+        sender: Any = None,
+        request: Any = None,
+        terminated: bool = False,
+        expired: bool = False,
+        **_: Any,
+    ) -> None:
+        if request is None:
+            return
+        name = getattr(sender, "name", None) or getattr(request, "task", "") or ""
+        reason = "terminated" if terminated else ("expired" if expired else "revoked")
+        jobs.report(request.id, str(name), JobStatus.CANCELED, {"reason": reason})
+
+    def on_process_shutdown(**_: Any) -> None:
+        jobs.flush()
+
+    for signal, handler in (
+        (signals.before_task_publish, on_publish),
+        (signals.task_prerun, on_prerun),
+        (signals.task_success, on_success),
+        (signals.task_failure, on_failure),
+        (signals.task_retry, on_retry),
+        (signals.task_revoked, on_revoked),
+        (signals.worker_process_shutdown, on_process_shutdown),
+        (signals.worker_shutdown, on_process_shutdown),
+    ):
+        signal.connect(handler, weak=False, dispatch_uid=f"{_UID}:{handler.__name__}")

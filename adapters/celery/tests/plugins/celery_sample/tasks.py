@@ -1,0 +1,51 @@
+"""Tasks for the adapter's tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from plugyard.sdk.tasks import CancelableTask, app
+
+IMPORTS = Path(os.environ.get("CELERY_SAMPLE_IMPORTS", os.devnull))
+with IMPORTS.open("a") as _log:
+    _log.write(f"{os.getpid()}\n")
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+@app.task(bind=True)
+def countdown(self: Any, n: int, step: float = 0.02) -> str:
+    """Counts down, checking ``canceled`` each step (the cancelable loop)."""
+    for i in range(n):
+        if self.canceled:
+            return "canceled"
+        self.update_progress(i + 1, n, f"step {i + 1}")
+        time.sleep(step)
+    return "done"
+
+
+@app.task(base=CancelableTask)
+def sleeper(seconds: float) -> float:
+    """A plain task that never looks at ``canceled``."""
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+@app.task(bind=True, acks_late=True)
+def once(self: Any, path: str, seconds: float) -> int:
+    """Appends a line per run to ``path``, sleeps, returns how many runs there were."""
+    with open(path, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return len(Path(path).read_text().splitlines())

@@ -1,0 +1,1 @@
+"""Analyses shipped by the example plugin."""

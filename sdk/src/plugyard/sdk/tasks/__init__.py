@@ -1,0 +1,62 @@
+"""What a task-plugin author imports (the girder_worker model, run by plugyard-celery).
+
+``app`` and ``CancelableTask`` import Celery on first use; ``TaskPlugin`` and ``JobStatus``
+do not, so ``import plugyard.sdk.tasks`` stays light.
+
+Example::
+
+    from plugyard.sdk.tasks import TaskPlugin, app
+
+    @app.task
+    def fibonacci(n):
+        return 1 if n <= 2 else fibonacci(n - 1) + fibonacci(n - 2)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._channel import JobChannel
+from ._plugin import TaskPlugin
+from ._status import TERMINAL, TRANSITIONS, JobStatus, can_transition, next_status
+
+if TYPE_CHECKING:
+    from ._app import PlugyardCelery, PollingAsyncResult
+    from ._task import CancelableTask
+
+    app: PlugyardCelery
+
+__all__ = [
+    "TERMINAL",
+    "TRANSITIONS",
+    "CancelableTask",
+    "JobChannel",
+    "JobStatus",
+    "PlugyardCelery",
+    "PollingAsyncResult",
+    "TaskPlugin",
+    "app",
+    "can_transition",
+    "next_status",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Create the Celery app, and import the Celery-based classes, on first use."""
+    if name == "app":
+        from ._app import get_app
+
+        return get_app()
+    if name in ("PlugyardCelery", "PollingAsyncResult"):
+        from . import _app
+
+        return getattr(_app, name)
+    if name == "CancelableTask":
+        from ._task import CancelableTask
+
+        return CancelableTask
+    raise AttributeError(f"module 'plugyard.sdk.tasks' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
