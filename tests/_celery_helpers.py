@@ -156,7 +156,7 @@ def make_setup(name: str, tmp: Path, site: Path, **celery: Any) -> Iterator[Setu
             )
     for key, value in celery.items():
         lines.append(f"{key} = {value}")
-    lines += ["", "[plugins.sample]", 'use = "celery_sample:SamplePlugin"', "time_limit = 5"]
+    lines += ["", "[plugins.sample]", 'use = "celery_sample:SamplePlugin"', "time_limit = 120"]
     config = tmp / "plugyard.toml"
     config.write_text("\n".join(lines) + "\n")
     env = {

@@ -30,6 +30,13 @@ def countdown(self: Any, n: int, step: float = 0.02) -> str:
     return "done"
 
 
+@app.task(time_limit=3)
+def overrun(seconds: float) -> float:
+    """A task with its own 3 s time limit, for the time-limit tests."""
+    time.sleep(seconds)
+    return seconds
+
+
 @app.task(base=CancelableTask)
 def sleeper(seconds: float) -> float:
     """A plain task that never looks at ``canceled``."""
