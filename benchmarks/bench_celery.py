@@ -32,7 +32,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PLUGYARD = str(Path(sys.executable).parent / "plugyard")
-ANCHOR = Path("/work/shared/bench/anchors/celery_roundtrip.py")
+ANCHOR = (
+    Path(os.environ.get("PLUGYARD_ANCHORS", str(HERE.parents[1] / "shared" / "bench" / "anchors")))
+    / "celery_roundtrip.py"
+)
 
 # -- the task, as a plugyard task plugin (imported by `plugyard worker`) ---------------------
 
