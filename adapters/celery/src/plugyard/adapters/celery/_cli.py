@@ -16,7 +16,7 @@ def _loaded_host(config_path: str | None) -> Any:
     import asyncio
 
     from plugyard.host import ConfigError, Host
-    from plugyard.host._cli import load_config
+    from plugyard.host.cli import load_config
 
     host = Host(load_config(config_path))
     try:
@@ -140,7 +140,7 @@ def send(
     timeout: float,
 ) -> None:
     """Queue task NAME with ARGS (JSON where they parse); prints the task id."""
-    from plugyard.host._cli import parse_properties
+    from plugyard.host.cli import parse_properties
 
     service = _service(config_path)
     options = {"queue": queue} if queue else {}

@@ -22,7 +22,7 @@ FINAL = ("succeeded", "failed", "retrying")
 
 
 def _settings(config_path: str | None) -> tuple[Any, Path]:
-    from plugyard.host._cli import load_config
+    from plugyard.host.cli import load_config
 
     from ._settings import LifecycleSettings
 
@@ -109,7 +109,7 @@ def _open(
 def _inputs(values: tuple[str, ...]) -> dict[str, Any]:
     import yaml  # type: ignore[import-untyped]
 
-    from plugyard.host._cli import parse_properties
+    from plugyard.host.cli import parse_properties
 
     inputs: dict[str, Any] = {}
     for value in values:
@@ -251,7 +251,7 @@ def execute(
     verbose: bool,
 ) -> None:
     """Run OPERATION (e.g. lifecycle.start) on the deployment's instances."""
-    from plugyard.host._cli import parse_properties
+    from plugyard.host.cli import parse_properties
 
     url, settings = _storage(config_path, storage, deployment)
     env = _open(deployment, url)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from plugyard.host._cli import config_option, load_config, setup_logging
+from plugyard.host.cli import config_option, load_config, setup_logging
 
 __all__ = ["pod_group"]
 

@@ -32,8 +32,8 @@ _timeout_option = click.option(
 
 
 def _runtime_dir(config_path: str | None) -> Path:
-    from plugyard.host._cli import load_config
-    from plugyard.host._runtime import default_runtime_dir
+    from plugyard.host import default_runtime_dir
+    from plugyard.host.cli import load_config
 
     config = load_config(config_path)
     return config.host.runtime_dir or default_runtime_dir(config.host.name)
@@ -67,7 +67,7 @@ def call_cmd(
 
     Example: plugyard call status name=logger
     """
-    from plugyard.host._cli import parse_properties
+    from plugyard.host.cli import parse_properties
 
     from ._client import HostUnavailable
 

@@ -53,7 +53,7 @@ def _setup_logging(level: str, output: str) -> None:
 
 def _find_host(config_path: str | None) -> dict[str, Any]:
     """Endpoints of the host running with ``config_path`` (or the default configuration)."""
-    from plugyard.host._runtime import HostInfoError, default_runtime_dir, read_host_info
+    from plugyard.host import HostInfoError, default_runtime_dir, read_host_info
 
     name, folder = "plugyard", None
     if config_path:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         keys_file = keys_file or facts.get("curve_keys_file")
     if keys_file:
         os.environ["PLUGYARD_ZMQ_CURVE_KEYS"] = keys_file
-    from plugyard.host._discovery import PluginLoadError, import_target
+    from plugyard.host import PluginLoadError, import_target
     from plugyard.sdk.subscriber import SubscriberPlugin, parse_config
 
     log.info("Loading the plugin...")
