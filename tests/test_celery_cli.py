@@ -79,19 +79,6 @@ def test_send_wait_status_and_list(worker: tuple[Setup, Path]) -> None:
     assert FIB in setup.tasks("list").stdout.split()
 
 
-def test_failure_and_time_limit_end_in_error(worker: tuple[Setup, Path]) -> None:
-    setup, _ = worker
-    failed = setup.tasks("send", f"{SAMPLE}.fail", "boom", "--wait", check=False)
-    assert failed.returncode == 1
-    assert "ValueError: boom" in failed.stderr
-    task_id = failed.stdout.split()[0]
-    status = _wait_status(setup, task_id, "error")
-    assert "raise ValueError" in status["traceback"]
-    slow = setup.tasks("send", f"{SAMPLE}.overrun", "10").stdout.strip()  # its limit is 3 s
-    status = _wait_status(setup, slow, "error", timeout=30)
-    assert "TimeLimitExceeded" in status["error"]
-
-
 def test_cancel_a_running_cancelable_task(worker: tuple[Setup, Path]) -> None:
     setup, _ = worker
     task_id = setup.tasks("send", f"{SAMPLE}.countdown", "400", "0.01").stdout.strip()
@@ -136,3 +123,18 @@ def test_plugyard_run_executes_tasks_in_process(tmp_path: Path, example_site: Pa
         assert host.returncode == 0, err
         assert "plugyard: host stopped" in err
         assert not os.path.exists(tmp_path / "state" / "host.json")
+
+
+# Last in the module: a hard time limit kills a worker child, so nothing should follow it
+# on the shared worker.
+def test_failure_and_time_limit_end_in_error(worker: tuple[Setup, Path]) -> None:
+    setup, _ = worker
+    failed = setup.tasks("send", f"{SAMPLE}.fail", "boom", "--wait", check=False)
+    assert failed.returncode == 1
+    assert "ValueError: boom" in failed.stderr
+    task_id = failed.stdout.split()[0]
+    status = _wait_status(setup, task_id, "error")
+    assert "raise ValueError" in status["traceback"]
+    slow = setup.tasks("send", f"{SAMPLE}.overrun", "10").stdout.strip()  # its limit is 3 s
+    status = _wait_status(setup, slow, "error", timeout=30)
+    assert "TimeLimitExceeded" in status["error"]
