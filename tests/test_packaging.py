@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def distribution_roots() -> list[Path]:
-    members = [ROOT / "host", ROOT / "sdk", *sorted((ROOT / "adapters").glob("*"))]
+    members = [ROOT / "host", ROOT / "sdk", ROOT / "demo", *sorted((ROOT / "adapters").glob("*"))]
     return [m / "src" for m in members if (m / "pyproject.toml").is_file()]
 
 
@@ -111,3 +111,32 @@ def test_members_install_and_import_alone_and_examples_appear(venv: Path) -> Non
     assert hello["version"] == "0.1.0"
     assert hello["state"] == "loaded"
     assert "plugyard_startup" in hello["hooks"]
+
+
+@pytest.mark.slow
+def test_the_demo_wheel_carries_the_example_plugins_it_runs(tmp_path: Path) -> None:
+    import zipfile
+
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is needed to build a wheel here (pip install uv)")
+    subprocess.run(
+        [uv, "build", "--wheel", "--quiet", "--out-dir", str(tmp_path), str(ROOT / "demo")],
+        check=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    (wheel,) = tmp_path.glob("plugyard_demo-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    bundled = "plugyard/demo/examples/"
+    for wanted in (
+        "lifecycle-webserver/blueprint/blueprint.yaml",
+        "lifecycle-webserver/blueprint/templates/index.html",
+        "lifecycle-webserver/src/python_webserver/tasks.py",
+        "zmq-event-logger/src/zmq_event_logger/__init__.py",
+        "asyncio-plugins/src/asyncio_plugins/background_plugin_example.py",
+        "celery-fibonacci/src/gwexample/analyses/tasks.py",
+        "pod-dog-plugin/src/pod_dog_plugin/__init__.py",
+    ):
+        assert bundled + wanted in names, wanted
+    assert not any("__pycache__" in name for name in names)

@@ -113,3 +113,29 @@ def test_env_override_with_a_bad_value_names_the_key(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PLUGYARD_HOST__STARTUP_TIMEOUT", "-1")
     with pytest.raises(ConfigError, match="host.startup_timeout"):
         Config()
+
+
+async def test_python_path_makes_use_targets_importable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    package = tmp_path / "vendored" / "shop_hooks"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from plugyard.sdk import hookimpl\n\n"
+        "class Greeter:\n"
+        "    @hookimpl\n"
+        "    def plugyard_startup(self, host):\n"
+        "        host.publish('greeted')\n"
+    )
+    path = write(
+        tmp_path,
+        '[host]\npython_path = ["vendored"]\n[plugins.greeter]\nuse = "shop_hooks:Greeter"\n',
+    )
+    config = Config.from_file(path)
+    assert config.host.python_path == [tmp_path / "vendored"]
+    async with Host(config, autoload=False) as host:
+        assert str(host.registry.get("greeter").state) == "started"
+    assert sys.path[0] == str(tmp_path / "vendored")

@@ -275,3 +275,48 @@ async def test_entry_point_adapters_load_and_a_broken_one_is_failed(site: Any) -
         assert "this_does_not_exist_either" in (host.registry.get("bad").error or "")
     async with Host({"host": {"disabled": ["good"]}}) as host:
         assert host.registry.get("good").state is PluginState.DISABLED
+
+
+CLI_MODULE = """
+import click
+
+@click.command()
+def hello():
+    '''Say hello.'''
+    click.echo("hello from an extension")
+
+def add_commands(cli):
+    cli.add_command(hello)
+
+def broken(cli):
+    raise RuntimeError("this extension is broken")
+"""
+
+
+def test_cli_entry_points_add_commands_and_a_broken_one_is_reported(
+    site: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from plugyard.host._cli import PlugyardGroup
+
+    mod = f"cli_ext_{id(site)}"
+    fake_dist(
+        site,
+        "cli-ext",
+        {mod: CLI_MODULE},
+        {"plugyard.cli": {"hello": f"{mod}:add_commands", "broken": f"{mod}:broken"}},
+    )
+    site.rescan()
+
+    @click.group(cls=PlugyardGroup)
+    def group() -> None:
+        """A fresh top-level group."""
+
+    result = CliRunner().invoke(group, ["hello"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello from an extension\n"
+    assert "hello" in group.list_commands(click.Context(group))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "plugyard.cli"]
+    assert any("'broken'" in w and "this extension is broken" in w for w in warnings), warnings

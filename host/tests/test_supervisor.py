@@ -520,3 +520,24 @@ async def test_a_child_without_the_host_environment_and_forgotten_after_exit(
     assert supervisor.logs("clean-env") == ["stdout: []"]
     await asyncio.sleep(1.2)
     assert [p.name for p in supervisor.list()] == []
+
+
+async def test_python_path_is_put_in_front_of_the_childs_pythonpath(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "only_here.py").write_text("WHERE = 'found'\n")
+    monkeypatch.setenv("PYTHONPATH", "/already/there")
+    supervisor = Supervisor(python_path=[str(tmp_path)])
+    spec = ProcessSpec(
+        name="importer",
+        argv=[
+            sys.executable,
+            "-c",
+            "import os, only_here; print(only_here.WHERE, os.environ['PYTHONPATH'])",
+        ],
+        restart=RestartPolicy.NEVER,
+    )
+    await supervisor.start(spec)
+    info = await supervisor.wait("importer", timeout=10)
+    assert info.exit_code == 0, supervisor.logs("importer")
+    assert supervisor.logs("importer") == [f"stdout: found {tmp_path}{os.pathsep}/already/there"]

@@ -62,6 +62,7 @@ async def test_commands_install_report_and_uninstall(tmp_path: Path, calls: Any)
         listed = await host.call("lifecycle_instances", deployment="web")
         assert {i["state"] for i in listed["instances"]} == {"deleted"}
     assert (tmp_path / "web.db").is_file()
+    assert str(host.registry.get("lifecycle.web").state) == "stopped"
 
 
 async def test_bad_input_is_a_command_error_and_the_host_stays_up(tmp_path: Path) -> None:
@@ -91,6 +92,7 @@ async def test_deployments_in_config_are_host_plugins(tmp_path: Path) -> None:
         assert str(record.state) == "started"
         assert host.registry.handle("lifecycle.pre").describe()["instances"] == 5
         assert host.lifecycle.envs["pre"].name == "pre"
+    assert str(host.registry.get("lifecycle.pre").state) == "stopped"
 
 
 async def test_a_wrong_lifecycle_section_names_the_key() -> None:

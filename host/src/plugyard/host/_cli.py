@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["cli", "load_config", "main", "parse_properties"]
 
 CONFIG_ENV = "PLUGYARD_CONFIG"
+CLI_GROUP = "plugyard.cli"
+"""Entry points that only add ``plugyard`` subcommands: ``name = module:function``, where the
+function receives the top-level click group (no adapter is registered with any host)."""
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -98,6 +101,14 @@ class PlugyardGroup(click.Group):
             except (PluginLoadError, ValueError) as exc:
                 logging.getLogger("plugyard.cli").debug("adapter %s skipped: %s", info.name, exc)
         pm.hook.plugyard_cli(cli=self)
+        for info in entry_points(CLI_GROUP):
+            try:
+                add_commands = import_target(info.value, where=info.name)
+                add_commands(self)
+            except Exception as exc:
+                logging.getLogger("plugyard.cli").warning(
+                    "%s entry point %r (%s) failed: %s", CLI_GROUP, info.name, info.value, exc
+                )
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_adapter_commands()
@@ -203,6 +214,23 @@ def plugins(config_path: str | None, as_json: bool) -> None:
     for rec in records:
         if rec["error"]:
             click.echo(f"{rec['name']}: {rec['error']}", err=True)
+    _note_running(host)
+
+
+def _note_running(host: Host) -> None:
+    """Say so when a host with this configuration is running: the table is a fresh load."""
+    from ._runtime import HostInfoError, read_host_info
+
+    try:
+        info = read_host_info(host.runtime_dir)
+    except HostInfoError:
+        return
+    click.echo(
+        f"note: host {info.get('name')!r} is running with this configuration (pid "
+        f"{info.get('pid')}); the states above are of a fresh load. Ask the running host "
+        "with 'plugyard call plugins' (needs a control transport such as plugyard-zmq).",
+        err=True,
+    )
 
 
 @cli.command()

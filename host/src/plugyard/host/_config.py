@@ -44,6 +44,7 @@ class HostSettings(BaseModel):
     runtime_dir: Path | None = None
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     plugin_dirs: list[Path] = []
+    python_path: list[Path] = []
     active_plugins: list[str] = []
     enabled: list[str] | None = None
     disabled: list[str] = []
@@ -186,10 +187,13 @@ class Config:
         except ValidationError as exc:
             raise ConfigError(_describe_errors(self.where, "host", exc)) from None
         dirs = [d if d.is_absolute() else self.base_dir / d for d in settings.plugin_dirs]
+        path = [d if d.is_absolute() else self.base_dir / d for d in settings.python_path]
         runtime = settings.runtime_dir
         if runtime is not None and not runtime.is_absolute():
             runtime = self.base_dir / runtime
-        return settings.model_copy(update={"plugin_dirs": dirs, "runtime_dir": runtime})
+        return settings.model_copy(
+            update={"plugin_dirs": dirs, "python_path": path, "runtime_dir": runtime}
+        )
 
     def _validate_plugins(self, raw: Any) -> dict[str, PluginConfig]:
         if not isinstance(raw, Mapping):

@@ -8,6 +8,7 @@ import inspect
 import logging
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -151,7 +152,9 @@ class Host:
         if self._processes is None:
             from ._supervisor import Supervisor
 
-            self._processes = Supervisor(publish=self.publish)
+            self._processes = Supervisor(
+                publish=self.publish, python_path=[str(p) for p in self.config.host.python_path]
+            )
         return self._processes
 
     @property
@@ -273,6 +276,9 @@ class Host:
         if self._phase != "new":
             return
         self._phase = "loading"
+        for folder in reversed(self.config.host.python_path):
+            if str(folder) not in sys.path:
+                sys.path.insert(0, str(folder))
         await self._load_adapters()
         await self._configure()
         for spec in self._discover():

@@ -298,15 +298,20 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 class Supervisor:
-    """Run named child processes, restart them by policy and stop them on request."""
+    """Run named child processes, restart them by policy and stop them on request.
+
+    ``python_path`` folders go in front of every child's ``PYTHONPATH``.
+    """
 
     def __init__(
         self,
         *,
         publish: Callable[..., Any] | None = None,
         logger: logging.Logger | None = None,
+        python_path: Sequence[str] = (),
     ) -> None:
         self._publish = publish
+        self._python_path = list(python_path)
         self._log = logger if logger is not None else _LOGGER
         self._records: dict[str, _Record] = {}
         self._callbacks: builtins.list[Callable[[ProcessInfo], Any]] = []
@@ -452,6 +457,9 @@ class Supervisor:
         self._set_state(record, ProcessState.STARTING, reason)
         env = dict(os.environ) if spec.inherit_env else {"PATH": os.environ.get("PATH", "")}
         env.update(spec.env or {})
+        if self._python_path:
+            inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
+            env["PYTHONPATH"] = os.pathsep.join(self._python_path + inherited)
         env[PARENT_PID_ENV] = str(os.getpid())
         loop = asyncio.get_running_loop()
         emit = functools.partial(self._child_line, record)

@@ -104,17 +104,15 @@ class LifecycleService:
         return init_env(path, deployment, inputs, storage, pm=self.host.pm)
 
     def _register(self, env: Environment) -> None:
-        from plugyard.host import PluginRecord, PluginState
-
         name = self.record_name(env.name)
         if name in self.host.registry:
             return
-        self.host.registry.add(
-            PluginRecord(name, MODEL, str(env.blueprint.path), None, PluginState.LOADED)
+        self.host.add_plugin(
+            name,
+            DeploymentHandle(env),
+            source=str(env.blueprint.path),
+            started=self.host.running,
         )
-        self.host.registry.attach(name, DeploymentHandle(env))
-        if self.host.running:
-            self.host.registry.set_state(name, PluginState.STARTED)
 
     async def run(self, deployment: str, workflow: str, **parameters: Any) -> ExecutionResult:
         """Run a workflow of an open deployment with the configured retry settings."""
