@@ -86,6 +86,9 @@ def test_the_demo_runs_every_step_and_leaves_nothing_running(tmp_path: Path) -> 
     assert "success gwexample.analyses.tasks.fibonacci::" in log
     assert "created item.Dog::" in log
     assert "succeeded web.uninstall::" in log
+    for number in range(1, 6):  # the steps are host events too (step 6 ends with the host)
+        assert f"started step.{number}::" in log
+        assert f"ok step.{number}::" in log
     assert (folder / "host.log").stat().st_size > 0
     config = tomllib.loads((folder / "plugyard.toml").read_text())
     assert config["host"]["name"] == "plugyard-demo"

@@ -451,6 +451,7 @@ class Demo:
         step = Step(number, title)
         self.steps.append(step)
         self.out(f"[{number}/6] {title}")
+        self._announce(step)
         began = time.perf_counter()
         try:
             said = await action()
@@ -462,8 +463,29 @@ class Demo:
             step.status = "ok"
             self.out(f"  ok  {said}")
         step.seconds = time.perf_counter() - began
+        self._announce(step)
         if step.status == "failed":
             self.out(f"  FAILED  step {number} ({title}): {step.reason}")
+
+    def _announce(self, step: Step) -> None:
+        """Each step is a host event too: ``demo.step.N.started``, then ``.ok`` or ``.failed``."""
+        host = self.host
+        if host is None or not host.running:
+            return
+        status = "started" if step.status == "pending" else step.status
+        host.publish_event(
+            f"demo.step.{step.number}.{status}",
+            {
+                "step": step.number,
+                "title": step.title,
+                **(
+                    {"seconds": round(step.seconds, 3), "reason": step.reason}
+                    if status != "started"
+                    else {}
+                ),
+            },
+            source="demo",
+        )
 
     async def _wait_for(
         self,
