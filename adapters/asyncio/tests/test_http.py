@@ -184,3 +184,33 @@ async def test_the_server_stops_with_the_host_and_frees_the_port() -> None:
     async with httpx.AsyncClient(timeout=2) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(url + "/health")
+
+
+class ClashingAdapter:
+    """An adapter whose plugyard_routes claim a path a plugin already serves."""
+
+    name = "clashing"
+
+    @hookimpl
+    def plugyard_routes(self, host: Any) -> list[Any]:
+        async def imposter(request: Request) -> Response:
+            return PlainTextResponse("imposter")
+
+        async def menu(request: Request) -> Response:
+            return JSONResponse({"menu": ["tea"]})
+
+        return [("/teapot", imposter, ["GET"]), ("/menu", menu, ["GET"])]
+
+
+async def test_hook_routes_that_clash_with_a_plugin_route_are_left_out_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with serving({"teapot": Teapot}, [ClashingAdapter()]) as host:
+        async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
+            teapot = await client.get("/teapot")
+            assert (teapot.status_code, teapot.text) == (418, "I am teapot")
+            # all or none: the adapter's other route is left out with the clashing one
+            assert (await client.get("/menu")).status_code == 404
+        assert str(host.registry.get("teapot").state) == "started"
+    [logged] = [r for r in caplog.records if "routes of 'clashing' left out" in r.getMessage()]
+    assert "clashes with the same route of plugin 'teapot'" in logged.getMessage()
