@@ -331,7 +331,7 @@ def test_a_plugin_with_bad_options_fails_alone(tmp_path: Path) -> None:
     [
         (
             lambda text: text.replace("[asyncio]", "[asyncoi]"),
-            ["[asyncoi]: no loaded adapter reads this section"],
+            ["[asyncoi]: no loaded adapter reads this section", "did you mean 'asyncio'?"],
         ),
         (
             lambda text: text + "\n[http]\nport = 8080\n",

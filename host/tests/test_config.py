@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from plugyard.host import Config, ConfigError, Host
 from plugyard.host._config import env_overrides
+from plugyard.sdk import hookimpl
 
 
 def write(tmp_path: Path, text: str, name: str = "plugyard.toml") -> Path:
@@ -90,6 +91,20 @@ async def test_a_section_no_adapter_reads_stops_the_host_with_a_hint(tmp_path: P
         ConfigError, match=r"\[hots\]: no loaded adapter reads this section.*'host'"
     ):
         await host.start()
+
+
+async def test_a_misspelt_adapter_section_is_matched_against_what_adapters_read(
+    tmp_path: Path,
+) -> None:
+    class Reader:
+        @hookimpl
+        def plugyard_configure(self, host: Host) -> None:
+            host.config.raw_section("kitchen")
+
+    path = write(tmp_path, '[kitchne]\nstove = "gas"\n')
+    host = Host.from_file(path, autoload=False, adapters={"reader": Reader()})
+    with pytest.raises(ConfigError, match=r"\[kitchne\]: .*; did you mean 'kitchen'\?"):
+        await host.load()
 
 
 def test_env_overrides_are_nested_and_json_typed(monkeypatch: pytest.MonkeyPatch) -> None:

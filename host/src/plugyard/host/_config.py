@@ -227,6 +227,10 @@ class Config:
         except ValidationError as exc:
             raise ConfigError(_describe_errors(self.where, name, exc)) from None
 
+    def claimed(self) -> list[str]:
+        """Top-level tables something has read (or asked for), whether the file has them."""
+        return sorted(self._claimed)
+
     def unclaimed(self) -> list[str]:
         """Top-level tables that nothing has read: most likely a typo or a missing adapter."""
         return sorted(key for key in self._raw if key not in self._claimed)

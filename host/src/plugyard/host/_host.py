@@ -444,9 +444,7 @@ class Host:
             await self.acall("plugyard_event", host=self, event=event)
 
     def _claimable_sections(self) -> set[str]:
-        return {"host", "plugins"} | {
-            key for key in self.config.to_dict() if key not in self.config.unclaimed()
-        }
+        return {"host", "plugins", *self.config.claimed()}
 
     def _register(self, name: str, obj: Any, *, vet: bool = True) -> str | None:
         """Register with pluggy and vet the hooks; returns why it was refused, or ``None``."""
