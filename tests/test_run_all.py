@@ -42,7 +42,7 @@ def table_rows(markdown: str) -> list[list[str]]:
     for line in lines[start:]:
         if not line.startswith("|"):
             break
-        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
     return rows
 
 
@@ -90,9 +90,11 @@ import json, sys
 figure = {"name": "speed", "label": "fine speed", "unit": "ops/s", "plugyard": 40.0,
           "raw": 100.0, "raw_label": "raw thing", "ratio": 0.4,
           "target": {"on": "ratio", "op": ">=", "limit": 0.5}, "met": False}
+remote = {"name": "remote", "label": "fine remote", "skipped": "no server",
+          "target": {"on": "ratio", "op": ">", "limit": 1.0}, "met": None}
 print("warming up")
 print(json.dumps({"bench": "bench_fine", "mode": "quick" if "--quick" in sys.argv else "full",
-                  "figures": [figure]}))
+                  "figures": [figure, remote]}))
 """
 
 BROKEN = """
@@ -148,17 +150,23 @@ def test_failures_get_failed_rows_the_others_still_run_and_the_exit_is_1(stands:
     done = run_all("--quick", "--timeout", "3", "--output", str(output), script=script)
     assert time.monotonic() - started < 60
     assert done.returncode == 1
-    rows = {row[0]: row for row in table_rows(output.read_text(encoding="utf-8"))}
-    assert set(rows) == {"bench_broken", "bench_fine", "bench_silent", "bench_slow"}
-    assert rows["bench_broken"][1] == (
-        "**failed**: exit status 1: RuntimeError: the raw building block is missing"
-    )
-    assert rows["bench_slow"][1] == "**failed**: timed out after 3 s"
-    assert rows["bench_silent"][1] == "**failed**: printed no JSON object on stdout"
-    assert all(rows[name][6] == "**failed**" for name in ("bench_broken", "bench_slow"))
-    # the benchmark after the failures still ran and reported its figure
-    fine = ["fine speed", "40.0 ops/s", "100 ops/s (raw thing)", "0.40x", ">= 0.5x", "**no**"]
-    assert rows["bench_fine"][1:] == fine
+    rows = table_rows(output.read_text(encoding="utf-8"))
+    names = ["bench_broken", "bench_fine", "bench_fine", "bench_silent", "bench_slow"]
+    assert [row[0] for row in rows] == names  # every benchmark ran, in name order
+    failed = {row[0]: row[1:] for row in rows if row[0] != "bench_fine"}
+    assert failed == {
+        "bench_broken": [
+            "**failed**: exit status 1: RuntimeError: the raw building block is missing",
+            *[""] * 4,
+            "**failed**",
+        ],
+        "bench_silent": ["**failed**: printed no JSON object on stdout", *[""] * 4, "**failed**"],
+        "bench_slow": ["**failed**: timed out after 3 s", *[""] * 4, "**failed**"],
+    }
+    assert [row[1:] for row in rows if row[0] == "bench_fine"] == [
+        ["fine speed", "40.0 ops/s", "100 ops/s (raw thing)", "0.40x", ">= 0.5x", "**no**"],
+        ["fine remote", "", "", "", "> 1x", "skipped: no server"],
+    ]
     text = output.read_text(encoding="utf-8")
     assert "### bench_broken" in text and "about to measure" in text  # the stderr tail
     assert "- bench_fine, fine speed: 0.40x, target >= 0.5x" in text
