@@ -13,8 +13,11 @@ of plain Celery on both.
     python benchmarks/bench_celery.py            # 2,000 tasks per throughput round, 5 rounds
     python benchmarks/bench_celery.py --quick    # a few seconds: a smoke run
     python benchmarks/bench_celery.py --anchor   # also run ../shared anchor celery_roundtrip
+    python benchmarks/bench_celery.py --json     # one JSON object with every setup
 
-Prints one JSON line per setup and a summary with ratios (plugyard / plain).
+Prints one JSON line per setup and a summary with ratios (plugyard / plain). Without a Redis
+server on 127.0.0.1:6379 the ``redis`` setup is skipped and says so, unless
+``PLUGYARD_REQUIRE_SERVICES=1`` (as in CI): then the run fails.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _figures import Target, figure, skipped
+
+LATENCY_TARGET = Target("<=", 1.10)
+"""plugyard's round-trip latency is within 10% of plain Celery's."""
+THROUGHPUT_TARGET = Target(">=", 0.90)
+"""plugyard's throughput is within 10% of plain Celery's."""
 
 HERE = Path(__file__).resolve().parent
 PLUGYARD = str(Path(sys.executable).parent / "plugyard")
@@ -216,14 +226,60 @@ def _redis_url() -> str | None:
         return None
 
 
+def figures(setups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The figures beside their raw building blocks, with the targets, for ``run_all.py``."""
+    found = []
+    for setup, line in setups.items():
+        latency, throughput = f"round-trip latency, {setup}", f"throughput, {setup}"
+        if "skipped" in line:
+            found.append(skipped(f"latency_{setup}", latency, line["skipped"], LATENCY_TARGET))
+            found.append(
+                skipped(f"throughput_{setup}", throughput, line["skipped"], THROUGHPUT_TARGET)
+            )
+            continue
+        plain, ours = line["plain_celery"], line["plugyard"]
+        found.append(
+            figure(
+                f"latency_{setup}",
+                latency,
+                unit="ms",
+                plugyard=ours["latency_ms"],
+                raw=plain["latency_ms"],
+                raw_label="plain Celery",
+                target=LATENCY_TARGET,
+            )
+        )
+        found.append(
+            figure(
+                f"throughput_{setup}",
+                throughput,
+                unit="tasks/s",
+                plugyard=ours["throughput_tasks_per_s"],
+                raw=plain["throughput_tasks_per_s"],
+                raw_label="plain Celery",
+                target=THROUGHPUT_TARGET,
+            )
+        )
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
     parser.add_argument("--anchor", action="store_true", help="also run the anchor script")
     parser.add_argument("--setups", default="embedded,redis")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object with every setup only"
+    )
     args = parser.parse_args()
     sizes = (20, 200, 1) if args.quick else (200, 2000, 5)
     summary: dict[str, Any] = {}
+    setups: dict[str, dict[str, Any]] = {}
+
+    def emit(line: dict[str, Any]) -> None:
+        if not args.json:
+            print(json.dumps(line))
+
     for setup in args.setups.split(","):
         with tempfile.TemporaryDirectory(prefix="bench-celery-") as tmp:
             state = Path(tmp)
@@ -235,7 +291,11 @@ def main() -> int:
             else:
                 url = _redis_url()
                 if url is None:
-                    print(json.dumps({"setup": setup, "skipped": "no redis on 127.0.0.1:6379"}))
+                    reason = "no redis on 127.0.0.1:6379"
+                    if os.environ.get("PLUGYARD_REQUIRE_SERVICES") == "1":
+                        sys.exit(f"bench_celery: {reason} (PLUGYARD_REQUIRE_SERVICES=1)")
+                    setups[setup] = {"setup": setup, "skipped": reason}
+                    emit(setups[setup])
                     continue
                 broker = backend = url
                 plugyard_celery = {"broker_url": url, "result_backend": url}
@@ -249,7 +309,8 @@ def main() -> int:
             ),
         }
         line = {"setup": setup, "plain_celery": plain, "plugyard": ours, "ratio": ratios}
-        print(json.dumps(line))
+        setups[setup] = line
+        emit(line)
         summary[setup] = ratios
     if args.anchor and ANCHOR.exists():
         out = subprocess.run(
@@ -258,14 +319,22 @@ def main() -> int:
         anchor = json.loads(out.stdout.strip().splitlines()[-1])["cases"]
         summary["anchor_redis_solo"] = anchor.get("redis_solo")
         summary["anchor_memory_poll_1ms"] = anchor.get("memory_poll_1ms")
-    print(
-        json.dumps(
-            {
-                "summary": summary,
-                "target": "plugyard latency ratio <= 1.10, throughput ratio >= 0.90",
-            }
-        )
+    target = (
+        f"plugyard latency ratio <= {LATENCY_TARGET.limit:.2f}, "
+        f"throughput ratio >= {THROUGHPUT_TARGET.limit:.2f}"
     )
+    if args.json:
+        result = {
+            "bench": "bench_celery",
+            "mode": "quick" if args.quick else "full",
+            "setups": setups,
+            "summary": summary,
+            "target": target,
+            "figures": figures(setups),
+        }
+        print(json.dumps(result))
+    else:
+        print(json.dumps({"summary": summary, "target": target}))
     return 0
 
 

@@ -29,3 +29,8 @@ def test_bench_events_quick_smoke_run() -> None:
         assert case["emit_nopublish_events_s"] > 0
     assert report["latency_10_plugins"]["samples"] > 0
     assert set(report["targets"]) == {"emit_vs_gather_at_10 >= 0.5", "p99_ms_at_half_rate < 5"}
+    targets = {found["name"]: found["target"] for found in report["figures"] if found["target"]}
+    assert targets == {
+        "emit_vs_gather_10_plugins": {"on": "ratio", "op": ">=", "limit": 0.5},
+        "p99_latency_10_plugins": {"on": "plugyard", "op": "<", "limit": 5.0},
+    }

@@ -28,3 +28,8 @@ def test_bench_pod_quick() -> None:
         "http_single",
     }
     assert all(rate > 0 for rate in summary["rates"].values())
+    targets = {found["name"]: found["target"] for found in summary["figures"] if found["target"]}
+    assert targets == {
+        "direct_bulk_vs_raw_sqlite3": {"on": "ratio", "op": ">=", "limit": 0.5},
+        "launch_vs_import": {"on": "ratio", "op": "<=", "limit": 1.5},
+    }

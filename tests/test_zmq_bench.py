@@ -22,3 +22,6 @@ def test_the_zmq_benchmark_runs_quickly_and_delivers_everything() -> None:
     assert result["plugyard_received"] == result["events"], "lossless delivery"
     assert result["plugyard_events_per_s"] > 0 and result["raw_pyzmq_events_per_s"] > 0
     assert result["plugyard_commands_per_s"] > 0
+    targets = {found["name"]: found["target"] for found in result["figures"]}
+    assert targets["events_vs_raw_pyzmq"] == {"on": "ratio", "op": ">=", "limit": 0.5}
+    assert targets["events_vs_circus"] == {"on": "ratio", "op": ">", "limit": 1.0}
