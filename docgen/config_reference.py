@@ -228,8 +228,8 @@ def render_section(section: str, *, level: int = 2) -> str:
         summary = inspect.getdoc(table.model) or ""
         if summary:
             out.append(_cell(summary.split("\n\n")[0]) + "\n")
-        out.append("| key | type | default | meaning | environment |")
-        out.append("|---|---|---|---|---|")
+        out.append("| key | type and default | meaning |")
+        out.append("|---|---|---|")
         for name, info in table.model.model_fields.items():
             if name in hidden:
                 continue
@@ -238,9 +238,9 @@ def render_section(section: str, *, level: int = 2) -> str:
             if bounds:
                 kind += f", {bounds}"
             meaning = _cell(docs.get(name, ""))
-            nested = _nested(info.annotation) is not None
-            env = "see below" if nested else f"`{table.env}__{name.upper()}`"
-            out.append(f"| `{name}` | {kind} | {_default(info)} | {meaning} | {env} |")
+            if _nested(info.annotation) is None:
+                meaning += f"<br>environment: `{table.env}__{name.upper()}`"
+            out.append(f"| `{name}` | {kind}<br>default: {_default(info)} | {meaning} |")
         out.append("")
     return "\n".join(out)
 

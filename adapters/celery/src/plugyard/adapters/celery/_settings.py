@@ -14,10 +14,11 @@ __all__ = ["CelerySettings", "apply_settings", "normalize_conf", "read_settings"
 
 
 class CelerySettings(BaseModel):
-    """plugyard's own keys in ``[celery]``; ``celery`` holds the Celery settings.
+    """The ``[celery]`` section: plugyard's own keys, and any Celery setting by its name.
 
-    Every other key of the table is a Celery setting, by its current or its old upper-case
-    name (``broker_url``, ``TASK_TIME_LIMIT``); an unknown key is an error.
+    Every key that is not plugyard's is a Celery setting, by its current or its old
+    upper-case name (``broker_url``, ``TASK_TIME_LIMIT``), kept in ``celery``; an unknown
+    key is an error.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
