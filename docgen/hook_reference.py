@@ -146,13 +146,13 @@ def render() -> str:
     out: list[str] = []
     for name in modules:
         module = importlib.import_module(name)
-        out.append(f"### {_module_title(module)}\n")
+        out.append(f"## {_module_title(module)}\n")
         out.append(f"Declared in `{name}`.\n")
         intro = inspect.getdoc(module) or ""
         if intro and name != "plugyard.host.hookspecs":
             out.append(rst_to_markdown(intro) + "\n")
         for hook in sorted((h for h in hooks if h.module == name), key=lambda h: h.line):
-            out.append(f"#### {hook.name}\n")
+            out.append(f"### {hook.name}\n")
             out.append(f"```python\n{hook.source}\n```\n")
             out.append(f"- **Kind:** {hook.kind}")
             out.append(f"- **Policy:** {hook.policy}\n")

@@ -49,7 +49,7 @@ def _clean_env() -> dict[str, str]:
 
 def _hook_headings() -> set[str]:
     text = _docgen("hook_reference").render()
-    return set(re.findall(r"^#### (plugyard_\w+)$", text, flags=re.MULTILINE))
+    return set(re.findall(r"^### (plugyard_\w+)$", text, flags=re.MULTILINE))
 
 
 def test_every_host_hook_spec_is_in_the_hook_reference() -> None:
