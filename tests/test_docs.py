@@ -185,6 +185,7 @@ def test_an_included_file_loses_its_title_and_keeps_working_links(tmp_path: Path
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "events.md").write_text("# Events\n")
     (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "run.py").write_text("")
     (tmp_path / "bench" / "README.md").write_text(
         "# Bench\n\n## Run\n\nSee [events](../docs/events.md#http) and [code](run.py).\n"
         "```sh\n# a comment, not a heading\n```\n"
@@ -284,13 +285,26 @@ def test_relative_links_point_at_files_that_exist(page: str) -> None:
     assert broken == [], f"{page} links to missing files: {broken}"
 
 
-def test_guide_pages_link_only_to_guide_pages() -> None:
-    outside = []
-    for page in sorted(DOCS.glob("*.md")):
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text("utf-8")):
-            if "://" not in target and not (DOCS / target).resolve().is_relative_to(DOCS):
-                outside.append(f"{page.name} -> {target}")
-    assert outside == [], f"links that leave the guide (the site holds only docs/): {outside}"
+def test_links_that_leave_the_guide_name_the_repository_file(tmp_path: Path) -> None:
+    relink = _docgen("repository_files").relink
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hooks.md").write_text("# Hooks\n")
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "README.md").write_text("# Examples\n")
+    page = (
+        "See [the example](../examples/README.md), [hooks](hooks.md#call-order),\n"
+        "[gone](../nothere.md) and [pluggy](https://pluggy.readthedocs.io).\n"
+        "```markdown\n[kept](../examples/README.md)\n```"
+    )
+    out = relink(page, source_dir=docs, root=tmp_path, docs_dir=docs, page_dir=docs)
+    assert out.split("\n") == [
+        "See the example (`examples/README.md`), [hooks](hooks.md#call-order),",
+        "[gone](../nothere.md) and [pluggy](https://pluggy.readthedocs.io).",
+        "```markdown",
+        "[kept](../examples/README.md)",
+        "```",
+    ]
 
 
 def test_every_page_is_in_the_navigation() -> None:
