@@ -30,10 +30,16 @@ def _root() -> click.Group:
         )
     from plugyard.host.cli import cli
 
-    # A copy, so that loading the adapters' subcommands leaves the real group as it was.
-    root = copy.copy(cli)
-    root.commands = dict(cli.commands)
-    return root
+    # A new group of the same class, so that it loads the adapters' subcommands itself and
+    # leaves the real one as it was (whatever an earlier caller in this process did to it).
+    return type(cli)(
+        name=cli.name,
+        commands=dict(cli.commands),
+        params=list(cli.params),
+        callback=cli.callback,
+        help=cli.help,
+        context_settings=dict(cli.context_settings),
+    )
 
 
 def walk(
