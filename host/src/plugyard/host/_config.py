@@ -41,19 +41,54 @@ class HostSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field("plugyard", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    """The host's name (letters, digits, ``_``, ``.``, ``-``): in logs, events and
+    ``host.json``, and the last part of the default runtime folder. Two hosts on one machine
+    need different names."""
     runtime_dir: Path | None = None
+    """The host's private folder (mode 0700) for sockets and ``host.json``. By default
+    ``$XDG_RUNTIME_DIR/plugyard/<name>``, or else ``$TMPDIR/plugyard-<uid>/<name>``. A
+    relative path is resolved against the configuration file's folder."""
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error|critical)$")
+    """``debug``, ``info``, ``warning``, ``error`` or ``critical`` (any case): the level
+    ``plugyard run`` logs at (``--log-level`` overrides it). An application that embeds the
+    host configures logging itself."""
     plugin_dirs: list[Path] = []
+    """Folders that hold plugins as ``NAME.py`` files or ``NAME/`` packages, relative to the
+    configuration file's folder. Only the names in ``active_plugins`` are loaded."""
     python_path: list[Path] = []
+    """Folders put in front of ``sys.path`` when the host loads, and of ``PYTHONPATH`` for
+    every process its supervisor starts (subscriber plugins, pod runs), so that ``use``
+    targets that are not installed import in the host and in its children. Relative to the
+    configuration file's folder. ``sys.path`` is process-wide: an embedding application sees
+    the folders too."""
     active_plugins: list[str] = []
+    """Plugins to load from ``plugin_dirs``, by file or folder name without ``.py``; the
+    first folder that has one wins. A name found in no folder is recorded as ``failed``."""
     enabled: list[str] | None = None
+    """When given, an allow-list: a plugin not listed is ``disabled``. It applies to
+    plugins, not to adapters."""
     disabled: list[str] = []
+    """Plugin and adapter names never to load; they are recorded as ``disabled``.
+    ``disabled`` wins over ``enabled``."""
     autoload: bool = True
+    """``false`` loads nothing from entry points (neither adapters nor plugins) except the
+    adapters named in ``adapters``; the same as ``Host(autoload=False)`` and
+    ``PLUGYARD_DISABLE_AUTOLOAD=1``."""
     adapters: list[str] = []
+    """Adapters to load even when autoload is off: names of entry points in
+    ``plugyard.adapters`` or, failing that, import paths (``pkg.mod:object``)."""
     startup_timeout: float = Field(10.0, gt=0)
+    """Seconds for each ``plugyard_startup`` implementation and for each plugin's start."""
     shutdown_timeout: float = Field(10.0, gt=0)
+    """Seconds for each ``plugyard_shutdown`` implementation, each plugin's stop and each
+    step of the shutdown (twice this for stopping plugins)."""
     hook_timeout: float = Field(5.0, gt=0)
+    """Seconds for each implementation of a hook whose policy sets no timeout
+    (``plugyard_commands``, ``plugyard_routes``, most adapters' own hooks) and for each
+    ``async`` event subscriber. Hooks with their own timeout keep it."""
     event_queue_size: int = Field(100_000, gt=0)
+    """Events waiting for delivery. On overflow the oldest is dropped and counted
+    (``stats``), which shows as a gap in ``seq``."""
 
 
 class PluginConfig(BaseModel):

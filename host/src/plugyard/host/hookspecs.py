@@ -45,7 +45,8 @@ def plugyard_addhooks(pluginmanager: pluggy.PluginManager) -> None:
 
     Called once for every adapter or plugin as soon as it is registered (the call is
     historic, so late registrations see it too). Call ``pluginmanager.add_hookspecs(module)``
-    here, as ``pytest_addhooks`` does. Returns nothing.
+    here, as ``pytest_addhooks`` does, with ``@policy`` on the specifications that
+    ``host.acall`` should dispatch. A plain pluggy call, without a policy. Returns nothing.
     """
 
 
@@ -54,22 +55,40 @@ def plugyard_addhooks(pluginmanager: pluggy.PluginManager) -> None:
 def plugyard_configure(host: Host) -> Awaitable[None] | None:
     """Read configuration and prepare, before any plugin is loaded.
 
-    Called once per start, after every adapter is registered. An adapter validates its own
-    config section here (``host.config.section(...)``) and declares what its plugins will
-    need. May be ``async``. A failure is attributed to the implementing adapter, which is
-    then marked failed and unregistered; the host goes on.
+    Called once per start, after every adapter is registered; plugins are loaded after it,
+    so only adapters receive it. An adapter validates its own section here with
+    ``host.config.section("name", Model)``, which also marks the section as read, and
+    declares what its plugins will need: services on the host (``host.extend``), extra
+    entry-point groups (``host.add_plugin_group``) and plugins it found itself
+    (``host.add_plugin_spec``). May be ``async``.
+
+    A ``ConfigError`` stops the start and is raised from ``host.start()``, so a bad section
+    is never half-applied. Any other failure is attributed to the implementing adapter,
+    which is then marked failed and unregistered; the host goes on.
     """
 
 
 @hookspec(firstresult=True)
 @policy(errors="raise", result="first", timeout=30.0)
 def plugyard_load_plugin(host: Host, spec: PluginSpec) -> PluginHandle | None:
-    """Turn a discovered plugin into a running-capable handle.
+    """Turn a discovered plugin into a handle the host can start and stop.
 
-    Called once per discovered plugin. ``spec.load()`` imports its target. The adapter that
-    recognises the object returns a handle with ``start()``, ``stop()`` and ``describe()``;
-    every other adapter returns ``None``. The first non-``None`` result wins. An exception
-    marks the plugin failed with that error; the host goes on.
+    Called once per discovered plugin that is not disabled, after ``plugyard_configure``.
+    ``spec`` has ``name``, ``target``, ``kind``, ``group``, ``options``, ``distribution``,
+    ``version`` and ``path``; ``spec.load()`` imports the target, once. The adapter that
+    recognises the object returns a :class:`~plugyard.host.PluginHandle`: ``model`` (a
+    string), ``start()`` and ``stop()`` (plain or ``async``, bounded by ``[host]
+    startup_timeout`` and ``shutdown_timeout``), ``describe()`` (a JSON-ready mapping that
+    the ``status`` command shows), and optionally ``order`` (an int, default 0: lower starts
+    first and stops last) and ``hooks`` (names shown by ``plugyard plugins``). Every other
+    adapter returns ``None`` and the next one is asked; the first non-``None`` result wins.
+    The host's own implementation runs last (``trylast``) and claims objects that carry
+    plugyard hook implementations (the built-in ``hooks`` model).
+
+    Raise :class:`~plugyard.host.PluginLoadError` to mark the plugin failed with your
+    message; any other exception marks it failed with ``loading failed: <type>:
+    <message>``, and a plugin no adapter claims is failed with ``no adapter recognises
+    ...``. The host goes on in every case.
     """
 
 
@@ -79,9 +98,9 @@ def plugyard_startup(host: Host) -> Awaitable[None] | None:
     """The host is starting: open sockets, start servers, begin background work.
 
     Called once per start, after every plugin is loaded and before plugins are started. May be
-    ``async``. Each implementation gets ``[host] startup_timeout`` seconds. One failing or
-    hanging implementation is recorded against its plugin and never stops the others or the
-    host.
+    ``async``. Each implementation gets ``[host] startup_timeout`` seconds (10 by default).
+    An implementation that raises or times out is recorded against its plugin, which is then
+    marked failed and unregistered; the others still run and the host starts.
     """
 
 
@@ -90,9 +109,10 @@ def plugyard_startup(host: Host) -> Awaitable[None] | None:
 def plugyard_shutdown(host: Host) -> Awaitable[None] | None:
     """The host is stopping: release what ``plugyard_startup`` acquired.
 
-    Called once per stop, after every plugin is stopped. May be ``async``. Each
-    implementation gets ``[host] shutdown_timeout`` seconds; failures and timeouts are
-    recorded and the shutdown goes on.
+    Called once per stop, after the plugins of every model are stopped, and before plain
+    hook plugins are unregistered and supervised processes are stopped. May be ``async``.
+    Each implementation gets ``[host] shutdown_timeout`` seconds (10 by default); failures
+    and timeouts are logged and the shutdown goes on.
     """
 
 
@@ -101,9 +121,14 @@ def plugyard_shutdown(host: Host) -> Awaitable[None] | None:
 def plugyard_event(host: Host, event: Event) -> Awaitable[None] | None:
     """Observe one host event.
 
-    Called for every event the host publishes, in publishing order, from the host's event
-    dispatcher (never from the publisher's stack). May be ``async``. Keep it quick: a slow
-    implementation delays later events to every other observer. Failures are isolated.
+    Called for every event the host publishes, in publishing order, after the in-process
+    subscribers of that event, from the host's event dispatcher (never from the publisher's
+    stack). May be ``async``. Keep it quick: a slow implementation delays later events to
+    every other observer, so hand long work to a task or a queue. Failures are isolated.
+
+    Plain hook plugins are unregistered before the events still queued at stop time are
+    delivered: those events, ``host.stopping`` among them, reach ``host.subscribe``
+    callbacks but not ``plugyard_event``.
     """
 
 
@@ -112,9 +137,14 @@ def plugyard_event(host: Host, event: Event) -> Awaitable[None] | None:
 def plugyard_commands(host: Host) -> Sequence[Command] | None:
     """Contribute commands to the host's command plane.
 
-    Called once per start, after ``plugyard_configure``. Returns a list of
-    :class:`~plugyard.host.Command`; a name already taken is refused with an error naming
-    both contributors.
+    Called once per start, after every plugin is loaded; the host's built-in commands come
+    first. Returns a list of :class:`~plugyard.host.Command` ``(name, handler, help,
+    params)``, where ``params`` maps property names to ``Param(type, required=False,
+    default=None, help="")``. The handler, plain or ``async``, is called with the validated
+    properties as keyword arguments and returns a dict (the reply's fields) or a list (sent
+    as ``{"results": [...]}``); it raises ``CommandError`` for a failure the caller should
+    see. A name already taken (compared case-insensitively) is refused and logged with both
+    contributors named; the first one stays.
     """
 
 
@@ -123,9 +153,10 @@ def plugyard_commands(host: Host) -> Sequence[Command] | None:
 def plugyard_routes(host: Host) -> Sequence[Any] | None:
     """Contribute HTTP routes to the host's ASGI application.
 
-    Called once when the application is built. Returns route objects understood by the
-    adapter that serves HTTP (Starlette ``Route`` or ``Mount`` objects, or
-    ``(path, endpoint, methods)`` tuples).
+    Called once, when the adapter that serves HTTP (``plugyard-asyncio``) builds the host's
+    ASGI application; the host core does not call it, so without such an adapter it is never
+    called. Returns route objects that adapter understands: Starlette ``Route`` or ``Mount``
+    objects, or ``(path, endpoint, methods)`` tuples.
     """
 
 
@@ -133,7 +164,11 @@ def plugyard_routes(host: Host) -> Sequence[Any] | None:
 def plugyard_cli(cli: click.Group) -> None:
     """Add subcommands to the ``plugyard`` command line.
 
-    Called once when the CLI is built, with the top-level click group; call
-    ``cli.add_command(...)``. Keep the implementing module light: import heavy libraries
-    inside the commands, so that ``plugyard --help`` stays fast.
+    Called at most once per ``plugyard`` invocation, with the top-level click group: the
+    first time the CLI lists its subcommands (``plugyard --help``) or is asked for one that
+    is not built in. It goes to the adapters of the ``plugyard.adapters`` entry points only
+    (not to plugins, nor to adapters named only in ``[host] adapters``), and with
+    ``PLUGYARD_DISABLE_AUTOLOAD=1`` to nobody. Call ``cli.add_command(...)``. A plain pluggy
+    call; wrappers are allowed. Keep the implementing module light and import heavy
+    libraries inside the commands, so that ``plugyard --help`` stays fast.
     """

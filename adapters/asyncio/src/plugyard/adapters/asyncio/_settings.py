@@ -18,8 +18,12 @@ class EventTypeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str = Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
+    """The payload type, a dataclass or pydantic model, as ``pkg.module:Class``."""
     overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+    """What a full plugin queue does with a new event: ``block``, ``drop_oldest`` or
+    ``drop_new``."""
     publish: bool = True
+    """Also publish each event as the host event ``events.<name>``, so every model sees it."""
 
 
 class DeliverySettings(BaseModel):
@@ -28,7 +32,10 @@ class DeliverySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     queue_size: int | None = Field(None, gt=0)
+    """This plugin's queue size; none means ``[asyncio] queue_size``."""
     handler_timeout: float | None = Field(None, ge=0)
+    """This plugin's handler timeout in seconds (0 for none); none means
+    ``[asyncio] handler_timeout``."""
 
 
 class AsyncioSettings(BaseModel):
@@ -42,13 +49,24 @@ class AsyncioSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plugin_dirs: list[Path] = []
+    """Folders of event and background plugin files, relative to the configuration file's
+    folder."""
     active_plugins: list[str] = []
+    """Plugins to load from ``plugin_dirs``, by file name without ``.py``."""
     queue_size: int = Field(1000, gt=0)
+    """Events each event plugin's queue holds before the event type's overflow policy
+    applies."""
     handler_timeout: float = Field(5.0, ge=0)
+    """Seconds a ``handle_event`` call may take before it is cancelled and counted as a
+    timeout (0 for none)."""
     initialize_timeout: float = Field(5.0, gt=0)
+    """Seconds a plugin's ``initialize()`` may take; a plugin that overruns is failed."""
     close_timeout: float = Field(5.0, gt=0)
+    """Seconds a plugin's ``close()`` may take at stop."""
     events: dict[str, EventTypeSettings] = {}
+    """Event types declared in configuration, one ``[asyncio.events.NAME]`` table each."""
     delivery: dict[str, DeliverySettings] = {}
+    """Per-plugin queue settings, one ``[asyncio.delivery.PLUGIN]`` table each."""
 
 
 class HttpSettings(BaseModel):
@@ -60,10 +78,17 @@ class HttpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
+    """Serve the host's ASGI app; ``false`` keeps the section without a server."""
     host: str = "127.0.0.1"
+    """The IP address to bind (``localhost`` means ``127.0.0.1``); loopback only unless
+    ``allow_remote`` is set."""
     port: int = Field(8080, ge=0, le=65535)
+    """The TCP port; 0 picks a free one. The bound address is advertised as ``http_url`` in
+    ``host.json``."""
     allow_remote: bool = False
+    """Allow a non-loopback ``host``, which serves every plugin route beyond this machine."""
     log_level: str = Field("warning", pattern=r"(?i)^(debug|info|warning|error|critical)$")
+    """uvicorn's log level: ``debug``, ``info``, ``warning``, ``error`` or ``critical``."""
 
     @field_validator("host")
     @classmethod

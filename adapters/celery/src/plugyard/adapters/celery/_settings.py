@@ -14,19 +14,37 @@ __all__ = ["CelerySettings", "apply_settings", "normalize_conf", "read_settings"
 
 
 class CelerySettings(BaseModel):
-    """plugyard's own keys in ``[celery]``; ``celery`` holds the Celery settings."""
+    """The ``[celery]`` section: plugyard's own keys, and any Celery setting by its name.
+
+    Every key that is not plugyard's is a Celery setting, by its current or its old
+    upper-case name (``broker_url``, ``TASK_TIME_LIMIT``), kept in ``celery``; an unknown
+    key is an error.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     state_dir: Path | None = None
+    """Folder of the embedded broker's, result backend's and job store's SQLite files;
+    none means the host's runtime folder."""
     embedded_worker: bool = True
+    """Run a Celery worker thread inside ``plugyard run``."""
     embedded_pool: Literal["threads", "solo"] = "threads"
+    """The embedded worker's pool. Celery enforces no time limits in either: use
+    ``plugyard worker`` (prefork) when tasks need ``task_time_limit``."""
     embedded_concurrency: int = Field(2, ge=1)
+    """Threads of the embedded worker."""
     cancel_timeout: float = Field(30.0, gt=0)
+    """Seconds a cancellation may stay CANCELING before it is resolved (the job ends
+    CANCELED, marked unacknowledged)."""
     polling_interval: float = Field(0.002, gt=0)
+    """Seconds between polls of the embedded broker and of results."""
     job_store: str | None = None
+    """Where job status lives (a ``redis://`` or ``sqlite:///`` URL); none means the result
+    backend when it is Redis, else a SQLite file in ``state_dir`` (one machine)."""
     key_prefix: str = "plugyard:"
+    """Prefix of the job store's Redis keys."""
     celery: dict[str, Any] = {}
+    """Celery's own settings: every other key of ``[celery]``, by its Celery name."""
 
     @property
     def broker_url(self) -> str:

@@ -16,7 +16,9 @@ class DeploymentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     blueprint: Path
+    """The blueprint file, relative to the configuration file's folder."""
     inputs: dict[str, Any] = {}
+    """The blueprint's inputs."""
 
 
 class LifecycleSettings(BaseModel):
@@ -29,11 +31,21 @@ class LifecycleSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     storage: str | None = None
+    """A SQLAlchemy URL (``postgresql://...``) that holds every deployment; none gives each
+    deployment its own SQLite file in ``storage_dir``."""
     storage_dir: Path = Path(".plugyard/lifecycle")
+    """Folder of the per-deployment SQLite files, relative to the configuration file's
+    folder."""
     task_retries: int = Field(3, ge=-1)
+    """How often a failed operation is retried (-1: no limit); a blueprint's
+    ``max_retries`` overrides it per operation."""
     task_retry_interval: float = Field(5.0, ge=0)
+    """Seconds between retries, unless the error or the blueprint says otherwise."""
     thread_pool_size: int = Field(8, gt=0)
+    """Worker threads that run plain (non-``async``) operations."""
     deployments: dict[str, DeploymentSettings] = {}
+    """Deployments the host opens at start, one ``[lifecycle.deployments.NAME]`` table
+    each; each becomes the plugin ``lifecycle.NAME``."""
 
     def storage_for(self, deployment: str, base_dir: Path) -> str:
         """The storage URL or SQLite file of one deployment."""

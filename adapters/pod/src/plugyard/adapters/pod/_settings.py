@@ -16,8 +16,12 @@ class DockerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     image: str = "plugyard-pod-plugin:latest"
+    """The image each run's container starts from."""
     network: str | None = None
+    """The Docker network the containers join; none means Docker's default."""
     pod_url: str | None = None
+    """The pod API's URL as a container reaches it; none means the host's own URL, which a
+    container usually cannot reach on loopback."""
 
 
 class KubernetesSettings(BaseModel):
@@ -26,8 +30,11 @@ class KubernetesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     image: str = "plugyard-pod-plugin:latest"
+    """The image each run's Pod starts from."""
     namespace: str = "default"
+    """The Kubernetes namespace the Pods are created in."""
     pod_url: str | None = None
+    """The pod API's URL as the cluster reaches it; none means the host's own URL."""
 
 
 class PodSettings(BaseModel):
@@ -40,15 +47,28 @@ class PodSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     database: str | None = None
+    """A SQLAlchemy URL for items, edges, schema and runs (SQLite or
+    ``postgresql+psycopg://...``); none means ``pod.sqlite3`` beside the configuration."""
     db_schema: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    """A PostgreSQL schema to keep the tables in, created if missing."""
     launcher: Literal["inprocess", "process", "docker", "kubernetes"] = "process"
+    """The launcher runs use unless they name one."""
     run_timeout: float | None = Field(None, gt=0)
+    """Seconds a run may take before it is stopped and put in ``error``; none for no
+    limit."""
     abort_grace: float = Field(5.0, ge=0)
+    """Seconds between SIGTERM and SIGKILL when a run is aborted or timed out."""
     http_host: str = "127.0.0.1"
+    """The address the pod serves its API on when no other adapter serves the host's HTTP
+    app."""
     http_port: int = Field(0, ge=0, le=65535)
+    """The port for that server; 0 picks a free one. The URL is advertised as ``pod_url``."""
     python: str | None = None
+    """The interpreter the ``process`` launcher runs plugins with; none means the host's."""
     docker: DockerSettings = DockerSettings()
+    """Settings of the ``docker`` launcher."""
     kubernetes: KubernetesSettings = KubernetesSettings()
+    """Settings of the ``kubernetes`` launcher."""
 
     def database_url(self, base_dir: Path) -> str:
         """The database URL, with the default SQLite file placed in ``base_dir``."""

@@ -26,13 +26,22 @@ class ProcessOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     restart: Literal["never", "on-failure", "always"] = "on-failure"
+    """When the supervisor restarts the plugin's process after it exits on its own."""
     backoff_initial: float = Field(0.1, ge=0)
+    """Seconds before the first restart."""
     backoff_max: float = Field(5.0, ge=0)
+    """Longest wait between restarts, in seconds."""
     backoff_factor: float = Field(2.0, ge=1)
+    """Each further restart waits this many times longer."""
     flap_attempts: int = Field(5, ge=1)
+    """This many crashes within ``flap_window`` mark the plugin flapping: no more
+    restarts."""
     flap_window: float = Field(10.0, ge=0)
+    """The flapping window, in seconds."""
     stop_timeout: float = Field(5.0, ge=0)
+    """Seconds between SIGTERM and SIGKILL at stop."""
     log_lines: int = Field(200, ge=0)
+    """Output lines kept in memory for the plugin's logs."""
 
 
 class ZmqSettings(BaseModel):
@@ -41,18 +50,34 @@ class ZmqSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     endpoint: str | None = None
+    """The command socket (ROUTER), ``ipc://PATH`` or ``tcp://HOST:PORT``; none means
+    ``ipc://RUNTIME/zmq-control.sock`` in the host's runtime folder."""
     pubsub_endpoint: str | None = None
+    """The event socket (XPUB); none means ``ipc://RUNTIME/zmq-events.sock``."""
     sndhwm: int = Field(10_000, gt=0)
+    """Events queued per subscriber before the host holds them back."""
     buffer: int = Field(100_000, ge=0)
+    """Events the host holds for slow subscribers before it sends past them."""
     curve_secret_key: SecretStr | None = None
+    """The host's CURVE secret key (40 Z85 characters); required for a non-loopback TCP
+    bind. Never shown in ``host.json``, events or logs."""
     curve_clients: list[str] = []
+    """CURVE public keys (40 Z85 characters each) of the clients allowed in."""
     circus_compat: bool = False
+    """Also publish ``watcher.NAME.ACTION`` events and answer in circus's words."""
     circus_config: Path | None = None
+    """A circus-style INI file whose ``[plugin:NAME]`` sections become plugins."""
     check_delay: float = Field(5.0, gt=0)
+    """Passed to each subscriber plugin's constructor, as circus does."""
     ready_timeout: float = Field(5.0, gt=0)
+    """Seconds the host waits for a starting plugin's subscription to be live."""
     max_inflight: int = Field(1000, gt=0)
+    """Commands running at once before the host answers "busy"."""
     plugin_log_level: str | None = Field(None, pattern=r"(?i)^(debug|info|warning|error|critical)$")
+    """Log level of the plugin processes; none means ``[host] log_level``."""
     process: ProcessOptions = Field(default_factory=lambda: ProcessOptions.model_validate({}))
+    """Supervision defaults for every subscriber plugin; a ``[plugins.NAME.process]`` table
+    overrides them for one plugin."""
 
     @field_validator("endpoint", "pubsub_endpoint")
     @classmethod
