@@ -386,7 +386,8 @@ class Demo:
                 report.state = f"{report.state} -> {after.get(names[0], '?')}"
         if failures:
             raise StepFailed("; ".join(failures))
-        notes.append(f"host stopped in {stopped_in:.2f} s, {len(after)} plugins stopped")
+        count = sum(1 for state in after.values() if state == "stopped")
+        notes.append(f"host stopped in {stopped_in:.2f} s, {count} plugins stopped")
         return ", ".join(notes)
 
     async def _hold(self) -> None:
