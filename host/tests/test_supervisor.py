@@ -541,3 +541,29 @@ async def test_python_path_is_put_in_front_of_the_childs_pythonpath(
     info = await supervisor.wait("importer", timeout=10)
     assert info.exit_code == 0, supervisor.logs("importer")
     assert supervisor.logs("importer") == [f"stdout: found {tmp_path}{os.pathsep}/already/there"]
+
+
+async def test_children_do_not_inherit_the_hosts_configuration_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLUGYARD_POD__DATABASE", "postgresql://user:secret@db/pods")
+    monkeypatch.setenv("PLUGYARD_CONFIG", "/etc/plugyard.toml")
+    monkeypatch.setenv("SHOP_SETTING", "kept")
+    supervisor = Supervisor()
+    spec = ProcessSpec(
+        name="env-reader",
+        argv=[
+            sys.executable,
+            "-c",
+            "import os; print(sorted(k for k in os.environ if k.startswith(('PLUGYARD', 'SHOP'))))",
+        ],
+        env={"PLUGYARD_ZMQ__ENDPOINT": "ipc:///tmp/passed-on-purpose"},
+        restart=RestartPolicy.NEVER,
+    )
+    await supervisor.start(spec)
+    info = await supervisor.wait("env-reader", timeout=10)
+    assert info.exit_code == 0, supervisor.logs("env-reader")
+    assert supervisor.logs("env-reader") == [
+        "stdout: ['PLUGYARD_CONFIG', 'PLUGYARD_PARENT_PID', 'PLUGYARD_ZMQ__ENDPOINT', "
+        "'SHOP_SETTING']"
+    ]

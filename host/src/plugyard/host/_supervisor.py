@@ -297,6 +297,12 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+def _is_config_override(key: str) -> bool:
+    """``PLUGYARD_<SECTION>__<KEY>`` configures the host (and may hold secrets such as a
+    database URL); children get such a variable only when their spec passes it."""
+    return key.startswith("PLUGYARD_") and "__" in key
+
+
 class Supervisor:
     """Run named child processes, restart them by policy and stop them on request.
 
@@ -455,7 +461,10 @@ class Supervisor:
         """Start one incarnation; runs on the loop thread, which PDEATHSIG is tied to."""
         spec = record.spec
         self._set_state(record, ProcessState.STARTING, reason)
-        env = dict(os.environ) if spec.inherit_env else {"PATH": os.environ.get("PATH", "")}
+        if spec.inherit_env:
+            env = {k: v for k, v in os.environ.items() if not _is_config_override(k)}
+        else:
+            env = {"PATH": os.environ.get("PATH", "")}
         env.update(spec.env or {})
         if self._python_path:
             inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []

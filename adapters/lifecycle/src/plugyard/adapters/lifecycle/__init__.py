@@ -16,14 +16,20 @@ if TYPE_CHECKING:
     from ._model import Blueprint, NodeSpec, OperationSpec, PluginDecl, RelationshipSpec
     from ._plan import NodeInstance
     from ._runner import OperationCall
+    from ._service import DeploymentHandle, LifecycleService
+    from ._settings import DeploymentSettings, LifecycleSettings
     from ._storage import Execution, Storage
 
 __all__ = [
     "Blueprint",
     "BlueprintError",
+    "DeploymentHandle",
+    "DeploymentSettings",
     "Environment",
     "Execution",
     "ExecutionResult",
+    "LifecycleService",
+    "LifecycleSettings",
     "NodeInstance",
     "NodeSpec",
     "OperationCall",
@@ -40,9 +46,13 @@ __all__ = [
 _EXPORTS = {
     "Blueprint": "._model",
     "BlueprintError": "._errors",
+    "DeploymentHandle": "._service",
+    "DeploymentSettings": "._settings",
     "Environment": "._environment",
     "Execution": "._storage",
     "ExecutionResult": "._environment",
+    "LifecycleService": "._service",
+    "LifecycleSettings": "._settings",
     "NodeInstance": "._plan",
     "NodeSpec": "._model",
     "OperationCall": "._runner",

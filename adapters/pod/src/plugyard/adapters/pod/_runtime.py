@@ -101,7 +101,6 @@ class PodRuntime:
 
         assert self.pod is not None
         settings = self.settings
-        blank = {k: "" for k in os.environ if k.startswith("PLUGYARD_") and "__" in k}
         launchers: list[Any] = [
             InProcessLauncher(self.pod),
             ProcessLauncher(
@@ -109,7 +108,6 @@ class PodRuntime:
                 python=settings.python or sys.executable,
                 cwd=str(self.host.config.base_dir),
                 stop_timeout=settings.abort_grace,
-                env=blank,
             ),
             DockerLauncher(
                 settings.docker.image,

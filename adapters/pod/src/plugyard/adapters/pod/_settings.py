@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["DockerSettings", "KubernetesSettings", "PodSettings"]
 
@@ -59,8 +60,11 @@ class PodSettings(BaseModel):
     abort_grace: float = Field(5.0, ge=0)
     """Seconds between SIGTERM and SIGKILL when a run is aborted or timed out."""
     http_host: str = "127.0.0.1"
-    """The address the pod serves its API on when no other adapter serves the host's HTTP
-    app."""
+    """The IP address the pod serves its API on when no other adapter serves the host's HTTP
+    app; loopback only unless ``allow_remote`` is set."""
+    allow_remote: bool = False
+    """Allow a non-loopback ``http_host``: run tokens then cross the network in plain HTTP,
+    so put TLS in front of it."""
     http_port: int = Field(0, ge=0, le=65535)
     """The port for that server; 0 picks a free one. The URL is advertised as ``pod_url``."""
     python: str | None = None
@@ -70,6 +74,30 @@ class PodSettings(BaseModel):
     kubernetes: KubernetesSettings = KubernetesSettings()
     """Settings of the ``kubernetes`` launcher."""
 
+    @model_validator(mode="after")
+    def _loopback_only(self) -> PodSettings:
+        host = "127.0.0.1" if self.http_host == "localhost" else self.http_host
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(
+                f"http_host: expected an IP address such as 127.0.0.1, got {self.http_host!r}"
+            ) from None
+        if not address.is_loopback and not self.allow_remote:
+            raise ValueError(
+                f"http_host: {self.http_host} is reachable from other machines; set "
+                "allow_remote = true to serve the pod API there, or bind 127.0.0.1"
+            )
+        return self
+
     def database_url(self, base_dir: Path) -> str:
-        """The database URL, with the default SQLite file placed in ``base_dir``."""
-        return self.database or f"sqlite:///{(base_dir / 'pod.sqlite3').resolve()}"
+        """The database URL, with the default SQLite file placed in ``base_dir``.
+
+        ``postgresql://`` means the installed psycopg 3 driver (``postgresql+psycopg://``),
+        not SQLAlchemy's default psycopg2.
+        """
+        if self.database is None:
+            return f"sqlite:///{(base_dir / 'pod.sqlite3').resolve()}"
+        if self.database.startswith("postgresql://"):
+            return "postgresql+psycopg://" + self.database.removeprefix("postgresql://")
+        return self.database
