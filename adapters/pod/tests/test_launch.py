@@ -61,6 +61,10 @@ async def test_the_plugin_raises(host: Any) -> None:
     assert "RuntimeError: the plugin broke on purpose" in final["error"]
     assert "Traceback" in final["traceback"]
     assert any("the plugin broke on purpose" in line for line in host.pod.runs.logs(run["id"]))
+    # the supervisor forgets the ended child; the run's output stays with the run manager
+    name = f"pod-run-{run['id']}"
+    await until(lambda: name not in [p.name for p in host.processes.list()], timeout=10)
+    assert any("the plugin broke on purpose" in line for line in host.pod.runs.logs(run["id"]))
 
 
 async def test_the_plugin_process_is_killed(host: Any) -> None:

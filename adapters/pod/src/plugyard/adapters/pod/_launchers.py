@@ -153,7 +153,8 @@ class ProcessLauncher:
     """Runs each plugin as a child process under the host's supervisor, never restarted.
 
     The child gets the pod's URL, its run id and its run's token in its environment, never a
-    database URL or the owner token. Its output is logged as ``[pod-run-<id>] ...``.
+    database URL or the owner token. Its output is logged as ``[pod-run-<id>] ...``; the
+    supervisor forgets the child once it has ended (the run manager keeps its last output).
     """
 
     name = "process"
@@ -184,6 +185,7 @@ class ProcessLauncher:
             cwd=self.cwd,
             restart=RestartPolicy.NEVER,
             stop_timeout=self.stop_timeout,
+            forget_on_exit=True,
         )
 
     async def start(self, request: LaunchRequest) -> RunHandle:

@@ -109,21 +109,27 @@ class RunManager:
                 await self._end(run_id, RunStatus.ERROR, error=f"the run {active.reason}")
                 await active.handle.stop(self.abort_grace)
                 exit_code = await active.handle.wait()
+            # the supervisor forgets an ended child soon: keep its output at once
+            self._keep_logs(run_id, active)
             await self._finish(run_id, active, exit_code)
         except Exception:
             logger.exception("run %s: watching failed", run_id, extra={"run_id": run_id})
         finally:
-            self._logs[run_id] = active.handle.logs()
-            while len(self._logs) > _KEEP_LOGS:
-                self._logs.popitem(last=False)
+            if run_id not in self._logs:
+                self._keep_logs(run_id, active)
             self._active.pop(run_id, None)
+
+    def _keep_logs(self, run_id: str, active: _Active) -> None:
+        self._logs[run_id] = active.handle.logs()
+        while len(self._logs) > _KEEP_LOGS:
+            self._logs.popitem(last=False)
 
     async def _finish(self, run_id: str, active: _Active, exit_code: int | None) -> None:
         changes: dict[str, Any] = {"exit_code": exit_code}
         run = await asyncio.to_thread(self.pod.get_run, OWNER, run_id)
         status = run.get("status")
         if status not in TERMINAL:
-            tail = "\n".join(active.handle.logs()[-20:])
+            tail = "\n".join(self._logs.get(run_id, [])[-20:])
             await self._end(
                 run_id,
                 RunStatus.ERROR,
@@ -171,10 +177,10 @@ class RunManager:
 
     def logs(self, run_id: str) -> list[str]:
         """A run's captured output: live while it runs, kept for the last 100 runs after."""
+        if run_id in self._logs:
+            return list(self._logs[run_id])
         active = self._active.get(run_id)
-        if active is not None:
-            return active.handle.logs()
-        return list(self._logs.get(run_id, []))
+        return active.handle.logs() if active is not None else []
 
     @property
     def active(self) -> list[str]:
