@@ -139,3 +139,26 @@ def test_event_round_trips_and_bad_input_is_named() -> None:
         Event.from_dict({"topic": "t", "data": []})
     with pytest.raises(EventFormatError, match="event.topic"):
         Event.from_dict({"data": {}})
+
+
+async def test_a_long_burst_of_synchronous_deliveries_lets_other_tasks_run() -> None:
+    async with run_host() as host:
+        await host.bus.drain(1)
+        seen: list[int] = []
+        host.subscribe("burst.*", lambda e: seen.append(e.seq))
+        progress: list[int] = []
+
+        async def ticker() -> None:
+            while True:
+                progress.append(len(seen))
+                await asyncio.sleep(0)
+
+        tick = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        for n in range(2000):
+            host.publish("burst.item", n=n)
+        await host.bus.drain(10)
+        tick.cancel()
+        assert len(seen) == 2000
+        during = [count for count in progress if 0 < count < 2000]
+        assert len(during) >= 10, "the dispatcher delivered the whole burst without yielding"

@@ -21,6 +21,8 @@ from ._stats import Stats
 __all__ = ["EventBus", "Subscription"]
 
 logger = logging.getLogger("plugyard.host.events")
+_BURST = 64
+"""Events delivered in a row before the dispatcher lets other tasks run."""
 
 Callback = Callable[[Event], Awaitable[None] | None]
 
@@ -195,12 +197,17 @@ class EventBus:
                 wake.clear()
                 continue
             idle.clear()
+            delivered = 0
             while queue:
                 event = queue.popleft()
                 for sub in self._matching(event.topic):
                     await self._deliver(sub, event)
                 if self.after is not None:
                     await self.after(event)
+                delivered += 1
+                if delivered % _BURST == 0:
+                    # synchronous subscribers never suspend: let the loop breathe in a burst
+                    await asyncio.sleep(0)
 
     async def _deliver(self, sub: Subscription, event: Event) -> None:
         try:
