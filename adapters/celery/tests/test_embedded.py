@@ -81,6 +81,17 @@ def test_a_task_canceled_while_queued_never_runs(embedded: Any) -> None:
     assert queued.state == "REVOKED"
 
 
+def test_status_and_cancel_right_after_send_see_the_queued_task(embedded: Any) -> None:
+    """Updates this process queued are written before it reads the store."""
+    already = len(embedded.events.matching(f"task.{ADD}.canceled"))
+    result = embedded.host.tasks.send_with(ADD, [1, 2], queue="nobody")
+    assert embedded.host.tasks.status(result.id)["status"] == "queued"
+    reply = embedded.host.tasks.cancel(result.id)
+    assert (reply["status"], reply["name"]) == ("canceled", ADD)
+    event = embedded.events.wait_for(f"task.{ADD}.canceled", count=already + 1, timeout=5)[-1]
+    assert event.data["id"] == result.id
+
+
 def test_finished_task_is_left_alone(embedded: Any) -> None:
     result = embedded.host.tasks.send(ADD, 1, 2)
     result.get(timeout=10)

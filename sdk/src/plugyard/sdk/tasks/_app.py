@@ -16,11 +16,15 @@ APP_NAME = "plugyard"
 
 class PollingAsyncResult(AsyncResult):  # type: ignore[misc]
     """An ``AsyncResult`` whose ``get()`` polls a polling result backend (SQL, cache) at the
-    app's ``result_poll_interval`` rather than Celery's 0.5 s, so round trips stay short."""
+    app's ``result_poll_interval`` rather than Celery's 0.5 s, so round trips stay short.
+
+    A backend that pushes results (Redis, RPC) is left to Celery: it wakes ``get()`` when the
+    result arrives, and a short interval would only make the wait spin."""
 
     def get(self, timeout: float | None = None, propagate: bool = True, **kwargs: Any) -> Any:
         """Wait for the task and return its result (see Celery's ``AsyncResult.get``)."""
-        kwargs.setdefault("interval", getattr(self.app, "result_poll_interval", 0.5))
+        if not self.backend.is_async:
+            kwargs.setdefault("interval", getattr(self.app, "result_poll_interval", 0.5))
         return super().get(timeout=timeout, propagate=propagate, **kwargs)
 
 
@@ -34,6 +38,26 @@ class PlugyardCelery(Celery):  # type: ignore[misc]
 
     result_poll_interval = 0.005
     plugyard_jobs: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sending = threading.local()
+
+    def send_task(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Celery's ``send_task``; while it runs, :meth:`is_sending` is true on this thread."""
+        sending = self._sending
+        outer = getattr(sending, "active", False)
+        sending.active = True
+        try:
+            return super().send_task(name, *args, **kwargs)
+        finally:
+            sending.active = outer
+
+    def is_sending(self) -> bool:
+        """Whether this app is sending a task on the current thread. Celery's
+        ``before_task_publish`` signal names no app; a receiver tells this app's tasks from
+        another app's in the same process with this."""
+        return bool(getattr(self._sending, "active", False))
 
     @property
     def config(self) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Task  # type: ignore[import-untyped]
 from celery.exceptions import Ignore  # type: ignore[import-untyped]
+from celery.worker import state as _worker_state  # type: ignore[import-untyped]
 
 from ._channel import JobChannel
 from ._status import JobStatus
@@ -18,11 +19,7 @@ logger = logging.getLogger("plugyard.sdk.tasks")
 
 def _revoked_here(task_id: str) -> bool:
     """Whether this worker holds a revoke for the task (memory only; no broadcast)."""
-    try:
-        from celery.worker import state  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - celery always ships it
-        return False
-    return task_id in state.revoked
+    return task_id in _worker_state.revoked
 
 
 class CancelableTask(Task):  # type: ignore[misc]

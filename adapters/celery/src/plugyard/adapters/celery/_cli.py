@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from typing import Any
@@ -83,6 +84,10 @@ def worker(
         if value is not None:
             argv.append(f"{flag}={value}")
     argv.extend(ctx.args)
+    # Everything loaded so far (the host, its adapters and plugins) lives as long as the
+    # worker: keep it out of the garbage collector's passes, which otherwise walk it again
+    # and again while tasks run (and leave it shared with forked pool processes).
+    gc.freeze()
     sys.exit(_run_celery(host.tasks.app, argv))
 
 

@@ -6,11 +6,13 @@ reporting QUEUED, RUNNING and SUCCESS adds almost nothing to a task's round trip
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -22,67 +24,101 @@ __all__ = ["Jobs", "StatusWriter"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
 
-_STOP = object()
+
+class _Marker:
+    """A queue entry the writer answers once everything queued before it is written."""
+
+    __slots__ = ("done", "stop")
+
+    def __init__(self, *, stop: bool = False) -> None:
+        self.done = threading.Event()
+        self.stop = stop
 
 
 class StatusWriter:
-    """One thread per process that writes queued updates to the store in batches."""
+    """One thread per process that writes queued updates to the store in batches, in the
+    order they were queued.
+
+    :meth:`put` only appends to a queue, so a task's thread never waits for the store. The
+    thread starts on the first update of a process (and again in a forked child) and writes
+    each batch in one store call (one SQLite transaction, one Redis script run): a process
+    that runs or sends many tasks makes a few large writes a second, not several per task.
+    :meth:`flush` and :meth:`stop` return once every update queued before them is written.
+    """
 
     linger = 0.005
-    """Seconds the writer waits after the first update so that a burst goes in one batch
-    (RUNNING and SUCCESS of a short task usually share one write)."""
+    """Seconds the writer waits after an update that finds it idle, so that a burst goes in
+    one write (RUNNING and SUCCESS of a short task usually do)."""
+
+    interval = 0.2
+    """While updates keep coming, the writer writes at most once per this many seconds: the
+    most a status waits in a busy process. :meth:`flush` does not wait."""
+
+    max_batch = 1000
+    """The most updates written in one store call."""
 
     def __init__(self, store: Callable[[], JobStore]) -> None:
         self._store_factory = store
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Update | _Marker] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._pid = 0
         self._lock = threading.Lock()
-        self._pending = 0
-        self._idle = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        _writers.add(self)
 
     def put(self, update: Update) -> None:
-        """Queue an update; never blocks."""
-        if self._pid != os.getpid():
-            self._restart()
+        """Queue an update; never blocks on the store."""
         with self._lock:
-            self._pending += 1
-        self._queue.put(update)
+            if self._thread is None:
+                self._start()
+            self._queue.put(update)
 
-    def _restart(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._queue = queue.SimpleQueue()
-            self._pending = 0
-            self._pid = os.getpid()
-            self._thread = threading.Thread(
-                target=self._run, name="plugyard-celery-status", daemon=True
-            )
-            self._thread.start()
+    def _start(self) -> None:
+        self._queue = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._queue,), name="plugyard-celery-status", daemon=True
+        )
+        self._thread.start()
 
-    def _run(self) -> None:
+    def _forked(self) -> None:
+        """In a forked child: the parent's thread is not there; the next update starts one."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+
+    def _run(self, source: queue.SimpleQueue[Update | _Marker]) -> None:
         store = self._store_factory()
-        source = self._queue
-        while True:
-            item = source.get()
-            if item is not _STOP:
-                time.sleep(self.linger)
-            batch = [item]
-            while len(batch) < 500:
-                try:
-                    batch.append(source.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(entry is _STOP for entry in batch)
-            updates = [entry for entry in batch if entry is not _STOP]
-            if updates:
-                self._write(store, updates)
-            with self._lock:
-                self._pending -= len(updates)
-                self._idle.notify_all()
-            if stop:
-                return
+        last_write = float("-inf")
+        try:
+            while True:
+                item = source.get()
+                if not isinstance(item, _Marker):
+                    now = time.monotonic()
+                    self._wake.wait(max(self.linger, last_write + self.interval - now))
+                    self._wake.clear()
+                last_write = time.monotonic()
+                batch: list[Update] = []
+                while True:
+                    if isinstance(item, _Marker):
+                        if batch:
+                            self._write(store, batch)
+                            batch = []
+                        item.done.set()
+                        if item.stop:
+                            return
+                    else:
+                        batch.append(item)
+                        if len(batch) >= self.max_batch:
+                            self._write(store, batch)
+                            batch = []
+                    try:
+                        item = source.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._write(store, batch)
+        finally:
+            store.close()
 
     def _write(self, store: JobStore, updates: list[Update]) -> None:
         for attempt in range(3):
@@ -99,25 +135,56 @@ class StatusWriter:
                 time.sleep(0.2 * (attempt + 1))
         logger.error("job store: %d status update(s) dropped", len(updates))
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued update is written; ``False`` on timeout."""
-        deadline = time.monotonic() + timeout
+    def _mark(self, *, stop: bool) -> tuple[_Marker, threading.Thread] | None:
         with self._lock:
-            while self._pending > 0 and self._pid == os.getpid():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
+            thread = self._thread
+            if thread is None:
+                return None  # nothing was queued in this process
+            marker = _Marker(stop=stop)
+            self._queue.put(marker)
+            self._wake.set()
+            if stop:  # a later update starts a new thread with a queue of its own
+                self._thread = None
+            return marker, thread
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then end the thread."""
-        if self._thread is not None and self._pid == os.getpid():
-            self.flush(timeout)
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._thread = None
-            self._pid = 0
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every update queued so far is written; ``False`` on timeout."""
+        found = self._mark(stop=False)
+        return found is None or found[0].done.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Write every update queued so far, then end the thread; ``False`` on timeout.
+
+        An update queued after this starts a new thread."""
+        found = self._mark(stop=True)
+        if found is None:
+            return True
+        marker, thread = found
+        done = marker.done.wait(timeout)
+        thread.join(1.0 if done else 0.0)
+        return done
+
+
+_writers: weakref.WeakSet[StatusWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_writers):
+        writer._forked()
+
+
+def _flush_at_exit(timeout: float = 5.0) -> None:
+    """Write what a process queued before it ends (a client's QUEUED, a worker's last SUCCESS):
+    the writer threads are daemons and would be cut off."""
+    deadline = time.monotonic() + timeout
+    for writer in list(_writers):
+        if not writer.stop(max(0.1, deadline - time.monotonic())):
+            logger.warning("job store: status updates still unwritten at exit")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_flush_at_exit)
 
 
 class Jobs:

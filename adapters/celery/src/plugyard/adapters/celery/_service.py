@@ -19,6 +19,9 @@ __all__ = ["Relay", "TaskService"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
 
+FLUSH_TIMEOUT = 5.0
+"""Seconds a status read or a cancellation waits for this process's queued updates."""
+
 _BACKEND_STATES = {
     "PENDING": None,
     "RECEIVED": JobStatus.QUEUED,
@@ -57,7 +60,9 @@ class TaskService:
         return sorted(name for name in self.app.tasks if not name.startswith("celery."))
 
     def job(self, task_id: str) -> Job | None:
-        """The stored job, after resolving an overdue cancellation."""
+        """The stored job, after resolving an overdue cancellation. Updates this process
+        queued are written first, so a task sent from here reads at least QUEUED."""
+        self.jobs.writer.flush(FLUSH_TIMEOUT)
         job = self.jobs.store.get(task_id)
         if job is not None and job.status is JobStatus.CANCELING:
             deadline = job.cancel_deadline or 0.0
@@ -88,6 +93,7 @@ class TaskService:
         CANCELING until it stops (a ``CancelableTask`` sees ``canceled``; ``terminate=True``
         kills a plain one in a prefork worker). A cancellation no worker acknowledges within
         ``cancel_timeout`` is resolved and reported. A finished task is left as it is."""
+        self.jobs.writer.flush(FLUSH_TIMEOUT)
         store = self.jobs.store
         job = store.get(task_id)
         if job is not None and job.status.terminal:
@@ -166,19 +172,29 @@ class Relay:
         next_sweep = 0.0
         while not self._stop.is_set():
             try:
-                cursor, events = self._store.events_after(cursor, self.wait)
-                for data in events:
-                    name = data.get("name") or "unknown"
-                    self.publish(f"task.{name}.{data.get('status')}", data)
+                cursor = self._relay(cursor, self.wait)
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + 0.5
                     self.service.resolve_overdue()
             except Exception as exc:
                 logger.warning("task event relay: %s; retrying", exc)
                 self._stop.wait(1.0)
+        try:  # what was logged before stop() (the last updates written at shutdown)
+            while (after := self._relay(cursor, 0.0)) != cursor:
+                cursor = after
+        except Exception as exc:
+            logger.warning("task event relay: last events not relayed: %s", exc)
+
+    def _relay(self, cursor: str, wait: float) -> str:
+        """Publish the events logged after ``cursor``; returns the new cursor."""
+        cursor, events = self._store.events_after(cursor, wait)
+        for data in events:
+            name = data.get("name") or "unknown"
+            self.publish(f"task.{name}.{data.get('status')}", data)
+        return cursor
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop relaying."""
+        """Stop relaying, once what is logged by now is published."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

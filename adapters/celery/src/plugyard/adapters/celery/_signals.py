@@ -38,14 +38,25 @@ def connect_signals(app: Any) -> None:
     def ours(task: Any) -> bool:
         return getattr(task, "app", None) is app
 
+    worker_info: dict[str, Any] = {}
+
+    def worker() -> dict[str, Any]:
+        """``worker`` (host name) and ``pid`` of this process, looked up once per process."""
+        if worker_info.get("pid") != os.getpid():
+            worker_info.update(worker=socket.gethostname(), pid=os.getpid())
+        return worker_info
+
+    sending = getattr(app, "is_sending", None)
+
     def on_publish(sender: Any = None, headers: Any = None, **_: Any) -> None:
+        if sending is not None and not sending():
+            return  # another Celery app of this process sends it
         if headers and headers.get("id") and not headers.get("retries"):
             jobs.report(headers["id"], str(headers.get("task") or sender), JobStatus.QUEUED)
 
     def on_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
         if ours(task):
-            worker = {"worker": socket.gethostname(), "pid": os.getpid()}
-            jobs.report(task_id, task.name, JobStatus.RUNNING, worker)
+            jobs.report(task_id, task.name, JobStatus.RUNNING, worker())
 
     def on_success(sender: Any = None, **_: Any) -> None:
         if ours(sender) and sender.request.id:

@@ -1,7 +1,8 @@
 """The job store: each task's job status, its cancel flag, and an ordered log of status events.
 
-Written by every process that sends or runs tasks (through :class:`~._writer.StatusWriter`,
-in batches) and read by the host, which relays the log as ``task.<name>.<status>`` events.
+Written by every process that sends or runs tasks (through :class:`~._jobs.StatusWriter`,
+in batches) and read by the host, which relays the log as ``task.<name>.<status>`` events;
+the log holds one entry per written batch, the batch's events in order.
 Two implementations: a SQLite file for one machine, Redis for several. Every status change
 goes through :func:`plugyard.sdk.tasks.next_status`, the one transition table.
 """
@@ -95,14 +96,25 @@ class JobStore(Protocol):
         """Release connections."""
 
 
-def _event(update: Update, status: JobStatus | str) -> dict[str, Any]:
-    return {
-        **update.info,
-        "id": update.task_id,
-        "name": update.name,
-        "status": str(status),
-        "time": update.time,
-    }
+encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
+"""JSON text of a value; what JSON cannot hold is written as its ``str()``."""
+
+_string = json.encoder.encode_basestring_ascii
+
+_STATUS = {status.value: status for status in JobStatus}
+_NEW: tuple[None, str] = (None, "{}")
+
+
+def event_members(update: Update) -> str:
+    """``"id":...,"name":...,"time":...``: the members every logged event ends with."""
+    return f'"id":{_string(update.task_id)},"name":{_string(update.name)},"time":{update.time!r}'
+
+
+def event_json(update: Update, status: str) -> str:
+    """The logged event of an update: its info, then ``status``, ``id``, ``name`` and
+    ``time`` (which win over info keys of the same name)."""
+    head = f"{encode(update.info)[:-1]}," if update.info else "{"
+    return f'{head}"status":"{status}",{event_members(update)}}}'
 
 
 def resolve(current: JobStatus | None, update: Update) -> JobStatus | None:
@@ -130,6 +142,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_deadline REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_cancel ON jobs (cancel_at) WHERE cancel_at IS NOT NULL;
+-- One row per written batch: a JSON array of its events, in order.
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     data TEXT NOT NULL
@@ -137,10 +150,26 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+_READ_JOBS = (
+    "SELECT json_group_array(json_array(id, status, info)) FROM jobs "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_WRITE_JOBS = (
+    "INSERT INTO jobs (id, name, status, info, updated) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]') "
+    "FROM json_each(?) WHERE true "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, "
+    "info = excluded.info, updated = excluded.updated"
+)
+_LOG_EVENTS = "INSERT INTO events (data) VALUES (?)"
+
+
 class SQLiteJobStore:
     """Job status in a SQLite file (WAL): one machine, any number of processes."""
 
-    keep_events = 50_000
+    keep_batches = 10_000
+    """The events log keeps this many of the latest batches (rows) for the relay."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -181,48 +210,56 @@ class SQLiteJobStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 self._apply_batch(db, updates)
-            finally:
-                db.execute("COMMIT")
-            self._writes += len(updates)
-            if self._writes > 5_000:
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            self._writes += 1
+            if self._writes > 1_000:
                 self._writes = 0
                 db.execute(
                     "DELETE FROM events WHERE seq < (SELECT MAX(seq) FROM events) - ?",
-                    (self.keep_events,),
+                    (self.keep_batches,),
                 )
 
     def _apply_batch(self, db: sqlite3.Connection, updates: Sequence[Update]) -> None:
-        """Read every job of the batch at once, apply the table in memory, write in bulk."""
+        """Read every job of the batch at once, apply the table in memory, write in bulk.
+
+        Each step is one statement over a JSON array (SQLite's ``json_each``), not one per
+        row: SQLite runs without Python's lock, and a statement per row would hand that lock
+        back and forth with the threads sending and running tasks. A job's info stays the
+        JSON text read from the file until an update adds to it."""
+        current: dict[str, tuple[JobStatus | None, str | dict[str, Any]]] = {}
         ids = list({u.task_id for u in updates})
-        current: dict[str, tuple[JobStatus | None, dict[str, Any] | None]] = {}
-        for first in range(0, len(ids), 500):
-            chunk = ids[first : first + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT id, status, info FROM jobs WHERE id IN ({marks})"
-            for row in db.execute(query, chunk):
-                current[row[0]] = (JobStatus(row[1]), json.loads(row[2]))
-        rows: dict[str, tuple[str, str, dict[str, Any], float]] = {}
+        (found,) = db.execute(_READ_JOBS, (encode(ids),)).fetchone()
+        for task_id, status, info in json.loads(found):
+            current[task_id] = (_STATUS[status], info)
+        written: dict[str, Update] = {}
         events = []
         for update in updates:
-            status, info = current.get(update.task_id, (None, None))
+            status, info = current.get(update.task_id, _NEW)
             new = resolve(status, update)
             if new is None:
                 continue
-            merged = {**(info or {}), **update.info}
-            current[update.task_id] = (new, merged)
-            rows[update.task_id] = (update.name, str(new), merged, update.time)
-            event = _event(update, PROGRESS if update.progress else new)
-            events.append((json.dumps(event, default=str),))
-        db.executemany(
-            "INSERT INTO jobs (id, name, status, info, updated) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, "
-            "info = excluded.info, updated = excluded.updated",
-            [
-                (task_id, name, status, json.dumps(info, default=str), when)
-                for task_id, (name, status, info, when) in rows.items()
-            ],
-        )
-        db.executemany("INSERT INTO events (data) VALUES (?)", events)
+            if update.info:
+                if isinstance(info, str):
+                    info = json.loads(info) if info != "{}" else {}
+                info = {**info, **update.info}
+            current[update.task_id] = (new, info)
+            written[update.task_id] = update
+            events.append(event_json(update, PROGRESS if update.progress else new.value))
+        if not written:
+            return
+        rows = []
+        for task_id, update in written.items():
+            status, info = current[task_id]
+            assert status is not None
+            rows.append(
+                f'[{_string(task_id)},{_string(update.name)},"{status.value}",'
+                f"{info if isinstance(info, str) else encode(info)},{update.time!r}]"
+            )
+        db.execute(_WRITE_JOBS, (f"[{','.join(rows)}]",))
+        db.execute(_LOG_EVENTS, (f"[{','.join(events)}]",))  # a batch is one row
 
     def get(self, task_id: str) -> Job | None:
         with self._lock:
@@ -241,8 +278,10 @@ class SQLiteJobStore:
                     "cancel_deadline = excluded.cancel_deadline",
                     (task_id, name, time.time(), time.time(), deadline),
                 )
-            finally:
-                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         return before
 
     def cancel_flags(self) -> set[str]:
@@ -270,7 +309,7 @@ class SQLiteJobStore:
         while True:
             with self._lock:
                 rows = self.db.execute(
-                    "SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT 1000",
+                    "SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT 100",
                     (int(cursor),),
                 ).fetchall()
             if rows or time.monotonic() >= deadline:
@@ -278,7 +317,11 @@ class SQLiteJobStore:
             time.sleep(0.01)
         if not rows:
             return cursor, []
-        return str(rows[-1][0]), [json.loads(row[1]) for row in rows]
+        events: list[dict[str, Any]] = []
+        for _, data in rows:
+            logged = json.loads(data)  # a batch's array, or one event (older files)
+            events.extend(logged if isinstance(logged, list) else [logged])
+        return str(rows[-1][0]), events
 
     def close(self) -> None:
         with self._lock:

@@ -1,7 +1,8 @@
 """The job store on Redis: one hash per job, a stream of status events, a set of cancel flags.
 
-Every status change is one Lua script run (check the transition, write, log), so senders and
-workers on different machines never interleave a check and a write.
+Each batch of status changes is one Lua script run (check each transition, write, log), so
+senders and workers on different machines never interleave a check and a write. The batch
+travels as one JSON argument, with each event's text and info field already encoded.
 """
 
 from __future__ import annotations
@@ -15,41 +16,51 @@ import redis
 
 from plugyard.sdk.tasks import JobStatus
 
-from ._store import CANCEL_MEMORY, Job, Update, allowed_before
+from ._store import CANCEL_MEMORY, Job, Update, allowed_before, encode, event_members
 
 __all__ = ["RedisJobStore"]
 
 JOB_TTL = 7 * 86_400
 
 _APPLY = """
--- KEYS[1] is the event stream, KEYS[i + 1] the hash of update i.
--- ARGV: ttl, then 7 values per update: id, name, status, allowed-from, info, progress, event.
+-- KEYS[1] is the event stream, KEYS[i] (i > 1) the hash of update i - 1. ARGV[1] is the ttl,
+-- ARGV[2] a JSON array with one entry per update: name, status, allowed-from (",a,b,"),
+-- progress (true/false), time, the event's JSON without its status and opening brace, and
+-- the info fields as a flat list of name and JSON text. The batch's events go in one stream
+-- entry, a JSON array.
 local ttl = ARGV[1]
-local n = (#ARGV - 1) / 7
-for i = 0, n - 1 do
-  local a = 2 + i * 7
-  local key = KEYS[i + 2]
-  local cur = redis.call('HGET', key, 'status')
-  if not cur then cur = 'inactive' end
-  local new = ARGV[a + 2]
+local batch = cjson.decode(ARGV[2])
+local events = {}
+for i, u in ipairs(batch) do
+  local key = KEYS[i + 1]
+  local new, progress = u[2], u[4]
+  local cur = redis.call('HGET', key, 'status') or 'inactive'
   local ok = true
-  if ARGV[a + 5] == '1' then
+  if progress then
     if cur ~= 'running' and cur ~= 'canceling' then ok = false end
     new = cur
-  elseif not string.find(',' .. ARGV[a + 3] .. ',', ',' .. cur .. ',', 1, true) then
+  elseif not string.find(u[3], ',' .. cur .. ',', 1, true) then
     if new == 'success' and cur == 'canceling' then new = 'canceled' else ok = false end
   end
   if ok then
-    local ev = cjson.decode(ARGV[a + 6])
-    redis.call('HSET', key, 'name', ARGV[a + 1], 'status', new, 'updated', ev['time'])
-    local info = cjson.decode(ARGV[a + 4])
-    for k, v in pairs(info) do redis.call('HSET', key, 'i:' .. k, cjson.encode(v)) end
+    local fields = {'name', u[1], 'status', new, 'updated', u[5]}
+    local info = u[7]
+    for j = 1, #info, 2 do
+      fields[#fields + 1] = 'i:' .. info[j]
+      fields[#fields + 1] = info[j + 1]
+    end
+    redis.call('HSET', key, unpack(fields))
     redis.call('EXPIRE', key, ttl)
-    if ARGV[a + 5] == '1' then ev['status'] = 'progress' else ev['status'] = new end
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', '50000', '*', 'd', cjson.encode(ev))
+    local shown = new
+    if progress then shown = 'progress' end
+    events[#events + 1] = '{"status":"' .. shown .. '",' .. u[6]
   end
 end
-return n
+if #events > 0 then
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', '10000', '*', 'd',
+    '[' .. table.concat(events, ',') .. ']')
+end
+return #events
 """
 
 
@@ -64,28 +75,29 @@ class RedisJobStore:
         self._events = f"{prefix}events"
         self._flags = f"{prefix}cancels"
         self._deadlines = f"{prefix}cancel-deadlines"
-        self._allowed = {status: ",".join(allowed_before(status)) for status in JobStatus}
+        self._allowed = {status: f",{','.join(allowed_before(status))}," for status in JobStatus}
 
     def _key(self, task_id: str) -> str:
         return f"{self.prefix}job:{task_id}"
 
     def apply(self, updates: Sequence[Update]) -> None:
-        for first in range(0, len(updates), 200):
-            chunk = updates[first : first + 200]
+        for first in range(0, len(updates), 500):
+            chunk = updates[first : first + 500]
             keys = [self._events, *(self._key(u.task_id) for u in chunk)]
-            args: list[Any] = [JOB_TTL]
-            for u in chunk:
-                event = {**u.info, "id": u.task_id, "name": u.name, "time": u.time}
-                args += [
-                    u.task_id,
+            batch = [
+                [
                     u.name,
-                    str(u.status),
+                    u.status.value,
                     self._allowed[u.status],
-                    json.dumps(u.info, default=str) if u.info else "{}",
-                    "1" if u.progress else "0",
-                    json.dumps(event, default=str),
+                    u.progress,
+                    repr(u.time),
+                    _event_tail(u),
+                    [part for field, value in u.info.items() for part in (field, encode(value))],
                 ]
-            self._script(keys=keys, args=args)
+                for u in chunk
+            ]
+            # Few, large arguments: redis-py encodes each argument in Python.
+            self._script(keys=keys, args=[JOB_TTL, encode(batch)])
 
     def get(self, task_id: str) -> Job | None:
         raw = self.client.hgetall(self._key(task_id))
@@ -126,14 +138,29 @@ class RedisJobStore:
         return newest[0][0].decode() if newest else "0-0"
 
     def events_after(self, cursor: str, wait: float) -> tuple[str, list[dict[str, Any]]]:
-        found = self.client.xread({self._events: cursor}, count=1000, block=int(wait * 1000))
+        block = int(wait * 1000) if wait > 0 else None  # BLOCK 0 would wait forever
+        found = self.client.xread({self._events: cursor}, count=100, block=block)
         if not found:
             return cursor, []
         entries = found[0][1]
-        return entries[-1][0].decode(), [json.loads(fields[b"d"]) for _, fields in entries]
+        events: list[dict[str, Any]] = []
+        for _, fields in entries:
+            logged = json.loads(fields[b"d"])  # a batch's array, or one event (older streams)
+            events.extend(logged if isinstance(logged, list) else [logged])
+        return entries[-1][0].decode(), events
 
     def close(self) -> None:
         self.client.close()
+
+
+def _event_tail(update: Update) -> str:
+    """An update's event as JSON without its opening brace and ``status`` (the script puts
+    them in front, once it knows the status)."""
+    info = update.info
+    if "status" in info:
+        info = {key: value for key, value in info.items() if key != "status"}
+    head = f"{encode(info)[1:-1]}," if info else ""
+    return f"{head}{event_members(update)}}}"
 
 
 def _job(task_id: str, raw: dict[bytes, bytes]) -> Job:
