@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -87,10 +88,10 @@ class PodClient:
         """Items to create (new edge targets included) and the edges between them."""
         new: list[Item] = []
         edges: list[dict[str, str]] = []
-        pending = list(items)
+        pending = deque(items)
         seen: set[int] = set()
         while pending:
-            item = pending.pop(0)
+            item = pending.popleft()
             if not isinstance(item, Item):
                 raise TypeError(f"expected an Item, got {type(item).__name__}")
             if id(item) in seen:

@@ -148,11 +148,14 @@ class Schema:
 
         ``where`` (with ``index``, for lists) names the item in error messages.
         """
-        if index is not None:
-            try:
-                return self.check_item(data, where)
-            except BadRequest as exc:
-                raise BadRequest(f"{where}[{index}]" + exc.message[len(where) :]) from None
+        if index is None:
+            return self._check_item(data, where)
+        try:
+            return self._check_item(data, where)
+        except BadRequest as exc:
+            raise BadRequest(f"{where}[{index}]" + exc.message[len(where) :]) from None
+
+    def _check_item(self, data: Any, where: str) -> tuple[str, dict[str, Any]]:
         if not isinstance(data, Mapping):
             raise BadRequest(f"{where}: an item is a JSON object, got {type(data).__name__}")
         item_type = data.get("type")

@@ -9,6 +9,7 @@ write to one file without losing anything.
 from __future__ import annotations
 
 import json
+import operator
 import re
 import threading
 from collections import deque
@@ -46,6 +47,7 @@ edges = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 _ITEM_COLUMNS = ("id", "type", "run_id", "properties", "created_at", "updated_at")
+_ITEM_VALUES = operator.itemgetter(*_ITEM_COLUMNS)
 schema_table = sa.Table(
     "pod_schema",
     metadata,
@@ -216,7 +218,7 @@ class Store:
             return
         mark = "?" if self.dialect == "sqlite" else "%s"
         sql = f"INSERT INTO pod_items ({', '.join(_ITEM_COLUMNS)}) VALUES ({', '.join([mark] * 6)})"
-        conn.exec_driver_sql(sql, [tuple(row[c] for c in _ITEM_COLUMNS) for row in rows])
+        conn.exec_driver_sql(sql, list(map(_ITEM_VALUES, rows)))
 
     @staticmethod
     def replace_properties(conn: Connection, item_id: str, old: str, new: str, now: float) -> bool:
