@@ -327,3 +327,17 @@ async def test_adapters_add_plugins_at_run_time() -> None:
         with pytest.raises(ValueError, match="already taken"):
             host.add_plugin("deployment.web", SlowStopHandle(log, "web"), source="again")
     assert log == ["start:web", "stop:web"]
+
+
+async def test_wait_for_stop_returns_on_request_and_leaves_the_host_running() -> None:
+    host = Host(autoload=False)
+    with pytest.raises(RuntimeError, match="needs a started host"):
+        await host.wait_for_stop()
+    async with host:
+        waiting = asyncio.create_task(host.wait_for_stop())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        host.request_stop()
+        await asyncio.wait_for(waiting, 2)
+        assert host.running
+    assert not host.running

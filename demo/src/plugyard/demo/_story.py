@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -406,20 +405,7 @@ class Demo:
         ]
         for line in lines:
             self.out(line)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
-        try:
-            await stop.wait()
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+        await self._host().wait_for_stop()
         self.out("")
 
     # -- helpers ----------------------------------------------------------------------------

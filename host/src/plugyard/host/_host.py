@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -11,7 +12,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -345,10 +346,28 @@ class Host:
 
     async def serve(self, *, ready: Callable[[Host], Any] | None = None) -> None:
         """Run until SIGINT, SIGTERM or :meth:`request_stop`, then shut down gracefully."""
-        loop = asyncio.get_running_loop()
         await self.start()
-        assert self._stop_requested is not None
+        try:
+            with self._stop_signals() as stop:
+                if ready is not None:
+                    await _maybe_await(ready(self))
+                await stop.wait()
+        finally:
+            await self.stop()
+
+    async def wait_for_stop(self) -> None:
+        """On a started host: wait for SIGINT, SIGTERM or :meth:`request_stop` (the host keeps
+        running; call :meth:`stop` after)."""
+        with self._stop_signals() as stop:
+            await stop.wait()
+
+    @contextlib.contextmanager
+    def _stop_signals(self) -> Iterator[asyncio.Event]:
+        """SIGINT and SIGTERM request a stop while inside; yields the stop request."""
         stop = self._stop_requested
+        if stop is None:
+            raise RuntimeError("wait_for_stop() needs a started host")
+        loop = asyncio.get_running_loop()
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -357,13 +376,10 @@ class Host:
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
         try:
-            if ready is not None:
-                await _maybe_await(ready(self))
-            await stop.wait()
+            yield stop
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
-            await self.stop()
 
     def run(self) -> None:
         """Serve from synchronous code (``asyncio.run(host.serve())``)."""
