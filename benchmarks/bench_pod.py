@@ -185,7 +185,7 @@ def bare_import() -> float:
 def launches(repeats: int) -> tuple[float, float]:
     """Median launch-to-done and median bare import, measured alternately (drift cancels)."""
     from plugyard.adapters.pod import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     os.environ["PYTHONPATH"] = str(FIXTURES)
 

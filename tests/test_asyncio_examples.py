@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import MonitoringPoint
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from plugyard.adapters.asyncio import AsyncioAdapter, QueueFullError
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import EventPlugin
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -213,12 +213,12 @@ async def test_emit_and_wait_with_no_plugins_returns_an_empty_result() -> None:
 async def test_events_command_lists_types_plugins_and_queues() -> None:
     async with host_with({"fast": Fast}) as host:
         host.events.declare("tick", Tick)
-        reply = await host.call("emit", event="tick", payload={"n": 5})
+        reply = await host.run_command("emit", event="tick", payload={"n": 5})
         assert reply["outcomes"] == {"fast": {"status": "ok", "error": None}}
-        listing = await host.call("events")
+        listing = await host.run_command("events")
         assert listing["events"]["tick"]["plugins"] == {"fast": 0}
         assert listing["events"]["tick"]["fields"] == ["n"]
         from plugyard.host import CommandError
 
         with pytest.raises(CommandError, match="not declared"):
-            await host.call("emit", event="tock")
+            await host.run_command("emit", event="tock")

@@ -15,8 +15,8 @@ from plugyard.adapters.asyncio import (
     UnknownEventError,
 )
 from plugyard.host import ConfigError
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import EventPlugin, MonitoringPoint
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.host.testing import run_host
 from plugyard.sdk import hookimpl
 from plugyard.sdk.events import BackgroundPlugin, route
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -150,12 +150,12 @@ async def test_a_route_clash_fails_the_second_plugin_naming_both() -> None:
 
 async def test_a_stopped_plugins_routes_answer_503() -> None:
     async with serving({"teapot": Teapot}) as host:
-        await host.call("stop", name="teapot")
+        await host.run_command("stop", name="teapot")
         async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
             response = await client.get("/teapot")
             assert response.status_code == 503
             assert "plugin 'teapot' is not running" in response.json()["error"]
-            await host.call("start", name="teapot")
+            await host.run_command("start", name="teapot")
             assert (await client.get("/teapot")).status_code == 418
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import BackgroundPlugin, EventPlugin
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -140,16 +140,16 @@ async def test_stop_and_restart_a_plugin_by_name() -> None:
     journal: list[str] = []
     async with host_with(journal_plugins(journal)) as host:
         journal.clear()
-        await host.call("restart", name="second")
+        await host.run_command("restart", name="second")
         assert journal == ["close second", "init second", "start second"]
-        await host.call("stop", name="first")
+        await host.run_command("stop", name="first")
         from plugyard.adapters.asyncio import EventHub
 
         hub: EventHub = host.events
         hub.declare("tick", dict_free_payload())
         result = await host.emit_and_wait("tick")
         assert result.outcomes == {}
-        await host.call("start", name="first")
+        await host.run_command("start", name="first")
         result = await host.emit_and_wait("tick")
         assert result["first"].ok
 

@@ -130,7 +130,7 @@ async def test_unknown_launchers_and_relaunches_are_refused(host: Any) -> None:
 
 
 async def test_commands(host: Any) -> None:
-    reply = await host.call(
+    reply = await host.run_command(
         "pod.launch",
         plugin_module="pod_fixtures",
         plugin_name="Writer",
@@ -138,5 +138,5 @@ async def test_commands(host: Any) -> None:
         launcher="inprocess",
     )
     await host.pod.wait(reply["run"]["id"], 10)
-    shown = await host.call("pod.run", run_id=reply["run"]["id"])
+    shown = await host.run_command("pod.run", run_id=reply["run"]["id"])
     assert shown["run"]["status"] == "done"

@@ -48,7 +48,7 @@ def host_config(runtime_dir: Path, **sections: Any) -> dict[str, Any]:
 async def zmq_host(runtime_dir: Path, **sections: Any) -> AsyncIterator[Any]:
     """A started host with the zmq adapter and ``sections`` of configuration."""
     from plugyard.adapters.zmq import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     async with run_host(config=host_config(runtime_dir, **sections), adapters=[adapter]) as host:
         yield host

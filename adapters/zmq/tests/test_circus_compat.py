@@ -50,7 +50,7 @@ async def test_a_circus_plugin_gets_events_and_well_formed_replies(
                 assert probe.poll() is None, "the circus plugin exited"
                 assert time.monotonic() < deadline, "the circus plugin never called the host"
                 if host.registry.get("rec").state == "started":
-                    await host.call("restart", name="rec")
+                    await host.run_command("restart", name="rec")
                 await asyncio.sleep(0.2)
             await wait_until(lambda: host.registry.get("rec").state == "stopped", what="stop")
         finally:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugyard.adapters.zmq import adapter
-from plugyard.sdk.testing import HostRunner
+from plugyard.host.testing import HostRunner
 
 
 @pytest.fixture

@@ -198,7 +198,7 @@ class Engine:
                 self._fail(name, f"initialize() failed: {type(exc).__name__}: {exc}", exc)
 
     async def _assemble(self) -> None:
-        outcome = await self.host.acall("plugyard_routes", host=self.host)
+        outcome = await self.host.call_hook("plugyard_routes", host=self.host)
         for result in outcome.results:
             try:
                 routes = [
