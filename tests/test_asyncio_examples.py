@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
 from plugyard.host.testing import run_host
 from plugyard.sdk.events import MonitoringPoint
 
@@ -100,9 +100,9 @@ async def test_example_plugins_in_process(
         assert ("/1/buckets?bucket=monitoring", None) in sink.requests
         assert ("/1/buckets?bucket=events", None) in sink.requests
         point = MonitoringPoint("req-1", 1700000000.5, {"resource": "/6/handlers"}, {"t": 0.3})
-        monitored = await host.emit_and_wait("monitoring_event", points=[point])
+        monitored = await AsyncioService.of(host).emit_and_wait("monitoring_event", points=[point])
         assert monitored.ok, monitored
-        sent = await host.emit_and_wait(
+        sent = await AsyncioService.of(host).emit_and_wait(
             "sending_event",
             events=[{"event_id": "e-1", "face": {"score": 0.9}}],
             handler_id="h-1",

@@ -217,7 +217,10 @@ def test_extend_still_works_for_one_release_and_unknown_attributes_explain() -> 
     with pytest.warns(DeprecationWarning, match=r"host\.extend\(\) is deprecated"):
         host.extend("tasks", "TASKS")
     assert host.tasks == "TASKS"
-    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="already taken"):
+    with (
+        pytest.warns(DeprecationWarning, match="extend"),
+        pytest.raises(ValueError, match="already taken"),
+    ):
         host.extend("tasks", 1)
     with pytest.raises(AttributeError, match=r"typed services: MyService\.of\(host\)"):
         _ = host.events
@@ -227,6 +230,7 @@ SERVE_SCRIPT = """
 import asyncio, sys
 from plugyard.host import Host
 from plugyard.sdk import hookimpl
+from plugyard.adapters.asyncio import AsyncioService
 
 class P:
     name = "p"

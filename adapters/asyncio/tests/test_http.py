@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
 from plugyard.host.testing import run_host
 from plugyard.sdk import hookimpl
 from plugyard.sdk.events import BackgroundPlugin, route
@@ -162,7 +162,7 @@ async def test_a_stopped_plugins_routes_answer_503() -> None:
 async def test_asgi_app_can_be_mounted_by_an_application_without_serving() -> None:
     async with run_host(plugins={"teapot": Teapot}, adapters=[AsyncioAdapter()]) as host:
         assert "http_url" not in host.advertised
-        transport = httpx.ASGITransport(app=host.asgi_app)
+        transport = httpx.ASGITransport(app=AsyncioService.of(host).asgi_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
             assert (await client.get("/teapot")).status_code == 418
 
@@ -172,7 +172,7 @@ async def test_asgi_app_answers_503_before_the_host_starts() -> None:
 
     host = Host(autoload=False, plugins={"teapot": Teapot}, adapters=[AsyncioAdapter()])
     await host.load()
-    transport = httpx.ASGITransport(app=host.asgi_app)
+    transport = httpx.ASGITransport(app=AsyncioService.of(host).asgi_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
         assert (await client.get("/teapot")).status_code == 503
     await host.stop()

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from plugyard.adapters.asyncio import AsyncioService
 from plugyard.host import Config, Host
 from plugyard.sdk import Event
 from plugyard.sdk.events import MonitoringPoint
@@ -167,7 +168,7 @@ class Demo:
             fields={"seq": event.seq},
         )
         try:
-            host.emit("monitoring_event", points=[point])
+            AsyncioService.of(host).emit("monitoring_event", points=[point])
         except Exception as exc:  # the event type is missing when the asyncio adapter failed
             self.out(f"  ! monitoring_event for #{event.seq} not emitted: {exc}")
 
@@ -316,7 +317,7 @@ class Demo:
         """The application tells the event-sending plugin about the items a run created."""
         host = self._host()
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.time))
-        host.emit(
+        AsyncioService.of(host).emit(
             "sending_event",
             events=[{"event_id": event.id, "item_type": event.data.get("type"), **event.data}],
             handler_id="pod",

@@ -25,11 +25,11 @@ RESERVED_FIELDS = frozenset({"logger"})
 class OverflowPolicy(StrEnum):
     """What happens to an event when a plugin's queue is full.
 
-    ``block``: emitters that can wait (``host.events.put``, ``host.emit_and_wait``) wait for
-    room; plain ``host.emit``, which never waits, raises :class:`QueueFullError` and delivers
-    the event nowhere. ``drop_oldest``: the oldest queued event makes room. ``drop_new``: the
-    new event is not queued for that plugin. Every drop is counted in ``host.stats[plugin]``
-    and reported as an ``events.<name>.dropped`` host event.
+    ``block``: emitters that can wait (``service.event_types.put``, ``service.emit_and_wait``) wait
+    for room; plain ``service.emit``, which never waits, raises :class:`QueueFullError` and delivers
+    the event nowhere. ``drop_oldest``: the oldest queued event makes room. ``drop_new``: the new
+    event is not queued for that plugin. Every drop is counted in ``host.stats[plugin]`` and
+    reported as an ``events.<name>.dropped`` host event.
     """
 
     BLOCK = "block"
@@ -57,7 +57,8 @@ def unknown_event(name: str, known: Iterable[str]) -> UnknownEventError:
     listed = ", ".join(names) or "none"
     return UnknownEventError(
         f"event {name!r} is not declared (declared: {listed}){hint}; declare it with "
-        f"host.events.declare({name!r}, PayloadType) or [asyncio.events.{name}]"
+        f"AsyncioService.of(host).event_types.declare({name!r}, PayloadType) or "
+        f"[asyncio.events.{name}]"
     )
 
 
