@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from plugyard.adapters.asyncio import AsyncioService
+from plugyard.adapters.celery import CeleryService
 from plugyard.host import Config, Host
 from plugyard.sdk import Event
 from plugyard.sdk.events import MonitoringPoint
@@ -231,10 +232,10 @@ class Demo:
         host = self._host()
         report = self.models["celery"]
         self._require_started("gwexample")
-        if TASK not in host.tasks.registered():
+        if TASK not in CeleryService.of(host).registered():
             raise StepFailed(f"{TASK} is not registered with the worker")
         began = time.perf_counter()
-        result = host.tasks.send(TASK, 26)
+        result = CeleryService.of(host).send(TASK, 26)
         try:
             value = await asyncio.to_thread(result.get, timeout=self.timeout)
         except Exception as exc:
@@ -253,9 +254,9 @@ class Demo:
             lambda found: wanted <= {e.topic.rsplit(".", 1)[1].lower() for e in found},
             f"task {result.id}'s status events ({', '.join(sorted(wanted))})",
         )
-        status = host.tasks.status(result.id)
+        status = CeleryService.of(host).status(result.id)
         if str(status.get("status", "")).lower() != "success":
-            raise StepFailed(f"host.tasks.status({result.id!r}) says {status}")
+            raise StepFailed(f"CeleryService.of(host).status({result.id!r}) says {status}")
         await self._delivered(events, "the task's")
         statuses = " -> ".join(e.topic.rsplit(".", 1)[1] for e in events)
         report.state = self._state("gwexample")

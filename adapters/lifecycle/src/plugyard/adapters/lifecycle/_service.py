@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from plugyard.sdk import HandleBase
+
 from ._settings import LifecycleSettings
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ logger = logging.getLogger("plugyard.lifecycle")
 MODEL = "lifecycle"
 
 
-class DeploymentHandle:
+class DeploymentHandle(HandleBase):
     """A deployment as the host sees it: a plugin record whose details are its instances."""
 
     model = MODEL

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from plugyard.host import PluginLoadError, PluginState, ProcessSpec, ProcessState, RestartPolicy
+from plugyard.sdk import HandleBase
 
 from ._settings import ProcessOptions
 
@@ -74,7 +75,7 @@ def process_options(defaults: ProcessOptions, raw: Any, where: str) -> ProcessOp
         raise ConfigError(f"{where}: process.{key}: {item['msg']}") from None
 
 
-class SubscriberHandle:
+class SubscriberHandle(HandleBase):
     """Drives one subscriber plugin's process through the host's supervisor."""
 
     model = "zmq"
