@@ -18,6 +18,7 @@ import httpx
 
 from plugyard.adapters.asyncio import AsyncioService
 from plugyard.adapters.celery import CeleryService
+from plugyard.adapters.lifecycle import LifecycleService
 from plugyard.host import Config, Host
 from plugyard.sdk import Event
 from plugyard.sdk.events import MonitoringPoint
@@ -182,20 +183,22 @@ class Demo:
         unsubscribe = host.subscribe(f"operation.{DEPLOYMENT}.*", self._progress)
         began = time.perf_counter()
         try:
-            await host.lifecycle.open(DEPLOYMENT, blueprint, {"port": port})
-            result = await asyncio.wait_for(host.lifecycle.run(DEPLOYMENT, "install"), self.timeout)
+            await LifecycleService.of(host).open(DEPLOYMENT, blueprint, {"port": port})
+            result = await asyncio.wait_for(
+                LifecycleService.of(host).run(DEPLOYMENT, "install"), self.timeout
+            )
         finally:
             unsubscribe()
         report.seconds += time.perf_counter() - began
         if result.get("status") != "succeeded":
             raise StepFailed(f"install ended {result.get('status')!r}: {result}")
-        env = host.lifecycle.envs[DEPLOYMENT]
+        env = LifecycleService.of(host).envs[DEPLOYMENT]
         outputs = await asyncio.to_thread(env.outputs)
         self.web_url = str(outputs.get("url") or f"http://127.0.0.1:{port}/")
         if not outputs.get("webserver_root"):
             raise StepFailed("install succeeded but the node has no webserver_root property")
         self.installed = True
-        report.state = self._state(host.lifecycle.record_name(DEPLOYMENT))
+        report.state = self._state(LifecycleService.of(host).record_name(DEPLOYMENT))
         report.did.append(f"install: {_ops(result)}, serving {self.web_url}")
         return f"installed in {result.get('duration', 0):.2f} s, serving {self.web_url}"
 
@@ -357,7 +360,7 @@ class Demo:
         if self.installed:
             began = time.perf_counter()
             result = await asyncio.wait_for(
-                host.lifecycle.run(DEPLOYMENT, "uninstall"), self.timeout
+                LifecycleService.of(host).run(DEPLOYMENT, "uninstall"), self.timeout
             )
             self.models["lifecycle"].seconds += time.perf_counter() - began
             port = int(self.web_url.rsplit(":", 1)[1].strip("/"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -177,18 +178,29 @@ class Host(DeprecatedNames):
         source: str,
         version: str | None = None,
         started: bool = False,
+        filtered: bool = True,
     ) -> PluginRecord:
-        """Record a plugin an adapter creates at run time (a deployment, a pod run ...).
+        """Record a plugin an adapter meets at run time (a blueprint's plugin, a pod run's
+        plugin), or a record of its own (a deployment, a run: ``filtered=False``).
 
         It is listed, started and stopped by name like any other; ``started=True`` records
-        one that already runs.
+        one that already runs. ``[host] enabled`` and ``disabled`` apply unless
+        ``filtered=False``: a plugin they exclude is recorded as disabled, without its handle.
         """
-        self.registry.add(PluginRecord(name, handle.model, source, version, PluginState.DISCOVERED))
+        record = PluginRecord(name, handle.model, source, version, PluginState.DISCOVERED)
+        self.registry.add(record)
+        blocked = self.blocked_reason(name) if filtered else None
+        if blocked is not None:
+            return self.set_plugin_state(name, PluginState.DISABLED, blocked)
         self._loader.attach(name, handle if isinstance(handle, PluginHandle) else complete(handle))
         if started:
             self._control.started.append(name)
             return self.set_plugin_state(name, PluginState.STARTED)
         return self.registry.get(name)
+
+    def blocked_reason(self, name: str) -> str | None:
+        """Why ``[host] enabled`` or ``disabled`` keep plugin ``name`` from loading, or ``None``."""
+        return self._loader.blocked_reason(name)
 
     def set_plugin_state(
         self, name: str, state: PluginState, error: str | None = None
@@ -273,6 +285,22 @@ class Host(DeprecatedNames):
             self._phases.move(Phase.NEW)
             raise
         self._phases.move(Phase.LOADED)
+
+    @contextlib.asynccontextmanager
+    async def loaded(self) -> AsyncIterator[Host]:
+        """A loaded host whose event stream runs, without starting any plugin.
+
+        For a command that runs one model's work on the host (``plugyard lifecycle
+        install``): operation wrappers, ``plugyard_event`` implementations, subscribers,
+        commands and the registry are all there, but no plugin is started and no adapter's
+        ``plugyard_startup`` runs. Events still queued on exit are delivered first.
+        """
+        await self.load()
+        await self.bus.start()
+        try:
+            yield self
+        finally:
+            await self.bus.stop(self.config.host.shutdown_timeout)
 
     async def start(self) -> None:
         """Load, run ``plugyard_startup``, start every plugin, run ``plugyard_started``,

@@ -226,7 +226,7 @@ class Loader:
                 raise failure.error
             self.fail_adapter(failure.plugin, f"plugyard_configure: {failure.error}")
 
-    def _blocked_reason(self, name: str) -> str | None:
+    def blocked_reason(self, name: str) -> str | None:
         settings = self.host.config.host
         if name in settings.disabled:
             return "listed in [host] disabled"
@@ -261,7 +261,7 @@ class Loader:
                 distribution=spec.distribution,
             )
         )
-        blocked = self._blocked_reason(name)
+        blocked = self.blocked_reason(name)
         if blocked is not None:
             host.set_plugin_state(name, PluginState.DISABLED, blocked)
             return
