@@ -19,6 +19,7 @@ import httpx
 from plugyard.adapters.asyncio import AsyncioService
 from plugyard.adapters.celery import CeleryService
 from plugyard.adapters.lifecycle import LifecycleService
+from plugyard.adapters.pod import PodService
 from plugyard.host import Config, Host
 from plugyard.sdk import Event
 from plugyard.sdk.events import MonitoringPoint
@@ -273,7 +274,7 @@ class Demo:
         began = time.perf_counter()
         unsubscribe = host.subscribe("pod.item.Dog.created", self._forward_item)
         try:
-            run = await host.pod.launch(
+            run = await PodService.of(host).launch(
                 {
                     "plugin_module": "pod_dog_plugin",
                     "plugin_name": "ExamplePlugin",
@@ -282,14 +283,16 @@ class Demo:
                 launcher="process",
             )
             run_id = str(run["id"])
-            final = await host.pod.wait(run_id, self.timeout)
+            final = await PodService.of(host).wait(run_id, self.timeout)
             if final.get("status") != "done":
                 detail = final.get("error") or final.get("message") or ""
                 raise StepFailed(
                     f"run {run_id} ended {final.get('status')!r} (exit code "
                     f"{final.get('exit_code')}): {detail}; see plugyard pod logs {run_id}"
                 )
-            dogs = await asyncio.to_thread(host.pod.client().search, {"type": "Dog", "name": DOG})
+            dogs = await asyncio.to_thread(
+                PodService.of(host).client().search, {"type": "Dog", "name": DOG}
+            )
             if not dogs:
                 raise StepFailed(f"run {run_id} is done but the pod holds no Dog named {DOG!r}")
             events = await self._wait_for(

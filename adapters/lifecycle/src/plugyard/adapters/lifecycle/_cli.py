@@ -126,8 +126,10 @@ def _on_host(
         result = asyncio.run(main())
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    except (BlueprintError, StorageError, ValueError, KeyError) as exc:
-        raise click.ClickException(str(exc).strip("'\"")) from None
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0] if exc.args else exc)) from None
+    except (BlueprintError, StorageError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
     except WorkflowFailed as exc:
         click.echo(f"{action} failed (execution {exc.execution_id}): {exc.message}", err=True)
         for cause in exc.causes[1:]:
