@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from plugyard.adapters.zmq import ZmqService
+
 HELPERS = Path(__file__).parent / "helpers"
 
 
@@ -94,7 +96,7 @@ async def zcall(host: Any, command: str, /, **props: Any) -> dict[str, Any]:
     from plugyard.adapters.zmq import HostClient
 
     def call() -> dict[str, Any]:
-        with HostClient.from_facts(host.zmq.advertisement(), timeout=5) as client:
+        with HostClient.from_facts(ZmqService.of(host).advertisement(), timeout=5) as client:
             return client.call(command, **props)
 
     return await asyncio.to_thread(call)

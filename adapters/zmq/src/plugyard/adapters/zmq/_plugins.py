@@ -254,6 +254,6 @@ class SubscriberHandle(HandleBase):
         if record.state is not PluginState.STARTED:
             return
         if info.state is ProcessState.FLAPPING:
-            host.registry.set_state(self.name, PluginState.FAILED, f"flapping: {info.reason}")
+            host.set_plugin_state(self.name, PluginState.FAILED, f"flapping: {info.reason}")
         elif info.state is ProcessState.EXITED:
-            host.registry.set_state(self.name, PluginState.STOPPED, info.reason)
+            host.set_plugin_state(self.name, PluginState.STOPPED, info.reason)
