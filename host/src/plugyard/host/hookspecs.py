@@ -186,9 +186,12 @@ def plugyard_cli(cli: click.Group) -> None:
 
     Called at most once per ``plugyard`` invocation, with the top-level click group: the
     first time the CLI lists its subcommands (``plugyard --help``) or is asked for one that
-    is not built in. It goes to the adapters of the ``plugyard.adapters`` entry points only
-    (not to plugins, nor to adapters named only in ``[host] adapters``), and with
-    ``PLUGYARD_DISABLE_AUTOLOAD=1`` to nobody. Call ``cli.add_command(...)``. A plain pluggy
-    call; wrappers are allowed. Keep the implementing module light and import heavy
-    libraries inside the commands, so that ``plugyard --help`` stays fast.
+    is not built in. It goes to the adapters of the ``plugyard.adapters`` entry points and to
+    the objects of the ``plugyard.cli`` entry points (distributions that add commands
+    without being adapters), not to plugins, and with ``PLUGYARD_DISABLE_AUTOLOAD=1`` to
+    nobody. This is the one way a distribution adds subcommands. Call
+    ``cli.add_command(...)``. Each implementation is called on its own: one that raises is
+    logged with its name and the others still add theirs. Keep the implementing module
+    light and import heavy libraries inside the commands, so that ``plugyard --help`` stays
+    fast.
     """

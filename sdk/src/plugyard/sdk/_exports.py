@@ -15,12 +15,14 @@ def lazy_exports(
     *,
     public: list[str],
     distribution: str | None = None,
+    computed: Mapping[str, Callable[[], Any]] | None = None,
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """A module ``__getattr__`` and ``__dir__`` that import public names on first use.
 
     ``exports`` maps each name to the module that defines it (relative to ``package``, as
     ``"._host"``); ``public`` is the package's ``__all__``. With ``distribution``,
-    ``__version__`` is that distribution's installed version. Keeping imports lazy keeps
+    ``__version__`` is that distribution's installed version; ``computed`` names values made
+    by a function on first use (a shared app, say). Keeping imports lazy keeps
     ``plugyard --help`` and plugin processes fast.
 
     Example::
@@ -37,6 +39,8 @@ def lazy_exports(
                 value: Any = version(distribution)
             except PackageNotFoundError:  # pragma: no cover - running from a source tree
                 value = "0.0.0"
+        elif computed is not None and name in computed:
+            value = computed[name]()
         else:
             module = exports.get(name)
             if module is None:

@@ -18,8 +18,9 @@ retries, :class:`NonRecoverableError` fails the workflow at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._exports import lazy_exports
 from ._context import (
     DEPLOYMENT,
     NODE_INSTANCE,
@@ -88,13 +89,8 @@ __all__ = [
     "workflow_test",
 ]
 
-_TESTING = {"MockContext", "MockRelationshipSubject", "workflow_test"}
-
-
-def __getattr__(name: str) -> Any:
-    """The testing helpers, imported on first use."""
-    if name in _TESTING:
-        from . import testing
-
-        return getattr(testing, name)
-    raise AttributeError(f"module 'plugyard.sdk.lifecycle' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {name: ".testing" for name in ("MockContext", "MockRelationshipSubject", "workflow_test")},
+    public=__all__,
+)

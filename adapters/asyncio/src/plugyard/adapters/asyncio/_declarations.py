@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
+
+from plugyard.sdk import did_you_mean
 
 __all__ = [
     "EventType",
@@ -52,8 +53,7 @@ class QueueFullError(RuntimeError):
 def unknown_event(name: str, known: Iterable[str]) -> UnknownEventError:
     """The error for emitting or subscribing to an undeclared event."""
     names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, names)
     listed = ", ".join(names) or "none"
     return UnknownEventError(
         f"event {name!r} is not declared (declared: {listed}){hint}; declare it with "

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from plugyard.host.sqlite import connect
 from plugyard.sdk.tasks import TRANSITIONS, JobStatus, next_status
-
-from ._sqlite import connect
 
 __all__ = ["Job", "JobStore", "SQLiteJobStore", "Update", "open_store"]
 
@@ -341,7 +340,7 @@ def open_store(url: str, *, prefix: str = "plugyard:") -> JobStore:
         from ._store_redis import RedisJobStore
 
         return RedisJobStore(url, prefix=prefix)
-    from ._sqlite import path_from_url
+    from plugyard.host.sqlite import path_from_url
 
     return SQLiteJobStore(path_from_url(url))
 
