@@ -73,10 +73,12 @@ def sink() -> Iterator[Sink]:
 
 def example_config(sink: Sink, runtime: Path) -> dict[str, Any]:
     return {
-        "host": {"runtime_dir": str(runtime)},
-        "asyncio": {
+        "host": {
+            "runtime_dir": str(runtime),
             "plugin_dirs": [str(PLUGIN_DIR)],
             "active_plugins": ACTIVE,
+        },
+        "asyncio": {
             "events": {
                 "monitoring_event": {"type": "plugyard.sdk.events:MonitoringPayload"},
                 "sending_event": {"type": "plugyard.sdk.events:SendingPayload"},

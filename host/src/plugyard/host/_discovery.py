@@ -189,6 +189,8 @@ class PluginSpec:
             return str(self.path)
         if self.kind is SourceKind.CONFIG:
             return f"{self.where} use = {self.target!r}"
+        if self.where and self.where != "object":
+            return self.where
         return f"object {self.target}"
 
     @property

@@ -20,7 +20,7 @@ def _installed_sdk() -> str | None:
 
 
 def _requires_of(spec: PluginSpec) -> tuple[tuple[str, ...], str | None, str | None]:
-    if spec.kind is SourceKind.ENTRY_POINT:
+    if spec.kind is SourceKind.ENTRY_POINT or spec.requires:
         return spec.requires, spec.distribution, spec.version
     if spec.kind is not SourceKind.CONFIG:
         return (), None, None

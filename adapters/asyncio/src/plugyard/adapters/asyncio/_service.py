@@ -103,12 +103,19 @@ class AsyncioService(Service):
                 raise ConfigError(f"{where}: asyncio.events.{name}: {exc}") from None
 
     def load_directory_plugins(self) -> None:
-        """Hand ``[asyncio] active_plugins`` (found by file name in ``plugin_dirs``) to the host.
+        """Hand the deprecated ``[asyncio] active_plugins`` (found by file name in its
+        ``plugin_dirs``) to the host, as ``[host] active_plugins`` would.
 
         The host then filters, records and loads them like any other plugin, and this
         adapter's ``plugyard_load_plugin`` claims them.
         """
         config = self.host.config
+        if self.settings.plugin_dirs or self.settings.active_plugins:
+            logger.warning(
+                "%s: [asyncio] plugin_dirs and active_plugins are deprecated; move them to "
+                "[host] plugin_dirs and active_plugins (one setting for every model)",
+                config.where,
+            )
         dirs = [d if d.is_absolute() else config.base_dir / d for d in self.settings.plugin_dirs]
         where = f"{config.where} [asyncio] active_plugins"
         for name in self.settings.active_plugins:

@@ -56,11 +56,12 @@ def _requires(package_name: str | None) -> tuple[str | None, str | None, tuple[s
 def plugin_spec(decl: PluginDecl, where: str) -> PluginSpec:
     """The host's spec for a blueprint's plugin entry (loading it yields the declaration)."""
     spec = PluginSpec.for_object(decl.name, decl)
+    spec.target = decl.package
     name, version, requires = _requires(decl.package_name)
     spec.distribution = name or decl.package_name
     spec.version = version or decl.package_version
     spec.requires = requires
-    spec.where = where
+    spec.where = f"{where} plugins.{decl.name}"
     spec.model = MODEL
     return spec
 
