@@ -39,17 +39,24 @@ class CommandPlane:
         self._warned: set[str] = set()
 
     def add(self, command: Command) -> None:
-        """Add a command; a name already taken is a ``ValueError`` naming both sources."""
-        keys = [command.name.lower(), *(alias.lower() for alias in command.aliases)]
-        for key in keys:
-            taken = self._commands.get(key) or self._aliases.get(key)
-            if taken is not None:
-                raise ValueError(
-                    f"command {key!r} from {command.source} is already provided by {taken.source}"
-                )
-        self._commands[keys[0]] = command
-        for key in keys[1:]:
-            self._aliases[key] = command
+        """Add a command; a name already taken is a ``ValueError`` naming both sources.
+
+        An old name (``aliases``) that another command already has is left to that command.
+        """
+        key = command.name.lower()
+        taken = self._commands.get(key) or self._aliases.get(key)
+        if taken is not None:
+            raise ValueError(
+                f"command {command.name!r} from {command.source} is already provided by "
+                f"{taken.source}"
+            )
+        self._commands[key] = command
+        self._aliases.pop(key, None)
+        for alias in (a.lower() for a in command.aliases):
+            if alias in self._commands or alias in self._aliases:
+                logger.debug("old name %r of %s is taken; not an alias", alias, command.name)
+                continue
+            self._aliases[alias] = command
 
     def remove_from(self, source: str) -> None:
         """Drop every command a source contributed."""

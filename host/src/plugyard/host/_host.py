@@ -179,6 +179,7 @@ class Host(DeprecatedNames):
         version: str | None = None,
         started: bool = False,
         filtered: bool = True,
+        target: str | None = None,
     ) -> PluginRecord:
         """Record a plugin an adapter meets at run time (a blueprint's plugin, a pod run's
         plugin), or a record of its own (a deployment, a run: ``filtered=False``).
@@ -187,7 +188,9 @@ class Host(DeprecatedNames):
         one that already runs. ``[host] enabled`` and ``disabled`` apply unless
         ``filtered=False``: a plugin they exclude is recorded as disabled, without its handle.
         """
-        record = PluginRecord(name, handle.model, source, version, PluginState.DISCOVERED)
+        record = PluginRecord(
+            name, handle.model, source, version, PluginState.DISCOVERED, target=target
+        )
         self.registry.add(record)
         blocked = self.blocked_reason(name) if filtered else None
         if blocked is not None:

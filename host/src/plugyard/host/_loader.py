@@ -259,6 +259,7 @@ class Loader:
                 spec.version,
                 PluginState.DISCOVERED,
                 distribution=spec.distribution,
+                target=spec.target if spec.kind is not SourceKind.DIRECTORY else str(spec.path),
             )
         )
         blocked = self.blocked_reason(name)

@@ -52,6 +52,8 @@ class PluginRecord:
     error: str | None = None
     distribution: str | None = None
     hooks: tuple[str, ...] = ()
+    target: str | None = None
+    """What the plugin's source names (``pkg.mod:Class``, a file), when there is one."""
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready data."""
@@ -64,6 +66,7 @@ class PluginRecord:
             "state": str(self.state),
             "error": self.error,
             "hooks": list(self.hooks),
+            "target": self.target,
         }
 
 

@@ -235,8 +235,7 @@ class PodService(Service):
         if not module or not cls:
             raise BadRequest("a run needs plugin_module and plugin_name")
         for record in self.host.registry:
-            handle = self.host.registry.handle(record.name) if record.model == MODEL else None
-            if isinstance(handle, PodPluginHandle) and handle.target == (module, cls):
+            if record.target == f"{module}:{cls}" and record.model in (MODEL, "unknown"):
                 name = record.name
                 break
         else:
@@ -247,6 +246,7 @@ class PodService(Service):
                     PodPluginHandle(module, cls, "a run's metadata"),
                     source=f"run metadata {module}:{cls}",
                     started=self.host.running,
+                    target=f"{module}:{cls}",
                 )
         record = self.host.registry.get(name)
         if record.state in (PluginState.DISABLED, PluginState.FAILED, PluginState.STOPPED):
