@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from plugyard.sdk import PROJECT_NAME, Event, PluginHandle
@@ -24,21 +22,19 @@ from ._core import CorePlugin
 from ._discovery import PluginSpec
 from ._dispatch import Dispatcher, Outcome, PluginManager
 from ._legacy import DeprecatedNames
-from ._loader import CORE_PLUGIN, Loader, complete, named
+from ._loader import CORE_PLUGIN, Loader, named
 from ._phases import Phase, PhaseError, Phases
 from ._policy import HookPolicy
-from ._registry import PluginRecord, PluginState, Registry
-from ._runtime import default_runtime_dir, ensure_private_dir, write_host_info
+from ._registry import PluginRecord, PluginState, Registry, state_event
+from ._runtime import default_runtime_dir, ensure_private_dir
 from ._services import Services
 from ._stats import Stats
-from ._steps import Lifespan, stop_signals
+from ._steps import HostFacts, Lifespan, stop_signals
 
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
 __all__ = ["Host"]
-
-logger = logging.getLogger("plugyard.host")
 
 
 class Host(DeprecatedNames):
@@ -97,16 +93,12 @@ class Host(DeprecatedNames):
             startup_timeout=settings.startup_timeout,
             shutdown_timeout=settings.shutdown_timeout,
         )
-        self._lifespan = Lifespan(
-            self.bus, self._dispatcher, self._control, self._loader, settings, self._stop_processes
-        )
-        self._processes: Supervisor | None = None
+        self._lifespan = Lifespan(self.bus, self._dispatcher, self._control, self._loader, settings)
         self._extensions: dict[str, Any] = {}
-        self._advertised: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
-        self.started_at: float | None = None
         self.runtime_dir = settings.runtime_dir or default_runtime_dir(self.name)
+        self._facts = HostFacts(self.runtime_dir, self.name, self.id, self.config.path)
         self.pm.hook.plugyard_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
         self.pm.register(CorePlugin(self), name=CORE_PLUGIN)
 
@@ -138,24 +130,16 @@ class Host(DeprecatedNames):
     @property
     def processes(self) -> Supervisor:
         """The process supervisor shared by adapters that run plugins out of process."""
-        if self._processes is None:
-            from ._supervisor import Supervisor
-
-            self._processes = Supervisor(
-                publish=self.publish, python_path=[str(p) for p in self.config.host.python_path]
-            )
-        return self._processes
+        return self._lifespan.processes(self.publish, self.config.host.python_path)
 
     @property
     def advertised(self) -> dict[str, Any]:
         """Facts adapters published with :meth:`advertise` (endpoints, ``http_url`` ...)."""
-        return dict(self._advertised)
+        return dict(self._facts.advertised)
 
     def advertise(self, key: str, value: Any) -> None:
         """Publish a fact in the runtime folder's ``host.json`` (e.g. an endpoint for clients)."""
-        self._advertised[key] = value
-        if self.running:
-            self._write_host_info()
+        self._facts.advertise(key, value, write=self.running)
 
     # -- plugins --------------------------------------------------------------------------
 
@@ -188,18 +172,11 @@ class Host(DeprecatedNames):
         one that already runs. ``[host] enabled`` and ``disabled`` apply unless
         ``filtered=False``: a plugin they exclude is recorded as disabled, without its handle.
         """
-        record = PluginRecord(
-            name, handle.model, source, version, PluginState.DISCOVERED, target=target
-        )
-        self.registry.add(record)
-        blocked = self.blocked_reason(name) if filtered else None
-        if blocked is not None:
-            return self.set_plugin_state(name, PluginState.DISABLED, blocked)
-        self._loader.attach(name, handle if isinstance(handle, PluginHandle) else complete(handle))
-        if started:
+        record = self._loader.add_runtime(name, handle, source, version, filtered, target)
+        if started and record.state is PluginState.LOADED:
             self._control.started.append(name)
             return self.set_plugin_state(name, PluginState.STARTED)
-        return self.registry.get(name)
+        return record
 
     def blocked_reason(self, name: str) -> str | None:
         """Why ``[host] enabled`` or ``disabled`` keep plugin ``name`` from loading, or ``None``."""
@@ -268,12 +245,7 @@ class Host(DeprecatedNames):
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     async def load(self) -> None:
@@ -319,8 +291,8 @@ class Host(DeprecatedNames):
         ensure_private_dir(self.runtime_dir)
         await self._lifespan.start(self)
         self._phases.move(Phase.STARTED)
-        self.started_at = time.time()
-        self._write_host_info()
+        self._facts.started_at = time.time()
+        self._facts.write()
         self.publish("host.started", name=self.name, id=self.id, pid=os.getpid())
 
     async def stop(self) -> None:
@@ -330,7 +302,7 @@ class Host(DeprecatedNames):
         self._phases.move(Phase.STOPPING)
         self.publish("host.stopping", name=self.name, id=self.id)
         await self._lifespan.stop()
-        (self.runtime_dir / "host.json").unlink(missing_ok=True)
+        self._facts.remove()
         self._phases.move(Phase.STOPPED)
 
     async def serve(self, *, ready: Callable[[Host], Any] | None = None) -> None:
@@ -357,6 +329,11 @@ class Host(DeprecatedNames):
         if self._stop_requested is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._stop_requested.set)
 
+    @property
+    def started_at(self) -> float | None:
+        """When the host finished starting (``time.time()``), or ``None``."""
+        return self._facts.started_at
+
     def run(self) -> None:
         """Serve from synchronous code (``asyncio.run(host.serve())``)."""
         asyncio.run(self.serve())
@@ -364,36 +341,8 @@ class Host(DeprecatedNames):
     # -- internals ------------------------------------------------------------------------
 
     def _on_state_change(self, record: PluginRecord, previous: PluginState | None) -> None:
-        self.publish_event(
-            f"plugin.{record.name}.{record.state}",
-            {
-                "name": record.name,
-                "model": record.model,
-                "state": str(record.state),
-                "previous": str(previous) if previous is not None else None,
-                "error": record.error,
-            },
-            source="host",
-        )
+        self.bus.publish(*state_event(record, previous), "host")
 
     async def _dispatch_event(self, event: Event) -> None:
         if self._dispatcher.has_implementations("plugyard_event"):
             await self._dispatcher.acall("plugyard_event", {"host": self, "event": event})
-
-    async def _stop_processes(self) -> None:
-        if self._processes is not None:
-            await self._processes.stop_all()
-
-    def _write_host_info(self) -> None:
-        info = {
-            "name": self.name,
-            "id": self.id,
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "config": str(self.config.path or ""),
-            **self._advertised,
-        }
-        try:
-            write_host_info(self.runtime_dir, info)
-        except OSError as exc:
-            logger.warning("cannot write %s: %s", self.runtime_dir / "host.json", exc)

@@ -299,6 +299,26 @@ class Loader:
             handle = checked
         self.attach(name, handle)
 
+    def add_runtime(
+        self,
+        name: str,
+        handle: PluginHandle,
+        source: str,
+        version: str | None,
+        filtered: bool,
+        target: str | None,
+    ) -> PluginRecord:
+        """Record a plugin an adapter meets after loading (see ``Host.add_plugin``)."""
+        host = self.host
+        host.registry.add(
+            PluginRecord(name, handle.model, source, version, PluginState.DISCOVERED, target=target)
+        )
+        blocked = self.blocked_reason(name) if filtered else None
+        if blocked is not None:
+            return host.set_plugin_state(name, PluginState.DISABLED, blocked)
+        self.attach(name, handle if isinstance(handle, PluginHandle) else complete(handle))
+        return host.registry.get(name)
+
     def attach(self, name: str, handle: PluginHandle) -> None:
         """Give a discovered plugin its handle and mark it loaded."""
         self.host.registry.attach(name, handle)

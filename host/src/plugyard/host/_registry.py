@@ -9,7 +9,14 @@ from typing import Any
 
 from plugyard.sdk import PluginHandle
 
-__all__ = ["InvalidTransition", "PluginRecord", "PluginState", "Registry", "TRANSITIONS"]
+__all__ = [
+    "TRANSITIONS",
+    "InvalidTransition",
+    "PluginRecord",
+    "PluginState",
+    "Registry",
+    "state_event",
+]
 
 
 class PluginState(StrEnum):
@@ -34,6 +41,17 @@ TRANSITIONS: dict[PluginState, frozenset[PluginState]] = {
     PluginState.DISABLED: frozenset(),
 }
 """The state changes a plugin may make; staying in a state (with a new reason) is allowed."""
+
+
+def state_event(record: PluginRecord, previous: PluginState | None) -> tuple[str, dict[str, Any]]:
+    """The topic and data of the event that announces a plugin's state change."""
+    return f"plugin.{record.name}.{record.state}", {
+        "name": record.name,
+        "model": record.model,
+        "state": str(record.state),
+        "previous": str(previous) if previous is not None else None,
+        "error": record.error,
+    }
 
 
 class InvalidTransition(RuntimeError):

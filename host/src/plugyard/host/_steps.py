@@ -7,9 +7,10 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from plugyard.sdk import StopPhase
 
@@ -20,7 +21,10 @@ from ._dispatch import Dispatcher
 from ._loader import Loader
 from ._phases import PhaseError
 
-__all__ = ["Lifespan", "StepStack", "stop_signals"]
+if TYPE_CHECKING:
+    from ._supervisor import Supervisor
+
+__all__ = ["HostFacts", "Lifespan", "StepStack", "stop_signals"]
 
 logger = logging.getLogger("plugyard.host")
 
@@ -82,15 +86,27 @@ class Lifespan:
         control: PluginControl,
         loader: Loader,
         settings: HostSettings,
-        stop_processes: Callable[[], Awaitable[None]],
     ) -> None:
         self.bus = bus
         self.dispatcher = dispatcher
         self.control = control
         self.loader = loader
         self.settings = settings
-        self.stop_processes = stop_processes
         self.steps = StepStack()
+        self._processes: Supervisor | None = None
+
+    def processes(self, publish: Callable[..., object], python_path: Sequence[Path]) -> Supervisor:
+        """The process supervisor, created on first use."""
+        if self._processes is None:
+            from ._supervisor import Supervisor
+
+            self._processes = Supervisor(publish=publish, python_path=[str(p) for p in python_path])
+        return self._processes
+
+    async def stop_processes(self) -> None:
+        """Stop every supervised process (if a supervisor was ever made)."""
+        if self._processes is not None:
+            await self._processes.stop_all()
 
     async def start(self, host: object) -> None:
         """Bring every component up; ``host`` is what the hooks receive."""
@@ -145,3 +161,35 @@ def stop_signals(stop: asyncio.Event | None) -> Iterator[asyncio.Event]:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+class HostFacts:
+    """What a running host tells clients through ``host.json`` in its runtime folder."""
+
+    def __init__(self, folder: Path, name: str, host_id: str, config: Path | None) -> None:
+        self.folder = folder
+        self.base = {"name": name, "id": host_id, "config": str(config or "")}
+        self.advertised: dict[str, Any] = {}
+        self.started_at: float | None = None
+
+    def advertise(self, key: str, value: Any, *, write: bool) -> None:
+        """Remember a fact; write ``host.json`` again now if ``write``."""
+        self.advertised[key] = value
+        if write:
+            self.write()
+
+    def write(self) -> None:
+        """Write ``host.json`` (a failure is logged: clients then find no running host)."""
+        import os
+
+        from ._runtime import write_host_info
+
+        info = {**self.base, "pid": os.getpid(), "started_at": self.started_at}
+        try:
+            write_host_info(self.folder, {**info, **self.advertised})
+        except OSError as exc:
+            logger.warning("cannot write %s: %s", self.folder / "host.json", exc)
+
+    def remove(self) -> None:
+        """Remove ``host.json``: the host is no longer running."""
+        (self.folder / "host.json").unlink(missing_ok=True)
