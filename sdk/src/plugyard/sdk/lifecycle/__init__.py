@@ -52,7 +52,7 @@ from ._resources import render_template, resolve_resource
 from ._state import CurrentContext, ctx, current_ctx
 
 if TYPE_CHECKING:
-    from .testing import MockContext, MockRelationshipSubject, workflow_test
+    from .testing import MockContext, MockRelationshipSubject
 
 __all__ = [
     "DEPLOYMENT",
@@ -86,11 +86,10 @@ __all__ = [
     "operation",
     "render_template",
     "resolve_resource",
-    "workflow_test",
 ]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
-    {name: ".testing" for name in ("MockContext", "MockRelationshipSubject", "workflow_test")},
+    {name: ".testing" for name in ("MockContext", "MockRelationshipSubject")},
     public=__all__,
 )
