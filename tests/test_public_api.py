@@ -173,13 +173,11 @@ PUBLIC: dict[str, list[str]] = {
         "operation",
         "render_template",
         "resolve_resource",
-        "workflow_test",
     ],
     "plugyard.sdk.lifecycle.testing": [
         "MockContext",
         "MockRelationshipSubject",
         "mock_ctx",
-        "workflow_test",
     ],
     "plugyard.sdk.pod": [
         "Account",
@@ -329,6 +327,9 @@ PUBLIC: dict[str, list[str]] = {
         "Storage",
         "init_env",
         "load_env",
+    ],
+    "plugyard.adapters.lifecycle.testing": [
+        "workflow_test",
     ],
     "plugyard.adapters.pod": [
         "DirectTransport",
