@@ -7,8 +7,6 @@ handle.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ._commands import Command, CommandError, Errno, Param
 from ._events import Event, EventFormatError
 from ._exports import lazy_exports
@@ -33,7 +31,4 @@ __all__ = [
     "lazy_exports",
 ]
 
-try:
-    __version__ = version("plugyard-sdk")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+__getattr__, __dir__ = lazy_exports(__name__, {}, public=__all__, distribution="plugyard-sdk")

@@ -3,7 +3,6 @@ loads only when a host configures it)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from plugyard.sdk import hookimpl
@@ -54,6 +53,8 @@ class CeleryAdapter:
 
         service = CeleryService.find(host)
         if service is not None:
+            import asyncio
+
             await asyncio.to_thread(service.start)
 
     @hookimpl
@@ -63,6 +64,8 @@ class CeleryAdapter:
 
         service = CeleryService.find(host)
         if service is not None:
+            import asyncio
+
             await asyncio.to_thread(service.stop)
 
     @hookimpl
