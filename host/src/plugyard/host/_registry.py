@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -129,7 +130,9 @@ class Registry:
     def update(self, name: str, **changes: Any) -> PluginRecord:
         """Change fields of a record other than its state (``model``, ``hooks`` ...)."""
         if "state" in changes:
-            raise TypeError("a plugin's state changes through transition(), not update()")
+            raise TypeError(
+                "a plugin's state changes through host.set_plugin_state(), not update()"
+            )
         old = self.get(name)
         new = replace(old, **changes)
         self._records[name] = new
@@ -151,6 +154,15 @@ class Registry:
         if new.state is not old.state:
             self._on_change(new, old.state)
         return new
+
+    def set_state(self, name: str, state: PluginState, error: str | None = None) -> PluginRecord:
+        """Deprecated: use ``host.set_plugin_state`` (the transition table applies)."""
+        warnings.warn(
+            "registry.set_state() is deprecated; use host.set_plugin_state()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.transition(name, state, error)
 
     def attach(self, name: str, handle: PluginHandle) -> None:
         """Remember the handle that drives ``name``."""
