@@ -1,4 +1,4 @@
-"""``host.acall``: policy-driven async dispatch of a hook, with results attributed to plugins."""
+"""``host.call_hook``: policy-driven async dispatch of a hook, with results attributed to plugins."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class HookFailure:
 
 @dataclass(slots=True)
 class Outcome:
-    """What ``host.acall`` gathered: results and failures, each carrying its plugin's name."""
+    """What ``host.call_hook`` gathered: results and failures, each carrying its plugin's name."""
 
     hook: str
     results: list[HookResult] = field(default_factory=list)
@@ -133,7 +133,7 @@ def wrapper_problem(caller: pluggy.HookCaller) -> str | None:
             kind = "wrapper=True" if impl.wrapper else "hookwrapper=True"
             return (
                 f"plugin {impl.plugin_name!r} implements {caller.name} with {kind}, but "
-                f"{caller.name} is dispatched by host.acall, which calls implementations one at "
+                f"{caller.name} is dispatched by host.call_hook, which calls implementations one at "
                 "a time and does not run wrappers; use tryfirst/trylast, or a plain "
                 "implementation"
             )

@@ -57,7 +57,7 @@ def plugyard_configure(host: Host) -> Awaitable[None] | None:
     Called once per start, after every adapter is registered; plugins are loaded after it,
     so only adapters receive it. An adapter validates its own section here with
     ``host.config.section("name", Model)``, which also marks the section as read, and
-    declares what its plugins will need: services on the host (``host.extend``), extra
+    declares what its plugins will need: its typed service (``host.services.add(...)``), extra
     entry-point groups (``host.add_plugin_group``) and plugins it found itself
     (``host.add_plugin_spec``). May be ``async``.
 
