@@ -1,4 +1,4 @@
-"""``host.call_hook``: policy-driven async dispatch of a hook, with results attributed to plugins."""
+"""``host.call_hook``: policy-driven async dispatch of a hook, results attributed to plugins."""
 
 from __future__ import annotations
 
@@ -133,8 +133,8 @@ def wrapper_problem(caller: pluggy.HookCaller) -> str | None:
             kind = "wrapper=True" if impl.wrapper else "hookwrapper=True"
             return (
                 f"plugin {impl.plugin_name!r} implements {caller.name} with {kind}, but "
-                f"{caller.name} is dispatched by host.call_hook, which calls implementations one at "
-                "a time and does not run wrappers; use tryfirst/trylast, or a plain "
+                f"{caller.name} is dispatched by host.call_hook, which calls implementations "
+                "one at a time and does not run wrappers; use tryfirst/trylast, or a plain "
                 "implementation"
             )
     return None
