@@ -51,6 +51,9 @@ PUBLIC = {
         "hookspec",
         "policy",
         "read_host_info",
+        "read_private_file",
+        "check_private_path",
+        "UnsafePathError",
         "refresh_entry_points",
     },
     "plugyard.host.hookspecs": {

@@ -28,9 +28,12 @@ if TYPE_CHECKING:
     from ._registry import PluginHandle, PluginRecord, PluginState
     from ._runtime import (
         HostInfoError,
+        UnsafePathError,
+        check_private_path,
         default_runtime_dir,
         ensure_private_dir,
         read_host_info,
+        read_private_file,
     )
     from ._stats import PluginStats, Stats
     from ._supervisor import (
@@ -85,6 +88,9 @@ __all__ = [
     "hookspec",
     "policy",
     "read_host_info",
+    "read_private_file",
+    "check_private_path",
+    "UnsafePathError",
     "refresh_entry_points",
 ]
 
@@ -130,6 +136,9 @@ _EXPORTS = {
     "hookspec": "._policy",
     "policy": "._policy",
     "read_host_info": "._runtime",
+    "read_private_file": "._runtime",
+    "check_private_path": "._runtime",
+    "UnsafePathError": "._runtime",
     "refresh_entry_points": "._discovery",
 }
 
