@@ -36,9 +36,12 @@ def test_public_names_are_pinned() -> None:
     assert sorted(subscriber.__all__) == [
         "CURVE_KEYS_ENV",
         "CallError",
+        "DEFAULT_MAX_MESSAGE_SIZE",
+        "MAX_MESSAGE_SIZE_ENV",
         "SubscriberPlugin",
         "event_seq",
         "load_curve_keys",
+        "max_message_size",
         "parse_config",
         "split_topic",
     ]

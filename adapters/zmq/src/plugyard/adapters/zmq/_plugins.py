@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from plugyard.host import PluginLoadError, PluginState, ProcessSpec, ProcessState, RestartPolicy
+from plugyard.sdk.subscriber import MAX_MESSAGE_SIZE_ENV
 
 from ._settings import ProcessOptions
 
@@ -181,6 +182,7 @@ class SubscriberHandle:
             env = {
                 "PYTHONUNBUFFERED": "1",
                 CONFIG_ENV: json.dumps(self.options, default=str),
+                MAX_MESSAGE_SIZE_ENV: str(service.settings.max_message_size),
             }
             if service.key_file is not None:
                 env["PLUGYARD_ZMQ_CURVE_KEYS"] = str(service.key_file)
