@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from ._dispatch import HookFailure, HookResult, HookTimeout, Outcome
     from ._host import Host
+    from ._http import BodyLimit, HttpLimits, uvicorn_config
     from ._policy import ErrorMode, HookPolicy, ResultMode, hookspec, policy
     from ._registry import PluginHandle, PluginRecord, PluginState
     from ._runtime import (
@@ -90,6 +91,9 @@ __all__ = [
     "read_host_info",
     "read_private_file",
     "check_private_path",
+    "BodyLimit",
+    "HttpLimits",
+    "uvicorn_config",
     "UnsafePathError",
     "refresh_entry_points",
 ]
@@ -137,6 +141,9 @@ _EXPORTS = {
     "policy": "._policy",
     "read_host_info": "._runtime",
     "read_private_file": "._runtime",
+    "BodyLimit": "._http",
+    "HttpLimits": "._http",
+    "uvicorn_config": "._http",
     "check_private_path": "._runtime",
     "UnsafePathError": "._runtime",
     "refresh_entry_points": "._discovery",

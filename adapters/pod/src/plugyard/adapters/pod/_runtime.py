@@ -59,7 +59,7 @@ class PodRuntime:
 
     def routes(self) -> list[Any]:
         """The HTTP API, for the host's ASGI app."""
-        return pod_routes(self._require_pod, lambda: self.runs)
+        return pod_routes(self._require_pod, lambda: self.runs, self.settings.max_body_size)
 
     def _require_pod(self) -> Pod:
         if self.pod is None:
@@ -153,8 +153,11 @@ class PodRuntime:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.settings.http_host, self.settings.http_port))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        from plugyard.host import HttpLimits, uvicorn_config
+
+        config = uvicorn_config(
             Starlette(routes=self.routes()),
+            HttpLimits(max_body_size=self.settings.max_body_size),
             log_level="warning",
             access_log=False,
             lifespan="off",
