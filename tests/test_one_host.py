@@ -39,6 +39,7 @@ def example_config(tmp_path: Path, **host: Any) -> Config:
     raw["lifecycle"] = {**raw.get("lifecycle", {}), "storage_dir": str(tmp_path / "lc")}
     raw["celery"] = {"state_dir": str(tmp_path / "celery"), "embedded_worker": False}
     raw["pod"] = {"database": f"sqlite:///{tmp_path / 'pod.db'}"}
+    raw["plugins"]["logger"]["filename"] = str(tmp_path / "events.log")
     return Config(raw, path=EXAMPLE_CONFIG)
 
 

@@ -77,6 +77,12 @@ PUBLIC: dict[str, list[str]] = {
         "import_target",
         "policy",
         "read_host_info",
+        "read_private_file",
+        "check_private_path",
+        "BodyLimit",
+        "HttpLimits",
+        "uvicorn_config",
+        "UnsafePathError",
         "refresh_entry_points",
     ],
     "plugyard.host.cli": [

@@ -15,7 +15,7 @@ from plugyard.sdk.tasks import JobStatus
 pytestmark = pytest.mark.timeout(60)
 
 ADD = "celery_sample.tasks.add"
-COUNTDOWN = "celery_sample.tasks.countdown"
+COUNTDOWN = "celery_sample.tasks.until_canceled"
 SLEEPER = "celery_sample.tasks.sleeper"
 
 
@@ -53,10 +53,10 @@ def test_error_reports_the_traceback(embedded: Any) -> None:
 
 
 def test_progress_and_cancel_of_a_running_cancelable_task(embedded: Any) -> None:
-    result = CeleryService.of(embedded.host).send(COUNTDOWN, 500, 0.01)
+    result = CeleryService.of(embedded.host).send(COUNTDOWN, 0.01, 120)  # runs until canceled
     progress = embedded.events.wait_for(f"task.{COUNTDOWN}.progress", timeout=10)[-1]
     assert progress.data["id"] == result.id
-    assert progress.data["total"] == 500
+    assert progress.data["total"] == 12000
     reply = CeleryService.of(embedded.host).cancel(result.id)
     assert reply["status"] == "canceling"
     assert result.get(timeout=10) == "canceled"  # the task saw `canceled` and returned
@@ -72,9 +72,10 @@ def test_a_task_canceled_while_queued_never_runs(embedded: Any) -> None:
     queued = CeleryService.of(embedded.host).send(ADD, 40, 2)
     reply = CeleryService.of(embedded.host).cancel(queued.id)
     assert reply["status"] == "canceled"
+    marker = embedded.host.tasks.send(ADD, 1, 1)  # queued behind the canceled one
     for item in busy:
         item.get(timeout=10)
-    time.sleep(0.3)
+    assert marker.get(timeout=10) == 2  # so the worker has taken the canceled one too
     mine = [
         e.data["status"] for e in embedded.events.matching("task.*") if e.data["id"] == queued.id
     ]
@@ -99,7 +100,6 @@ def test_finished_task_is_left_alone(embedded: Any) -> None:
     result = CeleryService.of(embedded.host).send(ADD, 1, 2)
     result.get(timeout=10)
     embedded.events.wait_for(f"task.{ADD}.success", timeout=5)
-    time.sleep(0.1)
     reply = CeleryService.of(embedded.host).cancel(result.id)
     assert reply["status"] == "success"
     assert reply["changed"] is False

@@ -37,14 +37,18 @@ if TYPE_CHECKING:
     )
     from ._dispatch import HookFailure, HookResult, HookTimeout, Outcome
     from ._host import Host
+    from ._http import BodyLimit, HttpLimits, uvicorn_config
     from ._phases import Phase, PhaseError
     from ._policy import ErrorMode, HookPolicy, ResultMode, hookspec, policy
     from ._registry import TRANSITIONS, InvalidTransition, PluginRecord, PluginState
     from ._runtime import (
         HostInfoError,
+        UnsafePathError,
+        check_private_path,
         default_runtime_dir,
         ensure_private_dir,
         read_host_info,
+        read_private_file,
     )
     from ._services import Service, ServiceError, Services
     from ._stats import PluginStats, Stats
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRANSITIONS",
+    "BodyLimit",
     "Command",
     "CommandError",
     "CommandPlane",
@@ -75,6 +80,7 @@ __all__ = [
     "Host",
     "HostInfoError",
     "HostSettings",
+    "HttpLimits",
     "InvalidTransition",
     "Outcome",
     "Param",
@@ -100,7 +106,9 @@ __all__ = [
     "StopPhase",
     "Supervisor",
     "SupervisorError",
+    "UnsafePathError",
     "__version__",
+    "check_private_path",
     "default_runtime_dir",
     "directory_spec",
     "ensure_private_dir",
@@ -109,7 +117,9 @@ __all__ = [
     "import_target",
     "policy",
     "read_host_info",
+    "read_private_file",
     "refresh_entry_points",
+    "uvicorn_config",
 ]
 
 _SDK = "plugyard.sdk"
@@ -117,6 +127,12 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "TRANSITIONS": "._registry",
+        "BodyLimit": "._http",
+        "HttpLimits": "._http",
+        "uvicorn_config": "._http",
+        "UnsafePathError": "._runtime",
+        "check_private_path": "._runtime",
+        "read_private_file": "._runtime",
         "Command": _SDK,
         "CommandError": _SDK,
         "CommandPlane": "._commands",

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from plugyard.host import HttpLimits
+
 __all__ = ["HttpServer"]
 
 logger = logging.getLogger("plugyard.adapters.asyncio.http")
@@ -22,14 +24,27 @@ class HttpServer:
 
     Binding first gives the real port (``port = 0`` picks a free one) before plugins start;
     connections made before serving begins wait in the listen backlog. uvicorn's signal
-    handling is left out: the host owns SIGINT and SIGTERM and stops the server itself.
+    handling is left out: the host owns SIGINT and SIGTERM and stops the server itself. The
+    server keeps ``limits`` (connections, header and body time, body size; see
+    :class:`plugyard.host.HttpLimits`).
     """
 
-    def __init__(self, app: ASGIApp, host: str, port: int, *, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        *,
+        log_level: str = "warning",
+        limits: HttpLimits | None = None,
+    ) -> None:
+        from plugyard.host import HttpLimits
+
         self.app = app
         self.host = host
         self.port = port
         self.log_level = log_level
+        self.limits = limits or HttpLimits()
         self._socket: socket.socket | None = None
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -64,13 +79,16 @@ class HttpServer:
             return
         import uvicorn
 
+        from plugyard.host import uvicorn_config
+
         class _Server(uvicorn.Server):
             @contextlib.contextmanager
             def capture_signals(self) -> Iterator[None]:
                 yield
 
-        config = uvicorn.Config(
+        config = uvicorn_config(
             self.app,
+            self.limits,
             log_config=None,
             log_level=self.log_level,
             lifespan="off",

@@ -216,7 +216,11 @@ class AsyncioService(Service):
             from ._server import HttpServer
 
             self.server = HttpServer(
-                self.asgi, self.http.host, self.http.port, log_level=self.http.log_level
+                self.asgi,
+                self.http.host,
+                self.http.port,
+                log_level=self.http.log_level,
+                limits=self.http.limits(),
             )
             url = self.server.bind()
             self.host.advertise("http_url", url)

@@ -12,7 +12,7 @@ from typing import Any
 from plugyard.host import Host, Service
 from plugyard.sdk.tasks import JobStatus
 
-from ._jobs import Jobs
+from ._jobs import Jobs, reap_lost
 from ._settings import CelerySettings
 from ._store import Job, Update
 from ._worker import EmbeddedWorker
@@ -23,6 +23,9 @@ logger = logging.getLogger("plugyard.adapters.celery")
 
 FLUSH_TIMEOUT = 5.0
 """Seconds a status read or a cancellation waits for this process's queued updates."""
+
+REAP_INTERVAL = 5.0
+"""Seconds between two looks for jobs a dead worker left RUNNING."""
 
 _BACKEND_STATES = {
     "PENDING": None,
@@ -172,13 +175,16 @@ class Relay:
         self._thread.start()
 
     def _run(self, cursor: str) -> None:
-        next_sweep = 0.0
+        next_sweep = next_reap = 0.0
         while not self._stop.is_set():
             try:
                 cursor = self._relay(cursor, self.wait)
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + 0.5
                     self.service.resolve_overdue()
+                if time.monotonic() >= next_reap:
+                    next_reap = time.monotonic() + REAP_INTERVAL
+                    reap_lost(self._store, self.service.app)
             except Exception as exc:
                 logger.warning("task event relay: %s; retrying", exc)
                 self._stop.wait(1.0)

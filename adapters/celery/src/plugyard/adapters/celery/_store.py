@@ -85,6 +85,9 @@ class JobStore(Protocol):
     def overdue_cancels(self, now: float) -> list[Job]:
         """Jobs still CANCELING after their deadline."""
 
+    def running_jobs(self) -> list[Job]:
+        """Jobs RUNNING or CANCELING now (to find those of a worker that died)."""
+
     def last_event(self) -> str:
         """A cursor just after the newest logged event."""
 
@@ -295,6 +298,13 @@ class SQLiteJobStore:
         with self._lock:
             rows = self.db.execute(
                 "SELECT id FROM jobs WHERE status = 'canceling' AND cancel_deadline < ?", (now,)
+            ).fetchall()
+            return [job for job in (self._row(row[0]) for row in rows) if job is not None]
+
+    def running_jobs(self) -> list[Job]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id FROM jobs WHERE status IN ('running', 'canceling')"
             ).fetchall()
             return [job for job in (self._row(row[0]) for row in rows) if job is not None]
 

@@ -25,20 +25,25 @@ _EXIT_BY_STATUS = {"done": 0, "daemon": 0, "error": 1, "aborted": 3}
 
 def _running_pod(config_path: str | None) -> tuple[str, str] | None:
     """``(pod URL, owner token)`` of the running host this configuration names, if any."""
-    from plugyard.host import HostInfoError, default_runtime_dir, read_host_info
+    from plugyard.host import (
+        HostInfoError,
+        UnsafePathError,
+        default_runtime_dir,
+        read_host_info,
+        read_private_file,
+    )
 
     config = load_config(config_path)
     folder = config.host.runtime_dir or default_runtime_dir(config.host.name)
     try:
         info = read_host_info(Path(folder))
-    except HostInfoError:
-        return None
-    url, token_file = info.get("pod_url"), info.get("pod_owner_token_file")
-    if not url or not token_file:
-        return None
-    try:
-        return str(url), Path(token_file).read_text(encoding="utf-8").strip()
-    except OSError:
+        url, token_file = info.get("pod_url"), info.get("pod_owner_token_file")
+        if not url or not token_file:
+            return None
+        return str(url), read_private_file(Path(token_file)).strip()
+    except UnsafePathError as exc:  # never hand the owner token to whoever wrote this
+        raise click.ClickException(str(exc)) from None
+    except (HostInfoError, OSError):
         return None
 
 

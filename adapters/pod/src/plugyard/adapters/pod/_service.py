@@ -70,7 +70,7 @@ class PodService(Service):
 
     def routes(self) -> list[Any]:
         """The HTTP API, for the host's ASGI app."""
-        return pod_routes(self.require_pod, lambda: self.runs)
+        return pod_routes(self.require_pod, lambda: self.runs, self.settings.max_body_size)
 
     def require_pod(self) -> Pod:
         """The open pod; a 503 ``PodError`` before startup or after shutdown."""
@@ -166,8 +166,11 @@ class PodService(Service):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.settings.http_host, self.settings.http_port))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        from plugyard.host import HttpLimits, uvicorn_config
+
+        config = uvicorn_config(
             Starlette(routes=self.routes()),
+            HttpLimits(max_body_size=self.settings.max_body_size),
             log_level="warning",
             access_log=False,
             lifespan="off",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from plugyard.host import PluginLoadError, PluginState, ProcessSpec, ProcessState, RestartPolicy
 from plugyard.sdk import HandleBase
+from plugyard.sdk.subscriber import MAX_MESSAGE_SIZE_ENV
 
 from ._settings import ProcessOptions
 
@@ -182,6 +183,7 @@ class SubscriberHandle(HandleBase):
             env = {
                 "PYTHONUNBUFFERED": "1",
                 CONFIG_ENV: json.dumps(self.options, default=str),
+                MAX_MESSAGE_SIZE_ENV: str(service.settings.max_message_size),
             }
             if service.key_file is not None:
                 env["PLUGYARD_ZMQ_CURVE_KEYS"] = str(service.key_file)

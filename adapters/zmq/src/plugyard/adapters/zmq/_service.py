@@ -87,7 +87,7 @@ class ZmqService(Service):
                 settings.curve_secret_key.get_secret_value(), settings.curve_clients
             )
             self.key_file = self.curve.write_client_file(Path(self.host.runtime_dir))
-            self._zap = ZapHandler(ctx, self.curve.allowed)
+            self._zap = ZapHandler(ctx, self.curve.allowed, settings.max_message_size)
             self._zap.start()
         router = ctx.socket(zmq.ROUTER)
         router.linger = 0
@@ -97,6 +97,7 @@ class ZmqService(Service):
         xpub.sndhwm = settings.sndhwm
         xpub.linger = 0
         for sock in (router, xpub):
+            sock.setsockopt(zmq.MAXMSGSIZE, settings.max_message_size)
             if self.curve is not None:
                 self.curve.apply_server(sock)
         try:
@@ -115,6 +116,7 @@ class ZmqService(Service):
             buffer=settings.buffer,
             circus_compat=settings.circus_compat,
             on_overflow=self._count_overflow,
+            max_size=settings.max_message_size,
         )
         self.publisher.start()
         self._unsubscribe.append(self.host.subscribe("*", self.publisher, name=self.name))
@@ -123,6 +125,7 @@ class ZmqService(Service):
             router,
             max_inflight=settings.max_inflight,
             circus_compat=settings.circus_compat,
+            max_size=settings.max_message_size,
         )
         self.server.start()
         self._unsubscribe.append(self.host.processes.on_state(self._on_process_state))
@@ -157,6 +160,7 @@ class ZmqService(Service):
             "pubsub_endpoint": self.pubsub_endpoint,
             "curve_server_key": self.curve.server_public if self.curve else None,
             "curve_keys_file": str(self.key_file) if self.key_file else None,
+            "max_message_size": self.settings.max_message_size,
         }
 
     def _refuse_second_host(self) -> None:
