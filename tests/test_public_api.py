@@ -26,6 +26,7 @@ PACKAGES = {
 
 PUBLIC: dict[str, list[str]] = {
     "plugyard.host": [
+        "BodyLimit",
         "Command",
         "CommandError",
         "CommandPlane",
@@ -42,6 +43,7 @@ PUBLIC: dict[str, list[str]] = {
         "Host",
         "HostInfoError",
         "HostSettings",
+        "HttpLimits",
         "InvalidTransition",
         "Outcome",
         "Param",
@@ -68,7 +70,9 @@ PUBLIC: dict[str, list[str]] = {
         "Supervisor",
         "SupervisorError",
         "TRANSITIONS",
+        "UnsafePathError",
         "__version__",
+        "check_private_path",
         "default_runtime_dir",
         "directory_spec",
         "ensure_private_dir",
@@ -78,12 +82,8 @@ PUBLIC: dict[str, list[str]] = {
         "policy",
         "read_host_info",
         "read_private_file",
-        "check_private_path",
-        "BodyLimit",
-        "HttpLimits",
-        "uvicorn_config",
-        "UnsafePathError",
         "refresh_entry_points",
+        "uvicorn_config",
     ],
     "plugyard.host.cli": [
         "cli",
@@ -238,9 +238,12 @@ PUBLIC: dict[str, list[str]] = {
     "plugyard.sdk.subscriber": [
         "CURVE_KEYS_ENV",
         "CallError",
+        "DEFAULT_MAX_MESSAGE_SIZE",
+        "MAX_MESSAGE_SIZE_ENV",
         "SubscriberPlugin",
         "event_seq",
         "load_curve_keys",
+        "max_message_size",
         "parse_config",
         "split_topic",
     ],
