@@ -44,7 +44,7 @@ def test_disabled_is_final_and_update_cannot_change_a_state() -> None:
         if state is not PluginState.DISABLED:
             with pytest.raises(InvalidTransition):
                 registry.transition("p", state)
-    with pytest.raises(TypeError, match="transition"):
+    with pytest.raises(TypeError, match="set_plugin_state"):
         registry.update("p", state=PluginState.STARTED)
     assert TRANSITIONS[PluginState.DISABLED] == frozenset()
 

@@ -16,9 +16,9 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import BackgroundPlugin, route
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -161,7 +161,9 @@ async def test_a_body_that_stalls_is_answered_408(served: Served) -> None:
 async def test_every_connection_has_tcp_nodelay(served: Served) -> None:
     async with httpx.AsyncClient(base_url=served.url, timeout=5) as client:
         assert (await client.get("/health")).status_code == 200
-        protocols = served.adapter.engine(served.host).server._server.server_state.connections
+        server = AsyncioService.of(served.host).server
+        assert server is not None
+        protocols = server._server.server_state.connections
         assert protocols
         for protocol in protocols:
             sock = protocol.transport.get_extra_info("socket")

@@ -72,7 +72,7 @@ def test_a_task_canceled_while_queued_never_runs(embedded: Any) -> None:
     queued = CeleryService.of(embedded.host).send(ADD, 40, 2)
     reply = CeleryService.of(embedded.host).cancel(queued.id)
     assert reply["status"] == "canceled"
-    marker = embedded.host.tasks.send(ADD, 1, 1)  # queued behind the canceled one
+    marker = CeleryService.of(embedded.host).send(ADD, 1, 1)  # queued behind the canceled one
     for item in busy:
         item.get(timeout=10)
     assert marker.get(timeout=10) == 2  # so the worker has taken the canceled one too

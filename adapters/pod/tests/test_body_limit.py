@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pod_fixtures import Note
 
-from plugyard.adapters.pod import Pod
+from plugyard.adapters.pod import Pod, PodService
 from plugyard.sdk.pod import HttpTransport, PodClient, PodError
 
 BASE = "http://testserver/pod/v1"
@@ -37,14 +37,14 @@ async def test_the_pods_own_server_keeps_the_limit(
     tmp_path: Path,
 ) -> None:
     from plugyard.adapters.pod import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     config = {
         "host": {"runtime_dir": str(tmp_path / "run"), "name": "podlimit"},
         "pod": {"database": f"sqlite:///{tmp_path / 'pod.db'}", "max_body_size": 4096},
     }
     async with run_host(adapters={"pod": adapter}, config=config) as host:
-        runtime: Any = host.pod
+        runtime: Any = PodService.of(host)
         url = await runtime.url()
         headers = {"authorization": f"Bearer {runtime.pod.owner_token}"}
         async with httpx.AsyncClient(timeout=5) as client:

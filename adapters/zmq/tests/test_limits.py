@@ -14,10 +14,10 @@ import pytest
 import zmq
 from conftest import host_config
 
-from plugyard.adapters.zmq import HostClient, adapter
+from plugyard.adapters.zmq import HostClient, ZmqService, adapter
 from plugyard.host import Command, ConfigError, Host, Param
+from plugyard.host.testing import HostRunner
 from plugyard.sdk import hookimpl
-from plugyard.sdk.testing import HostRunner
 
 LIMIT = 64 * 1024
 
@@ -78,24 +78,26 @@ def _hostile(kind: str, endpoint: str, size: int) -> str:
 def test_an_oversized_subscription_frame_drops_that_peer_and_nothing_else(
     running: HostRunner,
 ) -> None:
-    before = running.host.zmq.publisher.subscriptions
-    assert _hostile("SUB", running.host.zmq.pubsub_endpoint, 4 * 1024 * 1024) == "dropped"
-    with HostClient.from_facts(running.host.zmq.advertisement(), timeout=5) as client:
+    before = ZmqService.of(running.host).publisher.subscriptions
+    assert (
+        _hostile("SUB", ZmqService.of(running.host).pubsub_endpoint, 4 * 1024 * 1024) == "dropped"
+    )
+    with HostClient.from_facts(ZmqService.of(running.host).advertisement(), timeout=5) as client:
         assert client.call("list")["status"] == "ok"
-    assert running.host.zmq.publisher.subscriptions == before
+    assert ZmqService.of(running.host).publisher.subscriptions == before
 
 
 def test_an_oversized_command_frame_drops_that_peer_and_the_host_keeps_answering(
     running: HostRunner,
 ) -> None:
-    assert _hostile("DEALER", running.host.zmq.endpoint, 2 * LIMIT) == "dropped"
-    with HostClient.from_facts(running.host.zmq.advertisement(), timeout=5) as client:
+    assert _hostile("DEALER", ZmqService.of(running.host).endpoint, 2 * LIMIT) == "dropped"
+    with HostClient.from_facts(ZmqService.of(running.host).advertisement(), timeout=5) as client:
         assert client.max_message_size == LIMIT
         assert client.call("list")["status"] == "ok"
 
 
 def test_an_oversized_reply_becomes_an_error_reply(running: HostRunner) -> None:
-    with HostClient.from_facts(running.host.zmq.advertisement(), timeout=5) as client:
+    with HostClient.from_facts(ZmqService.of(running.host).advertisement(), timeout=5) as client:
         assert client.call("big", size=100)["blob"] == "x" * 100
         reply = client.call("big", size=2 * LIMIT)
     assert reply["status"] == "error"
@@ -105,7 +107,7 @@ def test_an_oversized_reply_becomes_an_error_reply(running: HostRunner) -> None:
 def test_an_oversized_event_is_not_published_and_the_subscribers_stay_connected(
     running: HostRunner,
 ) -> None:
-    facts = running.host.zmq.advertisement()
+    facts = ZmqService.of(running.host).advertisement()
     assert facts["max_message_size"] == LIMIT
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
@@ -128,7 +130,7 @@ def test_an_oversized_event_is_not_published_and_the_subscribers_stay_connected(
         sub.close()
         ctx.term()
     assert b"app.big" not in seen
-    assert running.host.zmq.publisher.oversized == 1
+    assert ZmqService.of(running.host).publisher.oversized == 1
 
 
 async def _publish_big(host: Any) -> None:

@@ -1,4 +1,4 @@
-"""host.acall: pluggy's order, named arguments, awaiting, timeouts, error modes, attribution."""
+"""host.call_hook: pluggy's order, named arguments, awaiting, timeouts, error modes, attribution."""
 
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ async def test_a_wrapper_on_an_acall_hook_is_refused_with_a_clear_message() -> N
         record = host.registry.get("wrapping")
         assert record.state == "failed"
         assert "wrapper=True" in (record.error or "")
-        assert "host.acall" in (record.error or "")
+        assert "host.call_hook" in (record.error or "")
 
 
 async def test_plain_hook_calls_keep_pluggy_semantics() -> None:
