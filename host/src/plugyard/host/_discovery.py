@@ -52,9 +52,13 @@ class EntryPointInfo:
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[EntryPointInfo, ...]] | None = None
+_other: dict[str, tuple[EntryPointInfo, ...]] = {}
 
 
-def _scan(path: list[str] | None = None) -> dict[str, tuple[EntryPointInfo, ...]]:
+def _scan(
+    path: list[str] | None = None, group: str | None = None
+) -> dict[str, tuple[EntryPointInfo, ...]]:
+    """Entry points of every ``plugyard*`` group, or of ``group`` alone."""
     import importlib_metadata
 
     groups: dict[str, dict[str, EntryPointInfo]] = {}
@@ -64,7 +68,11 @@ def _scan(path: list[str] | None = None) -> dict[str, tuple[EntryPointInfo, ...]
         else importlib_metadata.distributions(path=path)
     )
     for dist in found_dists:
-        found = [ep for ep in dist.entry_points if ep.group.startswith("plugyard")]
+        found = [
+            ep
+            for ep in dist.entry_points
+            if (ep.group == group if group else ep.group.startswith("plugyard"))
+        ]
         if not found:
             continue
         meta_name = dist.metadata["Name"] if dist.metadata else None
@@ -76,13 +84,18 @@ def _scan(path: list[str] | None = None) -> dict[str, tuple[EntryPointInfo, ...]
 
 
 def entry_points(group: str) -> tuple[EntryPointInfo, ...]:
-    """The entry points of a ``plugyard*`` group, de-duplicated by name (first on the path wins).
+    """The entry points of a group, de-duplicated by name (first on the path wins).
 
     Every installed distribution is read once per process, for every ``plugyard*`` group at
-    once; nothing is imported.
+    once; another group (an original's, such as ``girder_worker_plugins``) is read once on
+    its first lookup. Nothing is imported.
     """
     global _cache
     with _lock:
+        if not group.startswith("plugyard"):
+            if group not in _other:
+                _other[group] = _scan(group=group).get(group, ())
+            return _other[group]
         if _cache is None:
             _cache = _scan()
         return _cache.get(group, ())
@@ -93,6 +106,7 @@ def refresh_entry_points() -> None:
     global _cache
     with _lock:
         _cache = None
+        _other.clear()
 
 
 def import_target(target: str, *, where: str) -> Any:
