@@ -78,7 +78,9 @@ def _scan(
         meta_name = dist.metadata["Name"] if dist.metadata else None
         requires = tuple(dist.requires or ())
         for ep in found:
-            info = EntryPointInfo(ep.group, ep.name, ep.value, meta_name, dist.version, requires)
+            # "module:attr [extra]": the extras name optional dependencies, not a target.
+            value = ep.value.partition("[")[0].strip()
+            info = EntryPointInfo(ep.group, ep.name, value, meta_name, dist.version, requires)
             groups.setdefault(ep.group, {}).setdefault(ep.name, info)
     return {group: tuple(by_name.values()) for group, by_name in groups.items()}
 
