@@ -37,17 +37,24 @@ class CeleryAdapter:
         runtime = CeleryRuntime(host)
         self.runtimes[id(host)] = runtime
         host.add_plugin_group("plugyard.tasks", model="celery")
+        from .compat import girder
+
+        if girder.installed():
+            host.add_plugin_group(girder.GIRDER_GROUP, model="celery")
         host.extend("tasks", runtime.service)
 
     @hookimpl
     def plugyard_load_plugin(self, host: Host, spec: PluginSpec) -> TaskPluginHandle | None:
         from ._loader import TASKS_GROUP, is_task_plugin, load_task_plugin
+        from .compat import girder
 
         runtime = self.runtimes.get(id(host))
         if runtime is None:
             return None
-        if spec.group != TASKS_GROUP and not is_task_plugin(spec.load()):
+        if spec.group not in (TASKS_GROUP, girder.GIRDER_GROUP) and not is_task_plugin(spec.load()):
             return None
+        if spec.group == girder.GIRDER_GROUP or girder.is_girder_plugin(spec.load()):
+            return load_task_plugin(girder.contain(runtime.app), spec)
         return load_task_plugin(runtime.app, spec)
 
     @hookimpl

@@ -1,0 +1,82 @@
+"""girder_worker's Celery signal handlers, for girder_worker tasks only.
+
+``girder_worker.app`` connects its handlers to Celery's global signals, so in one process
+they would run for every task of every app (plugyard's own tasks included), each one warning
+that it has no Girder job. :func:`install` disconnects them and connects one guard per signal
+that calls girder_worker's handler for tasks with girder_worker's task base only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import signals  # type: ignore[import-untyped]
+
+from ._girder_task import is_girder_task
+
+__all__ = ["install"]
+
+logger = logging.getLogger("plugyard.adapters.celery.compat")
+
+_UID = "plugyard-celery-girder"
+
+# (signal, girder_worker.app's handler, keyword that holds the task)
+_GUARDED = (
+    ("before_task_publish", "girder_before_task_publish", None),
+    ("task_prerun", "gw_task_prerun", "task"),
+    ("task_success", "gw_task_success", "sender"),
+    ("task_failure", "gw_task_failure", "sender"),
+    ("task_postrun", "gw_task_postrun", "task"),
+    ("task_revoked", "gw_task_revoked", "sender"),
+)
+
+
+def _guard(module: Any, handler: Callable[..., Any], key: str | None) -> Callable[..., Any]:
+    def published_task(sender: Any) -> Any:
+        app = getattr(module, "app", None)
+        tasks = getattr(app, "tasks", None)
+        return tasks.get(sender) if tasks is not None and isinstance(sender, str) else None
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        task = published_task(kwargs.get("sender")) if key is None else kwargs.get(key)
+        if not is_girder_task(task):
+            return None
+        if key is not None and not _has_girder_job(task, kwargs):
+            return None
+        return handler(*args, **kwargs)
+
+    guarded.__name__ = f"guarded_{handler.__name__}"
+    guarded.__qualname__ = guarded.__name__
+    return guarded
+
+
+def _has_girder_job(task: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether a run has something of Girder's to handle: a job to report to (``jobInfoSpec``),
+    a Girder API to call, or result hooks. Without them girder_worker's handlers only warn
+    that there is no job, and ask every worker for its revoked list (a second's wait)."""
+    request = kwargs.get("request")
+    if request is None:
+        request = getattr(task, "request", None)
+    found = [getattr(request, name, None) for name in _GIRDER_REQUEST]
+    message = getattr(request, "message", None)
+    headers = getattr(message, "headers", None) or {}
+    return any(found) or "jobInfoSpec" in headers
+
+
+_GIRDER_REQUEST = ("jobInfoSpec", "girder_api_url", "girder_result_hooks", "girder_job_manager")
+
+
+def install(module: Any) -> None:
+    """Replace ``module``'s (``girder_worker.app``'s) handlers with guarded ones; idempotent."""
+    for signal_name, handler_name, key in _GUARDED:
+        signal = getattr(signals, signal_name)
+        handler = getattr(module, handler_name, None)
+        if handler is None:
+            logger.warning("girder_worker.app has no %s: not guarded", handler_name)
+            continue
+        signal.disconnect(handler)
+        signal.connect(
+            _guard(module, handler, key), weak=False, dispatch_uid=f"{_UID}:{handler_name}"
+        )

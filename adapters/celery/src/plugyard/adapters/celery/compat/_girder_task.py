@@ -1,0 +1,37 @@
+"""The task base of girder_worker tasks run by plugyard: girder_worker's own ``Task`` (its
+job headers, ``girder_io`` serializer, result hooks, ``job_manager`` and ``girder_client``)
+with plugyard's cancellation and job status in front."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+__all__ = ["girder_task_base", "is_girder_task"]
+
+
+@functools.cache
+def girder_task_base() -> type:
+    """``class GirderTask(CancelableTask, girder_worker.task.Task)``, made once."""
+    from girder_worker.task import Task as GirderWorkerTask  # type: ignore[import-untyped]
+
+    from plugyard.sdk.tasks import CancelableTask
+
+    class GirderTask(CancelableTask, GirderWorkerTask):  # type: ignore[misc]
+        """A girder_worker task on plugyard's worker. ``canceled`` is plugyard's: it sees a
+        cancellation from ``plugyard tasks cancel`` or a Celery revoke, without asking every
+        worker for its revoked list on each check as girder_worker's does."""
+
+        canceled = CancelableTask.canceled
+
+    GirderTask.__module__ = __name__
+    GirderTask.__qualname__ = "GirderTask"
+    return GirderTask
+
+
+def is_girder_task(task: Any) -> bool:
+    """Whether ``task`` has girder_worker's task base (it was declared with
+    ``girder_worker.app.app``, or names that base itself)."""
+    module = sys.modules.get("girder_worker.task")
+    return module is not None and isinstance(task, module.Task)
