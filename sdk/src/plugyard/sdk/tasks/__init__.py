@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._channel import JobChannel
 from ._plugin import TaskPlugin
-from ._status import TERMINAL, TRANSITIONS, JobStatus, can_transition, next_status
+from ._status import ACTIVE, TERMINAL, TRANSITIONS, JobStatus, can_transition, next_status
 
 if TYPE_CHECKING:
     from ._app import PlugyardCelery, PollingAsyncResult
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     app: PlugyardCelery
 
 __all__ = [
+    "ACTIVE",
     "TERMINAL",
     "TRANSITIONS",
     "CancelableTask",

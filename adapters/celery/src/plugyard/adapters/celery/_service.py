@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from plugyard.sdk.tasks import JobStatus
+from plugyard.sdk.tasks import ACTIVE, JobStatus
 
 from ._jobs import Jobs
 from ._settings import CelerySettings
@@ -101,7 +101,7 @@ class TaskService:
         name = job.name if job else ""
         store.request_cancel(task_id, name, time.time() + self.settings.cancel_timeout)
         self.jobs.refresh_flags()
-        if job is not None and job.status in (JobStatus.RUNNING, JobStatus.CANCELING):
+        if job is not None and (job.status in ACTIVE or job.status is JobStatus.CANCELING):
             info: dict[str, Any] = {"terminate": terminate}
             store.apply([Update(task_id, name, JobStatus.CANCELING, info)])
         else:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from plugyard.sdk.tasks import TRANSITIONS, JobStatus, next_status
+from plugyard.sdk.tasks import ACTIVE, TRANSITIONS, JobStatus, next_status
 
 from ._sqlite import connect
 
@@ -29,6 +29,7 @@ __all__ = ["Job", "JobStore", "SQLiteJobStore", "Update", "open_store"]
 logger = logging.getLogger("plugyard.adapters.celery")
 
 PROGRESS = "progress"
+PROGRESSING = ACTIVE | {JobStatus.CANCELING}
 CANCEL_MEMORY = 86_400.0
 
 
@@ -120,7 +121,7 @@ def event_json(update: Update, status: str) -> str:
 def resolve(current: JobStatus | None, update: Update) -> JobStatus | None:
     """The status an update leads to, or ``None`` to skip it (logged at debug level)."""
     if update.progress:
-        return current if current in (JobStatus.RUNNING, JobStatus.CANCELING) else None
+        return current if current in PROGRESSING else None
     new = next_status(current, update.status, task_id=update.task_id, quiet=True)
     if new is None and update.status is JobStatus.SUCCESS and current is JobStatus.CANCELING:
         return JobStatus.CANCELED
