@@ -130,7 +130,7 @@ class CeleryRuntime:
             self.relay = None
 
     def commands(self) -> list[Command]:
-        """``task_status``, ``task_cancel``, ``task_send`` and ``task_list``."""
+        """``task_status``, ``task_cancel``, ``task_send``, ``task_list`` and ``task_log``."""
         service = self.service
 
         def status(id: str) -> dict[str, Any]:
@@ -143,6 +143,10 @@ class CeleryRuntime:
             if name not in service.app.tasks:
                 raise CommandError(f"task_send: no task called {name!r} is registered")
             return {"id": service.send_with(name, args or [], kwargs or {}).id}
+
+        def log(id: str, cursor: int = 0) -> dict[str, Any]:
+            after, text = service.log(id, cursor)
+            return {"id": id, "cursor": after, "text": text}
 
         def tasks() -> dict[str, Any]:
             return {"tasks": service.registered()}
@@ -162,6 +166,12 @@ class CeleryRuntime:
                 {"name": Param(str, True), "args": Param(list), "kwargs": Param(dict)},
             ),
             Command("task_list", tasks, "Registered task names."),
+            Command(
+                "task_log",
+                log,
+                "A task's job log after cursor (0: from the start), and the next cursor.",
+                {"id": Param(str, True), "cursor": Param(int, default=0)},
+            ),
         ]
 
 

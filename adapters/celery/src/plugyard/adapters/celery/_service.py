@@ -88,6 +88,12 @@ class TaskService:
             "cancel_requested": False,
         }
 
+    def log(self, task_id: str, cursor: int = 0) -> tuple[int, str]:
+        """The task's job log after ``cursor`` (what it printed, logged, or wrote with its
+        job manager), and the cursor to read on from."""
+        self.jobs.writer.flush(FLUSH_TIMEOUT)
+        return self.jobs.store.read_log(task_id, cursor)
+
     def cancel(self, task_id: str, *, terminate: bool = False) -> dict[str, Any]:
         """Cancel a task: a queued one never runs (CANCELED now); a running one becomes
         CANCELING until it stops (a ``CancelableTask`` sees ``canceled``; ``terminate=True``

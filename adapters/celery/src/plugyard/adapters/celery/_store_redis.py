@@ -16,7 +16,17 @@ import redis
 
 from plugyard.sdk.tasks import JobStatus
 
-from ._store import CANCEL_MEMORY, PROGRESSING, Job, Update, allowed_before, encode, event_members
+from ._store import (
+    CANCEL_MEMORY,
+    PROGRESSING,
+    Job,
+    LogLine,
+    Update,
+    allowed_before,
+    encode,
+    event_members,
+    log_event_json,
+)
 
 __all__ = ["RedisJobStore"]
 
@@ -100,6 +110,25 @@ class RedisJobStore:
             ]
             # Few, large arguments: redis-py encodes each argument in Python.
             self._script(keys=keys, args=[JOB_TTL, encode(batch), PROGRESSING_FROM])
+
+    def append_logs(self, lines: Sequence[LogLine]) -> None:
+        if not lines:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        for line in lines:
+            pipe.rpush(self._log_key(line.task_id), line.text)
+        for task_id in {line.task_id for line in lines}:
+            pipe.expire(self._log_key(task_id), JOB_TTL)
+        events = ",".join(log_event_json(line) for line in lines)
+        pipe.xadd(self._events, {"d": f"[{events}]"}, maxlen=10_000, approximate=True)
+        pipe.execute()
+
+    def read_log(self, task_id: str, cursor: int = 0) -> tuple[int, str]:
+        found = self.client.lrange(self._log_key(task_id), cursor, -1)
+        return cursor + len(found), "".join(item.decode() for item in found)
+
+    def _log_key(self, task_id: str) -> str:
+        return f"{self.prefix}log:{task_id}"
 
     def get(self, task_id: str) -> Job | None:
         raw = self.client.hgetall(self._key(task_id))

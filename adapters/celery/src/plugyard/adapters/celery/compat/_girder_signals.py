@@ -9,11 +9,13 @@ that calls girder_worker's handler for tasks with girder_worker's task base only
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from celery import signals  # type: ignore[import-untyped]
 
+from .._job_manager import remote_only
 from ._girder_task import is_girder_task
 
 __all__ = ["install"]
@@ -26,7 +28,6 @@ _UID = "plugyard-celery-girder"
 _GUARDED = (
     ("before_task_publish", "girder_before_task_publish", None),
     ("task_prerun", "gw_task_prerun", "task"),
-    ("task_success", "gw_task_success", "sender"),
     ("task_failure", "gw_task_failure", "sender"),
     ("task_postrun", "gw_task_postrun", "task"),
     ("task_revoked", "gw_task_revoked", "sender"),
@@ -45,7 +46,8 @@ def _guard(module: Any, handler: Callable[..., Any], key: str | None) -> Callabl
             return None
         if key is not None and not _has_girder_job(task, kwargs):
             return None
-        return handler(*args, **kwargs)
+        with remote_only():
+            return handler(*args, **kwargs)
 
     guarded.__name__ = f"guarded_{handler.__name__}"
     guarded.__qualname__ = guarded.__name__
@@ -68,8 +70,30 @@ def _has_girder_job(task: Any, kwargs: dict[str, Any]) -> bool:
 _GIRDER_REQUEST = ("jobInfoSpec", "girder_api_url", "girder_result_hooks", "girder_job_manager")
 
 
+def _on_success(sender: Any = None, **_: Any) -> None:
+    """girder_worker's ``gw_task_success``, with plugyard's ``canceled`` in place of asking
+    every worker for its revoked list: SUCCESS, or CANCELED for a canceled run, reported to
+    the Girder job."""
+    manager: Any = getattr(sender, "job_manager", None) if is_girder_task(sender) else None
+    if getattr(manager, "remote", None) is None:
+        return
+    utils = sys.modules["girder_worker.utils"]
+    canceled = bool(sender.canceled)
+    with remote_only():
+        try:
+            manager.updateStatus(utils.JobStatus.CANCELED if canceled else utils.JobStatus.SUCCESS)
+        except utils.StateTransitionException:
+            if not canceled and manager.refreshStatus() != utils.JobStatus.CANCELING:
+                raise
+            manager.updateStatus(utils.JobStatus.CANCELED)
+
+
 def install(module: Any) -> None:
     """Replace ``module``'s (``girder_worker.app``'s) handlers with guarded ones; idempotent."""
+    success = getattr(module, "gw_task_success", None)
+    if success is not None:
+        signals.task_success.disconnect(success)
+    signals.task_success.connect(_on_success, weak=False, dispatch_uid=f"{_UID}:gw_task_success")
     for signal_name, handler_name, key in _GUARDED:
         signal = getattr(signals, signal_name)
         handler = getattr(module, handler_name, None)

@@ -25,6 +25,21 @@ def girder_task_base() -> type:
 
         canceled = CancelableTask.canceled
 
+        @property
+        def job_manager(self) -> Any:
+            """plugyard's job manager for this run, mirrored to girder_worker's own (the one
+            its signal handlers make from a Girder ``jobInfoSpec``) when there is one."""
+            remote = getattr(self.request, "girder_job_manager", None)
+            manager = super().job_manager
+            if manager is None:
+                return remote
+            manager.remote = remote
+            return manager
+
+        @job_manager.setter
+        def job_manager(self, value: Any) -> None:
+            self.request.girder_job_manager = value
+
     GirderTask.__module__ = __name__
     GirderTask.__qualname__ = "GirderTask"
     return GirderTask
