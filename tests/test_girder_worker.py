@@ -114,6 +114,52 @@ def test_send_and_wait_returns_the_result(embedded: tuple[Setup, Path]) -> None:
     assert status["name"] == FIB
 
 
+def status_of(setup: Setup, task_id: str) -> dict[str, Any]:
+    return dict(json.loads(setup.tasks("status", task_id).stdout))
+
+
+def test_printed_output_is_in_the_job_log_and_progress_in_the_store(
+    embedded: tuple[Setup, Path],
+) -> None:
+    setup, _ = embedded
+    task_id, value = setup.tasks("send", CHATTY, "ada", "--wait").stdout.splitlines()
+    assert value == '"hi ada"'
+    log = setup.tasks("log", task_id, "--follow", "--timeout", "30").stdout
+    assert log == (
+        "hello from chatty, ada\n"
+        "a warning on stderr\n"
+        "WARNING gwarith.tasks: a logged warning for ada\n"
+        "written to the job log\n"
+    )
+    status = status_of(setup, task_id)
+    assert status["status"] == "success"
+    assert (status["total"], status["current"], status["message"]) == (4, 3, "almost there")
+
+
+def test_cancel_reaches_self_canceled_and_the_job_ends_canceled(
+    embedded: tuple[Setup, Path], tmp_path: Path
+) -> None:
+    setup, log = embedded
+    started = tmp_path / "started"
+    task_id = setup.tasks("send", WAITER, str(started)).stdout.strip()
+    _wait(started.exists, "start of the task")
+    _wait(lambda: status_of(setup, task_id)["status"] == "running", "running status")
+    reply = json.loads(setup.tasks("cancel", task_id).stdout)
+    assert reply["status"] in ("canceling", "canceled")  # the task may have seen it already
+    _wait(lambda: status_of(setup, task_id)["status"] == "canceled", "canceled status")
+    # The task saw `self.canceled` and returned (it was not killed).
+    returned = f"{WAITER}[{task_id}] succeeded in"
+    line = _wait(
+        lambda: next((ln for ln in log.read_text().splitlines() if returned in ln), None),
+        "worker log line of the task's return",
+    )
+    assert line.endswith(": 'canceled'")
+    result = setup.run(
+        "tasks", "send", "--config", str(setup.config), FIB, "5", "--wait"
+    ).stdout.split()
+    assert result[1] == "5"  # the worker goes on
+
+
 def test_the_plugin_class_can_be_named_in_plugyard_toml(tmp_path: Path) -> None:
     site = install_plugins(tmp_path, "gw_arith")
     shutil.rmtree(next(site.glob("gw_arith-*.dist-info")))  # no entry point: only the config

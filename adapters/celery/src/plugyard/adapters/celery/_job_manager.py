@@ -229,10 +229,12 @@ _installed: dict[str, Any] = {}
 
 
 def install_capture() -> None:
-    """Put the capturing streams and log handler in place, once per process."""
-    with _installed_lock:
+    """Put the capturing streams in front of ``sys.stdout`` and ``sys.stderr`` (again, if
+    something replaced them since), and the log handler on the root logger (once)."""
+    if isinstance(sys.stdout, _TeeStream) and isinstance(sys.stderr, _TeeStream):
         if _installed.get("pid") == _pid():
             return
+    with _installed_lock:
         if not isinstance(sys.stdout, _TeeStream):
             sys.stdout = _TeeStream(sys.stdout)
         if not isinstance(sys.stderr, _TeeStream):
