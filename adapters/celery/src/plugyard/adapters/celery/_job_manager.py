@@ -231,9 +231,9 @@ _installed: dict[str, Any] = {}
 def install_capture() -> None:
     """Put the capturing streams in front of ``sys.stdout`` and ``sys.stderr`` (again, if
     something replaced them since), and the log handler on the root logger (once)."""
-    if isinstance(sys.stdout, _TeeStream) and isinstance(sys.stderr, _TeeStream):
-        if _installed.get("pid") == _pid():
-            return
+    streams = isinstance(sys.stdout, _TeeStream) and isinstance(sys.stderr, _TeeStream)
+    if streams and _installed.get("pid") == _pid():
+        return
     with _installed_lock:
         if not isinstance(sys.stdout, _TeeStream):
             sys.stdout = _TeeStream(sys.stdout)
