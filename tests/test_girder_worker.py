@@ -17,42 +17,12 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _celery_helpers import PLUGYARD, ROOT, Setup
+from _celery_helpers import PLUGYARD, SAMPLE_PLUGINS, Setup
+from _girder_helpers import CHATTY, FIB, WAITER, install_plugins, make_setup
 
 pytest.importorskip("girder_worker", reason="girder-worker is not installed")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-DISTS = ROOT / "adapters" / "celery" / "tests" / "girder"
-FIB = "gwarith.tasks.fibonacci"
-CHATTY = "gwarith.tasks.chatty"
-WAITER = "gwarith.tasks.wait_for_cancel"
-
-
-def install_plugins(tmp: Path, *names: str) -> Path:
-    """The test distributions ``names`` installed, with their entry points, into a folder of
-    their own (built from a copy, so that nothing is written into the source tree)."""
-    site = tmp / "site"
-    sources = []
-    for name in names:
-        source = tmp / "src" / name
-        shutil.copytree(DISTS / name, source)
-        sources.append(str(source))
-    subprocess.run(
-        ["uv", "pip", "install", "--quiet", "--no-deps", "--target", str(site), *sources],
-        check=True,
-        timeout=120,
-    )
-    return site
-
-
-def make_setup(tmp: Path, site: Path, *extra: str) -> Setup:
-    """A plugyard.toml with the embedded broker, and the environment of every process."""
-    config = tmp / "plugyard.toml"
-    lines = ["[host]", f'runtime_dir = "{tmp / "state"}"', "", "[celery]", "cancel_timeout = 5"]
-    config.write_text("\n".join([*lines, *extra]) + "\n")
-    env = {**os.environ, "PYTHONPATH": str(site), "PLUGYARD_CONFIG": str(config)}
-    return Setup("embedded", config, env)
 
 
 @pytest.fixture(scope="module")
@@ -169,45 +139,68 @@ def test_the_plugin_class_can_be_named_in_plugyard_toml(tmp_path: Path) -> None:
 
 
 def test_girder_worker_app_does_not_take_over_the_process(tmp_path: Path, site: Path) -> None:
-    """In one process: plugyard's app stays current, girder_worker's name for its app is
-    plugyard's app, and girder_worker's signal handlers leave plugyard's own tasks alone."""
+    """In one process (a host with its embedded worker, as ``plugyard run`` has): plugyard's
+    app stays current, girder_worker's name for its app is plugyard's app, girder_worker's
+    signal handlers are guarded, and a plugyard task and a girder_worker task both run,
+    girder_worker's handlers leaving the plugyard task alone."""
     script = tmp_path / "check.py"
     script.write_text(
         """
-import asyncio, json, sys
+import json, logging, sys
 import celery
 from celery import signals
-from plugyard.host import Config, Host
+from plugyard.adapters.celery import adapter
+from plugyard.sdk.testing import HostRunner
 
-host = Host(Config({"host": {"runtime_dir": sys.argv[1]}}))
-asyncio.run(host.load())
-import girder_worker.app as gw
+config = {
+    "host": {"runtime_dir": sys.argv[1], "shutdown_timeout": 5},
+    "plugins": {
+        "sample": {"use": "celery_sample:SamplePlugin"},
+        "arith": {"use": "gwarith:ArithPlugin"},
+    },
+}
+said = []
+class Said(logging.Handler):
+    def emit(self, record):
+        said.append(record.getMessage())
 
-app = host.tasks.app
-names = lambda s: [getattr(r[1], "__name__", repr(r[1])) for r in s.receivers]
-print(json.dumps({
-    "current": celery._state.get_current_app() is app,
-    "registry": gw.app.tasks is app.tasks,
-    "task_app": gw.app.tasks["gwarith.tasks.fibonacci"].app is app,
-    "prerun": names(signals.task_prerun),
-    "publish": names(signals.before_task_publish),
-}))
+with HostRunner(config=config, adapters=[adapter]) as runner:
+    import girder_worker.app as gw
+    logging.getLogger("girder_worker").addHandler(Said())
+    app = runner.host.tasks.app
+    names = lambda s: [getattr(r[1], "__name__", repr(r[1])) for r in s.receivers]
+    found = {
+        "current": celery._state.get_current_app() is app,
+        "registry": gw.app.tasks is app.tasks,
+        "task_app": gw.app.tasks["gwarith.tasks.fibonacci"].app is app,
+        "prerun": names(signals.task_prerun),
+        "publish": names(signals.before_task_publish),
+        "add": runner.host.tasks.send("celery_sample.tasks.add", 2, 3).get(timeout=30),
+        "fib": runner.host.tasks.send("gwarith.tasks.fibonacci", 10).get(timeout=30),
+    }
+found["girder_said"] = said
+print(json.dumps(found))
 """
     )
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(SAMPLE_PLUGINS)])}
     out = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "state")],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=False,
     )
+    assert out.returncode == 0, out.stderr
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert found["current"] and found["registry"] and found["task_app"]
     assert "gw_task_prerun" not in found["prerun"]
     assert "guarded_gw_task_prerun" in found["prerun"]
     assert "girder_before_task_publish" not in found["publish"]
+    assert (found["add"], found["fib"]) == (5, 55)
+    # girder_worker's handlers ran for the girder_worker task only (no warnings about a
+    # plugyard task's missing Girder job, and none about the girder_worker task's either).
+    assert found["girder_said"] == []
 
 
 def test_without_girder_worker_nothing_changes(tmp_path: Path) -> None:

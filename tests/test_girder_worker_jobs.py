@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _celery_helpers import Setup, _rabbit_vhost
-from test_girder_worker import CHATTY, FIB, install_plugins, make_setup
+from _girder_helpers import CHATTY, FIB, install_plugins, make_setup
 
 pytest.importorskip("girder_worker", reason="girder-worker is not installed")
 
@@ -216,7 +216,8 @@ def start_girder_worker(env: dict[str, str], log: Path, queue: str | None) -> An
     deadline = time.monotonic() + 60
     while b" ready." not in log.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError(f"girder-worker did not start:\n{log.read_text()}")
         time.sleep(0.1)
     return proc

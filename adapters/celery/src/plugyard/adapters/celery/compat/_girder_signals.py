@@ -3,7 +3,11 @@
 ``girder_worker.app`` connects its handlers to Celery's global signals, so in one process
 they would run for every task of every app (plugyard's own tasks included), each one warning
 that it has no Girder job. :func:`install` disconnects them and connects one guard per signal
-that calls girder_worker's handler for tasks with girder_worker's task base only.
+that calls girder_worker's handler for tasks with girder_worker's task base only, and only
+where Girder is involved: a message sent by girder_worker's ``Task.apply_async`` (not by
+name, as ``plugyard tasks send`` sends), a run with a Girder job, API URL or result hooks.
+The handlers' job-status calls then go to the Girder job alone (plugyard's store has its own
+record of the run). Task success is plugyard's own :func:`_on_success`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ def _guard(module: Any, handler: Callable[..., Any], key: str | None) -> Callabl
         task = published_task(kwargs.get("sender")) if key is None else kwargs.get(key)
         if not is_girder_task(task):
             return None
+        if key is None and not _GIRDER_HEADERS.intersection(kwargs.get("headers") or ()):
+            return None  # sent by name (plugyard tasks send), not by girder_worker's Task
         if key is not None and not _has_girder_job(task, kwargs):
             return None
         with remote_only():
@@ -66,6 +72,11 @@ def _has_girder_job(task: Any, kwargs: dict[str, Any]) -> bool:
     headers = getattr(message, "headers", None) or {}
     return any(found) or "jobInfoSpec" in headers
 
+
+_GIRDER_HEADERS = frozenset(
+    {"girder_job_title", "jobInfoSpec", "girder_api_url", "girder_client_token"}
+)
+"""Headers of a message girder_worker's ``Task.apply_async`` (or Girder) sent."""
 
 _GIRDER_REQUEST = ("jobInfoSpec", "girder_api_url", "girder_result_hooks", "girder_job_manager")
 
