@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _celery_helpers import Setup, _rabbit_vhost
-from _girder_helpers import CHATTY, FIB, install_plugins, make_setup
+from _girder_helpers import CHATTY, FIB, WAITER, install_plugins, make_setup
 
 pytest.importorskip("girder_worker", reason="girder-worker is not installed")
 
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 CLIENT = str(Path(__file__).parent / "_girder_client.py")
 CELERY = str(Path(sys.executable).parent / "celery")
 
-RUNNING, SUCCESS = "2", "3"
+RUNNING, SUCCESS, CANCELED = "2", "3", "5"
 
 
 class Girder:
@@ -178,6 +178,31 @@ def test_a_girder_job_hears_status_progress_and_log_from_plugyard(
         status = json.loads(setup.tasks("status", task_id).stdout)
         assert status["status"] == "success"
         assert "hello from chatty, ada" in setup.tasks("log", task_id).stdout
+    finally:
+        setup.stop_workers()
+
+
+def test_a_canceled_task_ends_its_girder_job_canceled(
+    tmp_path: Path, site: Path, girder: Girder
+) -> None:
+    """Canceled while it runs (it sees ``self.canceled``), and canceled while queued (it
+    never runs): Girder hears CANCELED for both."""
+    setup = make_setup(tmp_path, site)
+    try:
+        setup.start_worker(tmp_path / "worker.log", "-c", "1")
+        started = tmp_path / "started"
+        running = send(setup.env, "plugyard", WAITER, [str(started)], "--job", girder.url("r"))[0]
+        queued = send(setup.env, "plugyard", FIB, [3], "--job", girder.url("q"))[0]
+        girder.wait_for_status("r", RUNNING)
+        assert girder.of("q") == []  # one worker process, busy: the second task waits
+        setup.tasks("cancel", queued)
+        setup.tasks("cancel", running)
+        statuses = [r["form"].get("status") for r in girder.wait_for_status("r", CANCELED)]
+        assert [s for s in statuses if s] == [RUNNING, CANCELED]
+        statuses = [r["form"].get("status") for r in girder.wait_for_status("q", CANCELED)]
+        assert [s for s in statuses if s] == [CANCELED]
+        for task_id in (running, queued):
+            assert json.loads(setup.tasks("status", task_id).stdout)["status"] == "canceled"
     finally:
         setup.stop_workers()
 

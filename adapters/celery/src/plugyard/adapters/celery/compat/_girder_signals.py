@@ -38,7 +38,19 @@ _GUARDED = (
 )
 
 
+def _canceled_while_queued(task: Any) -> bool:
+    """Whether a run about to start was canceled (read fresh from the job store: plugyard
+    skips it right after this signal, and Girder must not hear RUNNING first)."""
+    jobs = getattr(task.app, "plugyard_jobs", None)
+    if jobs is None:
+        return False
+    jobs.refresh_flags()
+    return bool(task.canceled)
+
+
 def _guard(module: Any, handler: Callable[..., Any], key: str | None) -> Callable[..., Any]:
+    handler_name = handler.__name__
+
     def published_task(sender: Any) -> Any:
         app = getattr(module, "app", None)
         tasks = getattr(app, "tasks", None)
@@ -52,10 +64,12 @@ def _guard(module: Any, handler: Callable[..., Any], key: str | None) -> Callabl
             return None  # sent by name (plugyard tasks send), not by girder_worker's Task
         if key is not None and not _has_girder_job(task, kwargs):
             return None
+        if handler_name == "gw_task_prerun" and _canceled_while_queued(task):
+            return None  # it will not run: Girder hears CANCELED only (see GirderTask)
         with remote_only():
             return handler(*args, **kwargs)
 
-    guarded.__name__ = f"guarded_{handler.__name__}"
+    guarded.__name__ = f"guarded_{handler_name}"
     guarded.__qualname__ = guarded.__name__
     return guarded
 

@@ -5,8 +5,13 @@ with plugyard's cancellation and job status in front."""
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from typing import Any
+
+from celery.exceptions import Ignore  # type: ignore[import-untyped]
+
+logger = logging.getLogger("plugyard.adapters.celery.compat")
 
 __all__ = ["girder_task_base", "is_girder_task"]
 
@@ -40,9 +45,31 @@ def girder_task_base() -> type:
         def job_manager(self, value: Any) -> None:
             self.request.girder_job_manager = value
 
+        def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+            """plugyard skips a run canceled while queued; its Girder job (if it has one)
+            hears CANCELED, as girder_worker's revoke handler would tell it."""
+            try:
+                super().before_start(task_id, args, kwargs)
+            except Ignore:
+                _tell_girder_canceled(self.request)
+                raise
+
     GirderTask.__module__ = __name__
     GirderTask.__qualname__ = "GirderTask"
     return GirderTask
+
+
+def _tell_girder_canceled(request: Any) -> None:
+    if not getattr(request, "jobInfoSpec", None):
+        return
+    from girder_worker.utils import JobStatus, _job_manager  # type: ignore[import-untyped]
+
+    try:
+        manager = _job_manager(request, getattr(request, "headers", None))
+        manager.updateStatus(JobStatus.CANCELED)
+        manager.cleanup()
+    except Exception as exc:  # the job's URL is the deployment's: report, never crash
+        logger.warning("task %s: cannot tell its Girder job it was canceled: %s", request.id, exc)
 
 
 def is_girder_task(task: Any) -> bool:
