@@ -225,14 +225,12 @@ class _LogHandler(logging.Handler):
 
 
 _installed_lock = threading.Lock()
-_installed: dict[str, Any] = {}
 
 
 def install_capture() -> None:
     """Put the capturing streams in front of ``sys.stdout`` and ``sys.stderr`` (again, if
-    something replaced them since), and the log handler on the root logger (once)."""
-    streams = isinstance(sys.stdout, _TeeStream) and isinstance(sys.stderr, _TeeStream)
-    if streams and _installed.get("pid") == _pid():
+    something replaced them since), and the log handler on the root logger."""
+    if isinstance(sys.stdout, _TeeStream) and isinstance(sys.stderr, _TeeStream):
         return
     with _installed_lock:
         if not isinstance(sys.stdout, _TeeStream):
@@ -244,13 +242,6 @@ def install_capture() -> None:
             handler = _LogHandler()
             handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
             root.addHandler(handler)
-        _installed["pid"] = _pid()
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
 
 
 def start_capture(jobs: Jobs, task_id: str, name: str) -> None:
