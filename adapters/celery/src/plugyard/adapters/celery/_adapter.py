@@ -54,7 +54,16 @@ class CeleryAdapter:
         if spec.group not in (TASKS_GROUP, girder.GIRDER_GROUP) and not is_task_plugin(spec.load()):
             return None
         if spec.group == girder.GIRDER_GROUP or girder.is_girder_plugin(spec.load()):
-            return load_task_plugin(girder.contain(runtime.app), spec)
+            from plugyard.host import PluginLoadError
+
+            try:
+                facade = girder.contain(runtime.app)
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"task plugin {spec.name!r}: importing girder_worker.app failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            return load_task_plugin(facade, spec)
         return load_task_plugin(runtime.app, spec)
 
     @hookimpl
