@@ -168,7 +168,7 @@ def pluggy_call(hook: pluggy.HookCaller) -> Timer:
 
 
 def host_acall(host: Host) -> Timer:
-    """``await host.acall("bench_hook", a=1, b=2)``, N awaits in the running loop."""
+    """``await host.call_hook("bench_hook", a=1, b=2)``, N awaits in the running loop."""
     acall = host.acall
 
     async def run(n: int) -> float:
@@ -205,7 +205,7 @@ async def measure_hooks(settings: Settings, runtime: Path) -> dict[str, dict[str
         host = Host(host_config(f"bench-{impls}", runtime), autoload=False, plugins=adders)
         host.pm.add_hookspecs(BenchSpec)
         async with host:
-            outcome = await host.acall("bench_hook", a=1, b=2)
+            outcome = await host.call_hook("bench_hook", a=1, b=2)
             if outcome.values != [3] * impls or not outcome.ok:
                 raise AssertionError(f"host.acall returned {outcome!r}")
             await host.bus.drain()

@@ -149,8 +149,8 @@ def test_girder_worker_app_does_not_take_over_the_process(tmp_path: Path, site: 
 import json, logging, sys
 import celery
 from celery import signals
-from plugyard.adapters.celery import adapter
-from plugyard.sdk.testing import HostRunner
+from plugyard.adapters.celery import CeleryService, adapter
+from plugyard.host.testing import HostRunner
 
 config = {
     "host": {"runtime_dir": sys.argv[1], "shutdown_timeout": 5},
@@ -167,7 +167,8 @@ class Said(logging.Handler):
 with HostRunner(config=config, adapters=[adapter]) as runner:
     import girder_worker.app as gw
     logging.getLogger("girder_worker").addHandler(Said())
-    app = runner.host.tasks.app
+    service = CeleryService.of(runner.host)
+    app = service.app
     names = lambda s: [getattr(r[1], "__name__", repr(r[1])) for r in s.receivers]
     found = {
         "current": celery._state.get_current_app() is app,
@@ -175,8 +176,8 @@ with HostRunner(config=config, adapters=[adapter]) as runner:
         "task_app": gw.app.tasks["gwarith.tasks.fibonacci"].app is app,
         "prerun": names(signals.task_prerun),
         "publish": names(signals.before_task_publish),
-        "add": runner.host.tasks.send("celery_sample.tasks.add", 2, 3).get(timeout=30),
-        "fib": runner.host.tasks.send("gwarith.tasks.fibonacci", 10).get(timeout=30),
+        "add": service.send("celery_sample.tasks.add", 2, 3).get(timeout=30),
+        "fib": service.send("gwarith.tasks.fibonacci", 10).get(timeout=30),
     }
 found["girder_said"] = said
 print(json.dumps(found))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from plugyard.adapters.celery import CeleryService
 from plugyard.adapters.celery._job_manager import JobManager, start_capture, stop_capture
 from plugyard.adapters.celery._jobs import Jobs
 from plugyard.adapters.celery._store import SQLiteJobStore
@@ -36,18 +37,18 @@ def wait_for_end(embedded: Any, task_id: str) -> None:
 
 
 def test_printed_logged_and_written_text_is_the_job_log(embedded: Any) -> None:
-    result = embedded.host.tasks.send(REPORTER, "ada")
+    result = CeleryService.of(embedded.host).send(REPORTER, "ada")
     assert result.get(timeout=10) == "ada"
     wait_for_end(embedded, result.id)
-    cursor, text = embedded.host.tasks.log(result.id)
+    cursor, text = CeleryService.of(embedded.host).log(result.id)
     assert text == EXPECTED_LOG
-    assert embedded.host.tasks.log(result.id, cursor) == (cursor, "")
-    reply = embedded.call("task_log", id=result.id)
+    assert CeleryService.of(embedded.host).log(result.id, cursor) == (cursor, "")
+    reply = embedded.run_command("tasks.log", id=result.id)
     assert reply["text"] == EXPECTED_LOG
 
 
 def test_log_lines_and_progress_are_events(embedded: Any) -> None:
-    result = embedded.host.tasks.send(REPORTER, "bo")
+    result = CeleryService.of(embedded.host).send(REPORTER, "bo")
     result.get(timeout=10)
     wait_for_end(embedded, result.id)
     mine = [e for e in embedded.events.matching(f"task.{REPORTER}.*") if e.data["id"] == result.id]
@@ -57,7 +58,7 @@ def test_log_lines_and_progress_are_events(embedded: Any) -> None:
     assert progress[0]["total"] == 10
     assert progress[0]["current"] == 7
     assert progress[0]["message"] == "seven"
-    status = embedded.host.tasks.status(result.id)
+    status = CeleryService.of(embedded.host).status(result.id)
     assert status["status"] == "success"
     assert status["total"] == 10  # updateProgress(current=8) kept total and message
     assert status["message"] == "seven"

@@ -1,16 +1,37 @@
 """What plugyard plugin authors import.
 
-The SDK never imports the host: a plugin package depends on ``plugyard-sdk`` alone.
+The SDK never imports the host: a plugin package depends on ``plugyard-sdk`` alone. The
+contracts that plugins implement live here: hook markers, events, commands and the plugin
+handle.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._commands import Command, CommandError, Errno, Param
 from ._events import Event, EventFormatError
+from ._exports import lazy_exports
+from ._handle import HandleBase, PluginHandle, StopPhase
+from ._hints import did_you_mean
 from ._markers import PROJECT_NAME, hookimpl
 
-__all__ = ["PROJECT_NAME", "Event", "EventFormatError", "__version__", "hookimpl"]
+__all__ = [
+    "PROJECT_NAME",
+    "Command",
+    "CommandError",
+    "Errno",
+    "Event",
+    "EventFormatError",
+    "HandleBase",
+    "Param",
+    "PluginHandle",
+    "StopPhase",
+    "__version__",
+    "did_you_mean",
+    "hookimpl",
+    "lazy_exports",
+]
 
 try:
     __version__ = version("plugyard-sdk")

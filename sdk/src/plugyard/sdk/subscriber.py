@@ -443,7 +443,7 @@ class SubscriberPlugin:
         count, self._unreported = self._unreported, 0
         if count and self._dealer is not None:
             with contextlib.suppress(Exception):
-                self.cast("drops", name=self.name, count=count)
+                self.cast("zmq.drops", name=self.name, count=count)
 
     # -- handshake ------------------------------------------------------------------------
 
@@ -465,11 +465,11 @@ class SubscriberPlugin:
             if time.monotonic() > deadline:
                 self.log.warning("no answer from the host at %s", self.endpoint)
                 return
-            self.cast("hello", name=self.name, pid=os.getpid())
+            self.cast("zmq.hello", name=self.name, pid=os.getpid())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(confirmed.wait(), delay)
             delay = min(delay * 2, 0.5)
-        self.cast("hello", name=self.name, pid=os.getpid(), ready=True)
+        self.cast("zmq.hello", name=self.name, pid=os.getpid(), ready=True)
 
     # -- commands -------------------------------------------------------------------------
 

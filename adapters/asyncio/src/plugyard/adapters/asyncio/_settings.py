@@ -41,7 +41,6 @@ class DeliverySettings(BaseModel):
 class AsyncioSettings(BaseModel):
     """The ``[asyncio]`` section.
 
-    ``plugin_dirs`` and ``active_plugins`` enable plugins by file name (without ``.py``);
     ``queue_size`` and ``handler_timeout`` (seconds, 0 for none) apply to every event plugin
     unless ``[asyncio.delivery.PLUGIN]`` says otherwise.
     """
@@ -49,10 +48,11 @@ class AsyncioSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plugin_dirs: list[Path] = []
-    """Folders of event and background plugin files, relative to the configuration file's
-    folder."""
+    """Deprecated: use ``[host] plugin_dirs``, the one plugin-folder setting for every model.
+    Still read for one release, with a warning."""
     active_plugins: list[str] = []
-    """Plugins to load from ``plugin_dirs``, by file name without ``.py``."""
+    """Deprecated: use ``[host] active_plugins``. Still read for one release, with a
+    warning."""
     queue_size: int = Field(1000, gt=0)
     """Events each event plugin's queue holds before the event type's overflow policy
     applies."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugyard.host import PluginLoadError, PluginSpec
+from plugyard.sdk import HandleBase
 from plugyard.sdk.tasks import TaskPlugin
 
 from ._settings import normalize_conf
@@ -27,12 +28,12 @@ def is_task_plugin(obj: Any) -> bool:
     girder-worker installed) a ``girder_worker.GirderWorkerPluginABC`` subclass."""
     if inspect.isclass(obj) and issubclass(obj, TaskPlugin) and obj is not TaskPlugin:
         return True
-    from .compat.girder import is_girder_plugin
+    from .compat import is_girder_plugin
 
     return is_girder_plugin(obj)
 
 
-class TaskPluginHandle:
+class TaskPluginHandle(HandleBase):
     """The host's handle on one task plugin (its tasks run in workers, not in the handle)."""
 
     model = "celery"

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from plugyard.host.sqlite import connect
 from plugyard.sdk.tasks import ACTIVE, TRANSITIONS, JobStatus, next_status
-
-from ._sqlite import connect
 
 __all__ = ["Job", "JobStore", "LogLine", "SQLiteJobStore", "Update", "open_store"]
 
@@ -402,7 +401,7 @@ def open_store(url: str, *, prefix: str = "plugyard:") -> JobStore:
         from ._store_redis import RedisJobStore
 
         return RedisJobStore(url, prefix=prefix)
-    from ._sqlite import path_from_url
+    from plugyard.host.sqlite import path_from_url
 
     return SQLiteJobStore(path_from_url(url))
 

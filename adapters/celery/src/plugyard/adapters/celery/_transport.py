@@ -17,7 +17,7 @@ from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES, virtual
 
-from ._sqlite import connect, path_from_url
+from plugyard.host.sqlite import connect, path_from_url
 
 __all__ = ["ALIAS", "Channel", "Transport", "register"]
 

@@ -251,6 +251,7 @@ def _launch_embedded(
     from plugyard.sdk.pod import PodError
 
     from ._adapter import adapter
+    from ._service import PodService
 
     config = load_config(config_path)
     raw = config.to_dict()
@@ -261,10 +262,11 @@ def _launch_embedded(
 
     async def go() -> dict[str, Any]:
         async with Host(embedded, autoload=False, adapters={"pod": adapter}) as host:
-            run = await host.pod.launch(dict(fields), launcher)
+            pod = PodService.of(host)
+            run = await pod.launch(dict(fields), launcher)
             if not as_json:
                 click.echo(f"run {run['id']}: launched ({run.get('launcher')})", err=True)
-            result: dict[str, Any] = await host.pod.wait(run["id"])
+            result: dict[str, Any] = await pod.wait(run["id"])
             return result
 
     try:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from plugyard.host import PluginLoadError, PluginState, ProcessSpec, ProcessState, RestartPolicy
+from plugyard.sdk import HandleBase
 
 from ._settings import ProcessOptions
 
@@ -74,7 +75,7 @@ def process_options(defaults: ProcessOptions, raw: Any, where: str) -> ProcessOp
         raise ConfigError(f"{where}: process.{key}: {item['msg']}") from None
 
 
-class SubscriberHandle:
+class SubscriberHandle(HandleBase):
     """Drives one subscriber plugin's process through the host's supervisor."""
 
     model = "zmq"
@@ -253,6 +254,6 @@ class SubscriberHandle:
         if record.state is not PluginState.STARTED:
             return
         if info.state is ProcessState.FLAPPING:
-            host.registry.set_state(self.name, PluginState.FAILED, f"flapping: {info.reason}")
+            host.set_plugin_state(self.name, PluginState.FAILED, f"flapping: {info.reason}")
         elif info.state is ProcessState.EXITED:
-            host.registry.set_state(self.name, PluginState.STOPPED, info.reason)
+            host.set_plugin_state(self.name, PluginState.STOPPED, info.reason)

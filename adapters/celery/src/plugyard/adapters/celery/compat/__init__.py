@@ -1,10 +1,13 @@
-"""Compatibility layers for the originals of the Celery model, each active only when its
-original is installed.
+"""Compatibility with the originals of the Celery model, active only when the original is
+installed: girder_worker plugins (``girder_worker_plugins`` entry points,
+``GirderWorkerPluginABC`` subclasses, tasks declared with ``girder_worker.app``) run on
+plugyard's app and worker, and report to Girder's job API when Girder sends them.
 
-:mod:`.girder` runs girder_worker plugins (``girder_worker_plugins`` entry points,
-``GirderWorkerPluginABC`` subclasses) on plugyard's app and worker.
+Importing this package does not import girder_worker; :func:`contain` does.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._girder import GIRDER_GROUP, GirderApp, contain, installed, is_girder_plugin
+
+__all__ = ["GIRDER_GROUP", "GirderApp", "contain", "installed", "is_girder_plugin"]
