@@ -248,6 +248,7 @@ PUBLIC: dict[str, list[str]] = {
         "split_topic",
     ],
     "plugyard.sdk.tasks": [
+        "ACTIVE",
         "CancelableTask",
         "JobChannel",
         "JobStatus",
@@ -301,6 +302,13 @@ PUBLIC: dict[str, list[str]] = {
         "adapter",
         "client_service",
         "connect",
+    ],
+    "plugyard.adapters.celery.compat": [
+        "GIRDER_GROUP",
+        "GirderApp",
+        "contain",
+        "installed",
+        "is_girder_plugin",
     ],
     "plugyard.adapters.lifecycle": [
         "Blueprint",

@@ -60,9 +60,13 @@ class EntryPointInfo:
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[EntryPointInfo, ...]] | None = None
+_other: dict[str, tuple[EntryPointInfo, ...]] = {}
 
 
-def _scan(path: list[str] | None = None) -> dict[str, tuple[EntryPointInfo, ...]]:
+def _scan(
+    path: list[str] | None = None, group: str | None = None
+) -> dict[str, tuple[EntryPointInfo, ...]]:
+    """Entry points of every ``plugyard*`` group, or of ``group`` alone."""
     import importlib_metadata
 
     groups: dict[str, dict[str, EntryPointInfo]] = {}
@@ -72,25 +76,36 @@ def _scan(path: list[str] | None = None) -> dict[str, tuple[EntryPointInfo, ...]
         else importlib_metadata.distributions(path=path)
     )
     for dist in found_dists:
-        found = [ep for ep in dist.entry_points if ep.group.startswith("plugyard")]
+        found = [
+            ep
+            for ep in dist.entry_points
+            if (ep.group == group if group else ep.group.startswith("plugyard"))
+        ]
         if not found:
             continue
         meta_name = dist.metadata["Name"] if dist.metadata else None
         requires = tuple(dist.requires or ())
         for ep in found:
-            info = EntryPointInfo(ep.group, ep.name, ep.value, meta_name, dist.version, requires)
+            # "module:attr [extra]": the extras name optional dependencies, not a target.
+            value = ep.value.partition("[")[0].strip()
+            info = EntryPointInfo(ep.group, ep.name, value, meta_name, dist.version, requires)
             groups.setdefault(ep.group, {}).setdefault(ep.name, info)
     return {group: tuple(by_name.values()) for group, by_name in groups.items()}
 
 
 def entry_points(group: str) -> tuple[EntryPointInfo, ...]:
-    """The entry points of a ``plugyard*`` group, de-duplicated by name (first on the path wins).
+    """The entry points of a group, de-duplicated by name (first on the path wins).
 
     Every installed distribution is read once per process, for every ``plugyard*`` group at
-    once; nothing is imported.
+    once; another group (an original's, such as ``girder_worker_plugins``) is read once on
+    its first lookup. Nothing is imported.
     """
     global _cache
     with _lock:
+        if not group.startswith("plugyard"):
+            if group not in _other:
+                _other[group] = _scan(group=group).get(group, ())
+            return _other[group]
         if _cache is None:
             _cache = _scan()
         return _cache.get(group, ())
@@ -101,6 +116,7 @@ def refresh_entry_points() -> None:
     global _cache
     with _lock:
         _cache = None
+        _other.clear()
 
 
 def import_target(target: str, *, where: str) -> Any:

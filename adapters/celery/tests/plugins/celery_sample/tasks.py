@@ -74,3 +74,20 @@ def once(self: Any, path: str, seconds: float) -> int:
         out.write(f"{os.getpid()}\n")
     time.sleep(seconds)
     return len(Path(path).read_text().splitlines())
+
+
+@app.task(bind=True)
+def reporter(self: Any, name: str) -> str:
+    """Prints, logs and reports through its job manager (girder_worker's API)."""
+    import logging
+    import sys
+
+    print(f"hello {name}")
+    sys.stderr.write("half a line")
+    sys.stderr.write(" on stderr\n")
+    logging.getLogger("celery_sample.reporter").warning("careful, %s", name)
+    self.job_manager.updateProgress(total=10, current=7, message="seven")
+    self.job_manager.updateProgress(current=8)
+    self.job_manager.write("from the job manager\n")
+    print("no newline at the end", end="")
+    return name

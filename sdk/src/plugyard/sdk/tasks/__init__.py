@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._exports import lazy_exports
 from ._channel import JobChannel
 from ._plugin import TaskPlugin
-from ._status import TERMINAL, TRANSITIONS, JobStatus, can_transition, next_status
+from ._status import ACTIVE, TERMINAL, TRANSITIONS, JobStatus, can_transition, next_status
 
 if TYPE_CHECKING:
     from ._app import PlugyardCelery, PollingAsyncResult
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     app: PlugyardCelery
 
 __all__ = [
+    "ACTIVE",
     "TERMINAL",
     "TRANSITIONS",
     "CancelableTask",

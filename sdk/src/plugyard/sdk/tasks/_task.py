@@ -71,6 +71,19 @@ class CancelableTask(Task):  # type: ignore[misc]
             )
 
     @property
+    def job_manager(self) -> Any:
+        """This run's job manager, with girder_worker's API: ``updateProgress(total=,
+        current=, message=)``, ``updateStatus(status)``, ``write(text)``. The adapter
+        provides it; ``None`` where no adapter runs the task."""
+        request = self.request
+        manager = getattr(request, "plugyard_job_manager", None)
+        if manager is None and request.id:
+            make = getattr(self._channel(), "job_manager", None)
+            if make is not None:
+                manager = request.plugyard_job_manager = make(self)
+        return manager
+
+    @property
     def job_status(self) -> JobStatus:
         """This run's job status as last recorded (RUNNING while it runs, CANCELING once a
         cancellation was asked)."""

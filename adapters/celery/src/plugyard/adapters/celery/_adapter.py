@@ -26,24 +26,41 @@ class CeleryAdapter:
     @hookimpl
     def plugyard_configure(self, host: Host) -> None:
         """Configure the shared Celery app from ``[celery]`` and add the host's service."""
+        from . import compat
         from ._core import configure
         from ._loader import TASKS_GROUP
         from ._service import CeleryService
 
         host.services.add(CeleryService(host, *configure(host.config, host.runtime_dir)))
         host.add_plugin_group(TASKS_GROUP, model="celery")
+        if compat.installed():
+            host.add_plugin_group(compat.GIRDER_GROUP, model="celery")
 
     @hookimpl
     def plugyard_load_plugin(self, host: Host, spec: PluginSpec) -> TaskPluginHandle | None:
-        """Claim task plugins: ``plugyard.tasks`` entry points and ``TaskPlugin`` classes."""
+        """Claim task plugins: ``plugyard.tasks`` entry points and ``TaskPlugin`` classes, and
+        (with girder-worker installed) ``girder_worker_plugins`` entry points and
+        ``GirderWorkerPluginABC`` classes."""
+        from . import compat
         from ._loader import TASKS_GROUP, is_task_plugin, load_task_plugin
         from ._service import CeleryService
 
         service = CeleryService.find(host)
         if service is None:
             return None
-        if spec.group != TASKS_GROUP and not is_task_plugin(spec.load()):
+        if spec.group not in (TASKS_GROUP, compat.GIRDER_GROUP) and not is_task_plugin(spec.load()):
             return None
+        if spec.group == compat.GIRDER_GROUP or compat.is_girder_plugin(spec.load()):
+            from plugyard.host import PluginLoadError
+
+            try:
+                facade = compat.contain(service.app)
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"task plugin {spec.name!r}: importing girder_worker.app failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            return load_task_plugin(facade, spec)
         return load_task_plugin(service.app, spec)
 
     @hookimpl

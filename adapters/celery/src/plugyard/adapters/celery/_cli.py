@@ -185,6 +185,35 @@ def status(config_path: str | None, task_id: str) -> None:
     click.echo(json.dumps(service.status(task_id), indent=2, default=str))
 
 
+@tasks.command("log")
+@config_option
+@click.argument("task_id")
+@click.option("--follow", "-f", is_flag=True, help="Print new lines until the job ends.")
+@click.option(
+    "--timeout", type=float, help="With --follow: give up after this many seconds (exit 1)."
+)
+def log(config_path: str | None, task_id: str, follow: bool, timeout: float | None) -> None:
+    """The job log of a task: what it printed and logged, and what it wrote with
+    ``self.job_manager.write``."""
+    import time
+
+    service = _service(config_path)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    cursor, text = service.log(task_id)
+    click.echo(text, nl=False)
+    while follow:
+        job = service.jobs.store.get(task_id)
+        ended = job is not None and job.status.terminal
+        cursor, text = service.log(task_id, cursor)  # read after the status: nothing is lost
+        click.echo(text, nl=False)
+        if ended:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            click.echo(f"plugyard: task {task_id} has not ended after {timeout:g}s", err=True)
+            sys.exit(1)
+        time.sleep(0.1)
+
+
 @tasks.command("cancel")
 @config_option
 @click.argument("task_id")

@@ -1,4 +1,5 @@
-"""The task model's commands: ``tasks.send``, ``tasks.status``, ``tasks.cancel``, ``tasks.list``."""
+"""The task model's commands: ``tasks.send``, ``tasks.status``, ``tasks.cancel``, ``tasks.list``,
+``tasks.log``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def commands(service: TaskService) -> list[Command]:
     def tasks() -> dict[str, Any]:
         return {"tasks": service.registered()}
 
+    def log(id: str, cursor: int = 0) -> dict[str, Any]:
+        after, text = service.log(id, cursor)
+        return {"id": id, "cursor": after, "text": text}
+
     return [
         Command(
             "tasks.status",
@@ -51,4 +56,10 @@ def commands(service: TaskService) -> list[Command]:
             aliases=("task_send",),
         ),
         Command("tasks.list", tasks, "Registered task names.", aliases=("task_list",)),
+        Command(
+            "tasks.log",
+            log,
+            "A task's job log after cursor (0: from the start), and the next cursor.",
+            {"id": Param(str, True), "cursor": Param(int, default=0)},
+        ),
     ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from plugyard.sdk.tasks import JobStatus
 
-from ._store import Job, JobStore, Update
+from ._store import Job, JobStore, LogLine, Update
 
 __all__ = ["Jobs", "StatusWriter", "reap_lost"]
 
@@ -101,14 +101,14 @@ class StatusWriter:
 
     def __init__(self, store: Callable[[], JobStore]) -> None:
         self._store_factory = store
-        self._queue: queue.SimpleQueue[Update | _Marker] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Update | LogLine | _Marker] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         _writers.add(self)
 
-    def put(self, update: Update) -> None:
-        """Queue an update; never blocks on the store."""
+    def put(self, update: Update | LogLine) -> None:
+        """Queue an update or a log line; never blocks on the store."""
         with self._lock:
             if self._thread is None:
                 self._start()
@@ -128,7 +128,7 @@ class StatusWriter:
         self._queue = queue.SimpleQueue()
         self._thread = None
 
-    def _run(self, source: queue.SimpleQueue[Update | _Marker]) -> None:
+    def _run(self, source: queue.SimpleQueue[Update | LogLine | _Marker]) -> None:
         store = self._store_factory()
         last_write = float("-inf")
         try:
@@ -139,7 +139,7 @@ class StatusWriter:
                     self._wake.wait(max(self.linger, last_write + self.interval - now))
                     self._wake.clear()
                 last_write = time.monotonic()
-                batch: list[Update] = []
+                batch: list[Update | LogLine] = []
                 while True:
                     if isinstance(item, _Marker):
                         if batch:
@@ -162,20 +162,34 @@ class StatusWriter:
         finally:
             store.close()
 
-    def _write(self, store: JobStore, updates: list[Update]) -> None:
+    def _write(self, store: JobStore, items: list[Update | LogLine]) -> None:
+        """Write a batch in order: each run of status updates in one store call, each run of
+        log lines in another."""
+        start = 0
+        for end in range(1, len(items) + 1):
+            if end == len(items) or type(items[end]) is not type(items[start]):
+                self._write_run(store, items[start:end])
+                start = end
+
+    def _write_run(self, store: JobStore, items: list[Update | LogLine]) -> None:
+        logs = isinstance(items[0], LogLine)
         for attempt in range(3):
             try:
-                store.apply(updates)
+                if logs:
+                    store.append_logs([i for i in items if isinstance(i, LogLine)])
+                else:
+                    store.apply([i for i in items if isinstance(i, Update)])
                 return
             except Exception as exc:
                 logger.warning(
-                    "job store: writing %d status update(s) failed (attempt %d): %s",
-                    len(updates),
+                    "job store: writing %d %s failed (attempt %d): %s",
+                    len(items),
+                    "log line(s)" if logs else "status update(s)",
                     attempt + 1,
                     exc,
                 )
                 time.sleep(0.2 * (attempt + 1))
-        logger.error("job store: %d status update(s) dropped", len(updates))
+        logger.error("job store: %d %s dropped", len(items), "log line(s)" if logs else "update(s)")
 
     def _mark(self, *, stop: bool) -> tuple[_Marker, threading.Thread] | None:
         with self._lock:
@@ -281,11 +295,19 @@ class Jobs:
         self._flags_at = 0.0
 
     def progress(
-        self, task_id: str, name: str, current: float, total: float, message: str | None
+        self,
+        task_id: str,
+        name: str,
+        current: float | None,
+        total: float | None,
+        message: str | None,
+        *,
+        force: bool = False,
     ) -> None:
         now = time.monotonic()
         last = self._last_progress.get(task_id, 0.0)
-        if now - last < self.progress_interval and current < total:
+        done = current is not None and total is not None and current >= total
+        if now - last < self.progress_interval and not done and not force:
             return
         self._last_progress[task_id] = now
         if len(self._last_progress) > 10_000:
@@ -300,6 +322,17 @@ class Jobs:
             logger.warning("job store: cannot read task %s: %s", task_id, exc)
             return None
         return job.status if job else None
+
+    def log(self, task_id: str, name: str, text: str) -> None:
+        """Queue text for the task's job log (and a ``task.<name>.log`` event)."""
+        if text:
+            self.writer.put(LogLine(task_id, name, text))
+
+    def job_manager(self, task: Any) -> Any:
+        """A :class:`~._job_manager.JobManager` for the run of ``task`` on this thread."""
+        from ._job_manager import JobManager
+
+        return JobManager(self, task.request.id, task.name)
 
     def skipped(self, task_id: str, name: str) -> None:
         self.report(task_id, name, JobStatus.CANCELED, {"reason": "canceled before it ran"})

@@ -24,8 +24,13 @@ TASKS_GROUP = "plugyard.tasks"
 
 
 def is_task_plugin(obj: Any) -> bool:
-    """Whether ``obj`` is a :class:`~plugyard.sdk.tasks.TaskPlugin` subclass."""
-    return inspect.isclass(obj) and issubclass(obj, TaskPlugin) and obj is not TaskPlugin
+    """Whether ``obj`` is a :class:`~plugyard.sdk.tasks.TaskPlugin` subclass, or (with
+    girder-worker installed) a ``girder_worker.GirderWorkerPluginABC`` subclass."""
+    if inspect.isclass(obj) and issubclass(obj, TaskPlugin) and obj is not TaskPlugin:
+        return True
+    from .compat import is_girder_plugin
+
+    return is_girder_plugin(obj)
 
 
 class TaskPluginHandle(HandleBase):
@@ -67,7 +72,7 @@ def load_task_plugin(app: Any, spec: PluginSpec) -> TaskPluginHandle:
     if not is_task_plugin(cls):
         raise PluginLoadError(
             f"task plugin {spec.name!r}: {spec.target!r} is {cls!r}, expected a subclass of "
-            "plugyard.sdk.tasks.TaskPlugin"
+            "plugyard.sdk.tasks.TaskPlugin or girder_worker.GirderWorkerPluginABC"
         )
     try:
         plugin = cls(app, **spec.options)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from plugyard.host import Host, Service
-from plugyard.sdk.tasks import JobStatus
+from plugyard.sdk.tasks import ACTIVE, JobStatus
 
 from ._jobs import Jobs, reap_lost
 from ._settings import CelerySettings
@@ -94,6 +94,12 @@ class TaskService:
             "cancel_requested": False,
         }
 
+    def log(self, task_id: str, cursor: int = 0) -> tuple[int, str]:
+        """The task's job log after ``cursor`` (what it printed, logged, or wrote with its
+        job manager), and the cursor to read on from."""
+        self.jobs.writer.flush(FLUSH_TIMEOUT)
+        return self.jobs.store.read_log(task_id, cursor)
+
     def cancel(self, task_id: str, *, terminate: bool = False) -> dict[str, Any]:
         """Cancel a task: a queued one never runs (CANCELED now); a running one becomes
         CANCELING until it stops (a ``CancelableTask`` sees ``canceled``; ``terminate=True``
@@ -107,7 +113,7 @@ class TaskService:
         name = job.name if job else ""
         store.request_cancel(task_id, name, time.time() + self.settings.cancel_timeout)
         self.jobs.refresh_flags()
-        if job is not None and job.status in (JobStatus.RUNNING, JobStatus.CANCELING):
+        if job is not None and (job.status in ACTIVE or job.status is JobStatus.CANCELING):
             info: dict[str, Any] = {"terminate": terminate}
             store.apply([Update(task_id, name, JobStatus.CANCELING, info)])
         else:

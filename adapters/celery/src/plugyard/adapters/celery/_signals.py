@@ -9,6 +9,8 @@ from typing import Any
 from celery import signals  # type: ignore[import-untyped]
 from plugyard.sdk.tasks import JobStatus
 
+from ._job_manager import start_capture, stop_capture
+
 __all__ = ["connect_signals"]
 
 _UID = "plugyard-celery"
@@ -25,6 +27,11 @@ class _Current:
         if jobs is not None:
             jobs.report(task_id, name, status, info)
 
+    def start_capture(self, task_id: str, name: str) -> None:
+        jobs = getattr(self.app, "plugyard_jobs", None)
+        if jobs is not None:
+            start_capture(jobs, task_id, name)
+
     def flush(self) -> None:
         jobs = getattr(self.app, "plugyard_jobs", None)
         if jobs is not None:
@@ -32,7 +39,8 @@ class _Current:
 
 
 def connect_signals(app: Any) -> None:
-    """Report QUEUED on publish, and RUNNING, SUCCESS, ERROR, CANCELED from the worker."""
+    """Report QUEUED on publish, and RUNNING, SUCCESS, ERROR, CANCELED from the worker;
+    capture what a task prints and logs while it runs into its job log."""
     jobs = _Current(app)
 
     def ours(task: Any) -> bool:
@@ -57,15 +65,22 @@ def connect_signals(app: Any) -> None:
     def on_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
         if ours(task):
             jobs.report(task_id, task.name, JobStatus.RUNNING, worker())
+            jobs.start_capture(task_id, task.name)
+
+    def on_postrun(task: Any = None, **_: Any) -> None:
+        if ours(task):
+            stop_capture()
 
     def on_success(sender: Any = None, **_: Any) -> None:
         if ours(sender) and sender.request.id:
+            stop_capture()  # the job log is complete before the job ends
             jobs.report(sender.request.id, sender.name, JobStatus.SUCCESS)
 
     def on_failure(
         sender: Any = None, task_id: str = "", exception: Any = None, einfo: Any = None, **_: Any
     ) -> None:
         if ours(sender):
+            stop_capture()
             info = {
                 "error": f"{type(exception).__name__}: {exception}",
                 "traceback": str(getattr(einfo, "traceback", "") or ""),
@@ -110,6 +125,7 @@ def connect_signals(app: Any) -> None:
     for signal, handler in (
         (signals.before_task_publish, on_publish),
         (signals.task_prerun, on_prerun),
+        (signals.task_postrun, on_postrun),
         (signals.task_success, on_success),
         (signals.task_failure, on_failure),
         (signals.task_retry, on_retry),

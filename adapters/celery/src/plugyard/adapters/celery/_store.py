@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from plugyard.host.sqlite import connect
-from plugyard.sdk.tasks import TRANSITIONS, JobStatus, next_status
+from plugyard.sdk.tasks import ACTIVE, TRANSITIONS, JobStatus, next_status
 
-__all__ = ["Job", "JobStore", "SQLiteJobStore", "Update", "open_store"]
+__all__ = ["Job", "JobStore", "LogLine", "SQLiteJobStore", "Update", "open_store"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
 
 PROGRESS = "progress"
+PROGRESSING = ACTIVE | {JobStatus.CANCELING}
 CANCEL_MEMORY = 86_400.0
 
 
@@ -41,6 +42,25 @@ class Update:
     info: dict[str, Any] = field(default_factory=dict)
     progress: bool = False
     time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """Text for a task's job log (what it printed or logged, or wrote with its job manager)."""
+
+    task_id: str
+    name: str
+    text: str
+    time: float = field(default_factory=time.time)
+
+
+LOG = "log"
+"""The status part of a log event's topic: ``task.<name>.log``."""
+
+
+def log_event_json(line: LogLine) -> str:
+    """The logged event of a job-log line: ``status`` ``log``, its ``text``, id, name, time."""
+    return f'{{"status":"{LOG}","text":{_string(line.text)},{event_members(line)}}}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +114,12 @@ class JobStore(Protocol):
     def events_after(self, cursor: str, wait: float) -> tuple[str, list[dict[str, Any]]]:
         """Logged events after ``cursor`` (waiting up to ``wait`` s for one), and the new cursor."""
 
+    def append_logs(self, lines: Sequence[LogLine]) -> None:
+        """Add text to job logs, in order, and log a ``log`` event for each line."""
+
+    def read_log(self, task_id: str, cursor: int = 0) -> tuple[int, str]:
+        """The job log's text after ``cursor`` (0: from the start), and the new cursor."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -107,7 +133,7 @@ _STATUS = {status.value: status for status in JobStatus}
 _NEW: tuple[None, str] = (None, "{}")
 
 
-def event_members(update: Update) -> str:
+def event_members(update: Update | LogLine) -> str:
     """``"id":...,"name":...,"time":...``: the members every logged event ends with."""
     return f'"id":{_string(update.task_id)},"name":{_string(update.name)},"time":{update.time!r}'
 
@@ -122,7 +148,7 @@ def event_json(update: Update, status: str) -> str:
 def resolve(current: JobStatus | None, update: Update) -> JobStatus | None:
     """The status an update leads to, or ``None`` to skip it (logged at debug level)."""
     if update.progress:
-        return current if current in (JobStatus.RUNNING, JobStatus.CANCELING) else None
+        return current if current in PROGRESSING else None
     new = next_status(current, update.status, task_id=update.task_id, quiet=True)
     if new is None and update.status is JobStatus.SUCCESS and current is JobStatus.CANCELING:
         return JobStatus.CANCELED
@@ -149,6 +175,13 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_task ON logs (task_id, seq);
 """
 
 
@@ -266,6 +299,34 @@ class SQLiteJobStore:
     def get(self, task_id: str) -> Job | None:
         with self._lock:
             return self._row(task_id)
+
+    def append_logs(self, lines: Sequence[LogLine]) -> None:
+        if not lines:
+            return
+        with self._lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT INTO logs (task_id, text, time) VALUES (?, ?, ?)",
+                    [(line.task_id, line.text, line.time) for line in lines],
+                )
+                events = ",".join(log_event_json(line) for line in lines)
+                db.execute(_LOG_EVENTS, (f"[{events}]",))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def read_log(self, task_id: str, cursor: int = 0) -> tuple[int, str]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT seq, text FROM logs WHERE task_id = ? AND seq > ? ORDER BY seq",
+                (task_id, cursor),
+            ).fetchall()
+        if not rows:
+            return cursor, ""
+        return int(rows[-1][0]), "".join(row[1] for row in rows)
 
     def request_cancel(self, task_id: str, name: str, deadline: float) -> Job | None:
         with self._lock:

@@ -16,17 +16,29 @@ import redis
 
 from plugyard.sdk.tasks import JobStatus
 
-from ._store import CANCEL_MEMORY, Job, Update, allowed_before, encode, event_members
+from ._store import (
+    CANCEL_MEMORY,
+    PROGRESSING,
+    Job,
+    LogLine,
+    Update,
+    allowed_before,
+    encode,
+    event_members,
+    log_event_json,
+)
 
 __all__ = ["RedisJobStore"]
 
 JOB_TTL = 7 * 86_400
+PROGRESSING_FROM = "," + ",".join(sorted(PROGRESSING)) + ","
 
 _APPLY = """
 -- KEYS[1] is the event stream, KEYS[i] (i > 1) the hash of update i - 1. ARGV[1] is the ttl,
 -- ARGV[2] a JSON array with one entry per update: name, status, allowed-from (",a,b,"),
 -- progress (true/false), time, the event's JSON without its status and opening brace, and
--- the info fields as a flat list of name and JSON text. The batch's events go in one stream
+-- the info fields as a flat list of name and JSON text. ARGV[3] lists the statuses in which
+-- progress is recorded (",running,...,"). The batch's events go in one stream
 -- entry, a JSON array.
 local ttl = ARGV[1]
 local batch = cjson.decode(ARGV[2])
@@ -37,7 +49,7 @@ for i, u in ipairs(batch) do
   local cur = redis.call('HGET', key, 'status') or 'inactive'
   local ok = true
   if progress then
-    if cur ~= 'running' and cur ~= 'canceling' then ok = false end
+    if not string.find(ARGV[3], ',' .. cur .. ',', 1, true) then ok = false end
     new = cur
   elseif not string.find(u[3], ',' .. cur .. ',', 1, true) then
     if new == 'success' and cur == 'canceling' then new = 'canceled' else ok = false end
@@ -97,7 +109,26 @@ class RedisJobStore:
                 for u in chunk
             ]
             # Few, large arguments: redis-py encodes each argument in Python.
-            self._script(keys=keys, args=[JOB_TTL, encode(batch)])
+            self._script(keys=keys, args=[JOB_TTL, encode(batch), PROGRESSING_FROM])
+
+    def append_logs(self, lines: Sequence[LogLine]) -> None:
+        if not lines:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        for line in lines:
+            pipe.rpush(self._log_key(line.task_id), line.text)
+        for task_id in {line.task_id for line in lines}:
+            pipe.expire(self._log_key(task_id), JOB_TTL)
+        events = ",".join(log_event_json(line) for line in lines)
+        pipe.xadd(self._events, {"d": f"[{events}]"}, maxlen=10_000, approximate=True)
+        pipe.execute()
+
+    def read_log(self, task_id: str, cursor: int = 0) -> tuple[int, str]:
+        found = self.client.lrange(self._log_key(task_id), cursor, -1)
+        return cursor + len(found), "".join(item.decode() for item in found)
+
+    def _log_key(self, task_id: str) -> str:
+        return f"{self.prefix}log:{task_id}"
 
     def get(self, task_id: str) -> Job | None:
         raw = self.client.hgetall(self._key(task_id))
