@@ -410,10 +410,13 @@ PROBE = """
 from crutches_on_wheels.monitoring.points import BaseRequestMonitoringPoint
 from crutches_on_wheels.plugins.plugins_meta.base_plugins import BaseEventPlugin
 from crutches_on_wheels.utils.log import Logger
+import asyncio
+
 from classes.event import Event
 from classes.schemas.event_raw import RawEvent
 
 SEEN = []
+ARRIVED = asyncio.Event()
 
 
 class Probe(BaseEventPlugin):
@@ -421,6 +424,7 @@ class Probe(BaseEventPlugin):
 
     async def handleEvent(self, **kwargs):
         SEEN.append(kwargs)
+        ARRIVED.set()
 """
 
 
@@ -444,9 +448,7 @@ async def test_luna_handlers_get_camel_case_arguments_and_luna_objects(tmp_path:
         async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
             await client.get("/health", headers={"X-Request-Id": "req-10"})
         module = sys.modules["plugyard_plugin_monitoring_probe"]
-        async with asyncio.timeout(5):
-            while not module.SEEN:  # noqa: ASYNC110 - waits for the queued delivery
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(module.ARRIVED.wait(), 5)
 
         [sending] = sys.modules["plugyard_plugin_sending_probe"].SEEN
         assert set(sending) == {
@@ -678,3 +680,31 @@ def test_plugyard_run_and_call_with_the_luna_folder_moved_over(
     assert proc.returncode == 0, err.text
     assert "plugyard.plugins.background_plugin_example: I boil water, temperature: 1" in err.text
     assert "Traceback" not in err.text
+
+
+async def test_a_luna_handler_that_is_not_async_fails_to_load_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "sync_handler.py").write_text(
+        "from crutches_on_wheels.plugins.plugins_meta.base_plugins import BaseEventPlugin\n\n"
+        "class Sync(BaseEventPlugin):\n"
+        "    eventName = 'sending_event'\n\n"
+        "    def handleEvent(self, events, logger):\n"
+        "        pass\n"
+    )
+    shutil.copy(LUNA_DIR / "event_sending_plugin_example.py", folder)
+    config = {
+        "host": {"runtime_dir": str(tmp_path / "run")},
+        "asyncio": {
+            "plugin_dirs": [str(folder)],
+            "active_plugins": ["sync_handler", "event_sending_plugin_example"],
+        },
+    }
+    async with run_host(config=config, adapters=[AsyncioAdapter()]) as host:
+        record = host.registry.get("sync_handler")
+        assert str(record.state) == "failed"
+        assert "Sync.handleEvent must be 'async def'" in (record.error or "")
+        # the other LUNA plugin loads (its initialize fails: nothing listens on 5020 here)
+        assert "event_sending_plugin_example" in states(host)
