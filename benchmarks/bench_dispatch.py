@@ -1,4 +1,5 @@
-"""``host.acall`` against a raw pluggy hook call, host start-up and CLI start-up, in one run.
+"""``host.call_hook`` against a raw pluggy hook call, host start-up, the first event after
+start with every adapter installed, and CLI start-up, in one run.
 
 Every hook figure is nanoseconds per call, loop overhead included, measured as the baseline
 pluggy measurements were: calibrate N so that a round lasts about a fixed time, run one
@@ -58,10 +59,19 @@ class Settings:
     max_n: int
     lifecycle_runs: int
     process_runs: int
+    first_event_runs: int
 
 
-FULL = Settings("full", 7, 0.15, 1000, 2_000_000, lifecycle_runs=30, process_runs=15)
-QUICK = Settings("quick", 3, 0.02, 100, 200_000, lifecycle_runs=5, process_runs=3)
+FULL = Settings(
+    "full", 7, 0.15, 1000, 2_000_000, lifecycle_runs=30, process_runs=15, first_event_runs=10
+)
+QUICK = Settings(
+    "quick", 3, 0.02, 100, 200_000, lifecycle_runs=5, process_runs=3, first_event_runs=2
+)
+FIRST_EVENT_TARGET = Target("<=", 5.0, on="plugyard")
+"""The first event after start reaches its subscriber within 5 ms, whatever is installed."""
+HELP_TARGET = Target("<=", 150.0, on="plugyard")
+"""``plugyard --help`` answers within 150 ms on a quiet machine."""
 
 
 class BenchSpec:
@@ -168,8 +178,8 @@ def pluggy_call(hook: pluggy.HookCaller) -> Timer:
 
 
 def host_acall(host: Host) -> Timer:
-    """``await host.acall("bench_hook", a=1, b=2)``, N awaits in the running loop."""
-    acall = host.acall
+    """``await host.call_hook("bench_hook", a=1, b=2)``, N awaits in the running loop."""
+    acall = host.call_hook
 
     async def run(n: int) -> float:
         started = time.perf_counter()
@@ -205,7 +215,7 @@ async def measure_hooks(settings: Settings, runtime: Path) -> dict[str, dict[str
         host = Host(host_config(f"bench-{impls}", runtime), autoload=False, plugins=adders)
         host.pm.add_hookspecs(BenchSpec)
         async with host:
-            outcome = await host.acall("bench_hook", a=1, b=2)
+            outcome = await host.call_hook("bench_hook", a=1, b=2)
             if outcome.values != [3] * impls or not outcome.ok:
                 raise AssertionError(f"host.acall returned {outcome!r}")
             await host.bus.drain()
@@ -234,6 +244,45 @@ async def measure_lifecycle(settings: Settings, runtime: Path) -> dict[str, dict
     return {
         "host_new": _summary(created, "ms", runs=len(created)),
         "host_new_start_stop": _summary(cycled, "ms", runs=len(cycled)),
+    }
+
+
+async def measure_first_event(settings: Settings, runtime: Path) -> dict[str, dict[str, Any]]:
+    """How late the first event published after start reaches a subscriber, with every
+    installed adapter loaded (autoload), in milliseconds; beside it, the same hand-over
+    through a raw ``asyncio.Queue`` to a waiting task."""
+    late: list[float] = []
+    raw: list[float] = []
+    for run in range(settings.first_event_runs + 1):
+        config = host_config(f"bench-first-{run}", runtime)
+        config["celery"] = {"state_dir": str(runtime / f"celery-{run}")}
+        config["pod"] = {"database": f"sqlite:///{runtime / f'pod-{run}.db'}"}
+        config["lifecycle"] = {"storage_dir": str(runtime / f"lifecycle-{run}")}
+        host = Host(config)
+        arrived = asyncio.get_running_loop().create_future()
+
+        def seen(event: Any, arrived: asyncio.Future[float] = arrived) -> None:
+            if event.topic == "bench.first" and not arrived.done():
+                arrived.set_result(time.perf_counter())
+
+        host.subscribe("bench.first", seen)
+        async with host:
+            published = time.perf_counter()
+            host.publish("bench.first")
+            reached = await asyncio.wait_for(arrived, 30)
+        queue: asyncio.Queue[float] = asyncio.Queue()
+        consumer = asyncio.create_task(queue.get())
+        await asyncio.sleep(0)
+        put = time.perf_counter()
+        queue.put_nowait(put)
+        await consumer
+        got = time.perf_counter()
+        if run:  # the first start warms imports and caches up
+            late.append((reached - published) * 1e3)
+            raw.append((got - put) * 1e3)
+    return {
+        "first_event_after_start": _summary(late, "ms", runs=len(late)),
+        "queue_handover": _summary(raw, "ms", runs=len(raw)),
     }
 
 
@@ -288,7 +337,7 @@ def figures(cases: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         found.append(
             figure(
                 f"acall_vs_pluggy_{impls}_impls",
-                f"`host.acall` (isolate), {impls} sync impl{'s' if impls > 1 else ''}",
+                f"`host.call_hook` (isolate), {impls} sync impl{'s' if impls > 1 else ''}",
                 unit="ns/call",
                 plugyard=cases[f"acall_isolate_{impls}_impls"]["median"],
                 raw=cases[f"pluggy_{impls}_impls"]["median"],
@@ -296,6 +345,17 @@ def figures(cases: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 target=TARGET,
             )
         )
+    found.append(
+        figure(
+            "first_event_after_start",
+            "first event after start reaches a subscriber, every adapter installed",
+            unit="ms",
+            plugyard=cases["first_event_after_start"]["median"],
+            raw=cases["queue_handover"]["median"],
+            raw_label="`asyncio.Queue` hand-over",
+            target=FIRST_EVENT_TARGET,
+        )
+    )
     found.append(
         figure(
             "host_new_start_stop",
@@ -314,6 +374,7 @@ def figures(cases: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 plugyard=helped["median"],
                 raw=cases["python_c_pass"]["median"],
                 raw_label="`python -c pass`",
+                target=HELP_TARGET,
             )
         )
     return found
@@ -348,6 +409,12 @@ def report(result: dict[str, Any]) -> str:
         f"{cases['host_new_start_stop']['median']:>9.1f} ms"
         f"  (construction {cases['host_new']['median']:.1f} ms)",
     ]
+    first = cases["first_event_after_start"]
+    lines.append(
+        f"{'first event after start, every adapter installed':<50}"
+        f"{first['median']:>9.2f} ms  (asyncio.Queue hand-over "
+        f"{cases['queue_handover']['median']:.3f} ms; target <= {FIRST_EVENT_TARGET.limit:g} ms)"
+    )
     helped = cases.get("plugyard_help")
     if helped is None:
         lines.append("plugyard --help: no plugyard console script next to this Python")
@@ -370,6 +437,7 @@ def run(settings: Settings) -> dict[str, Any]:
         runtime = Path(folder)
         cases = asyncio.run(measure_hooks(settings, runtime))
         cases |= asyncio.run(measure_lifecycle(settings, runtime))
+        cases |= asyncio.run(measure_first_event(settings, runtime))
         cases |= measure_processes(settings, runtime / "pycache")
     return {
         "bench": "bench_dispatch",

@@ -4,11 +4,11 @@ For 1 and 10 subscribed plugins with a trivial async handler, in one run:
 
 * ``gather``: ``await asyncio.gather(*(h(n=i) for h in handlers))`` per event, over the very
   handlers the plugins use (the raw building block);
-* ``emit``: ``host.emit`` per event (validated payload, host event published, each plugin's
-  queue fed), timed until every plugin has handled every event;
+* ``emit``: ``AsyncioService.emit`` per event (validated payload, host event published, each
+  plugin's queue fed), timed until every plugin has handled every event;
 * ``emit_nopublish``: the same with the event type's ``publish=False`` (no host event);
-* latency: events emitted at half of ``emit``'s measured rate; the time from ``host.emit`` to
-  each handler's start, as p50/p90/p99/max.
+* latency: events emitted at half of ``emit``'s measured rate; the time from
+  ``AsyncioService.emit`` to each handler's start, as p50/p90/p99/max.
 
 Targets: ``emit`` at 10 plugins >= 50 % of ``gather``; p99 latency < 5 ms at half the maximum
 rate. ``--quick`` runs a seconds-long smoke run. If the shared anchor script exists
@@ -35,7 +35,7 @@ from typing import Any
 
 from _figures import Target, figure
 
-from plugyard.adapters.asyncio import AsyncioAdapter, QueueFullError
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService, QueueFullError
 from plugyard.host import Host
 from plugyard.sdk.events import EventPlugin
 
@@ -108,15 +108,17 @@ async def run_emit(plugins: int, events: int, publish: bool) -> float:
     counter = Counter()
     host = make_host(plugins, counter)
     async with host:
-        host.events.declare("bench", Bench, overflow="block", publish=publish)
-        emit, put = host.emit, host.events.put
+        AsyncioService.of(host).event_types.declare(
+            "bench", Bench, overflow="block", publish=publish
+        )
+        emit, put = AsyncioService.of(host).emit, AsyncioService.of(host).event_types.put
         started = time.perf_counter()
         for i in range(events):
             try:
                 emit("bench", n=i)
             except QueueFullError:
                 await put("bench", n=i)
-        await host.emit_and_wait("bench", n=-1)
+        await AsyncioService.of(host).emit_and_wait("bench", n=-1)
         spent = time.perf_counter() - started
         assert counter.count == (events + 1) * plugins
         return events / spent
@@ -126,8 +128,8 @@ async def run_latency(plugins: int, rate: float, seconds: float) -> dict[str, fl
     counter = Counter()
     host = make_host(plugins, counter)
     async with host:
-        host.events.declare("bench", Bench, overflow="block")
-        emit, perf = host.emit, time.perf_counter
+        AsyncioService.of(host).event_types.declare("bench", Bench, overflow="block")
+        emit, perf = AsyncioService.of(host).emit, time.perf_counter
         counter.measure = True
         started = perf()
         sent = 0
@@ -137,10 +139,10 @@ async def run_latency(plugins: int, rate: float, seconds: float) -> dict[str, fl
                 try:
                     emit("bench", n=sent, t=perf())
                 except QueueFullError:  # a handler fell behind: wait for room, as a user would
-                    await host.events.put("bench", n=sent, t=perf())
+                    await AsyncioService.of(host).event_types.put("bench", n=sent, t=perf())
                 sent += 1
             await asyncio.sleep(0.0005)
-        await host.emit_and_wait("bench", n=-1, t=perf())
+        await AsyncioService.of(host).emit_and_wait("bench", n=-1, t=perf())
         counter.measure = False
     lat = sorted(counter.latencies)
     if not lat:
@@ -190,7 +192,10 @@ def figures(report: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for plugins, case in report["cases"].items():
         handlers = f"{plugins} plugin{'s' if plugins > 1 else ''}"
-        for key, what in (("emit", "`host.emit`"), ("emit_nopublish", "`host.emit`, no publish")):
+        for key, what in (
+            ("emit", "`AsyncioService.emit`"),
+            ("emit_nopublish", "`AsyncioService.emit`, no publish"),
+        ):
             found.append(
                 figure(
                     f"{key}_vs_gather_{plugins}_plugins",

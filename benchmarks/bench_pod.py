@@ -33,6 +33,8 @@ from typing import Any
 
 from _figures import Target, figure
 
+from plugyard.adapters.pod import PodService
+
 BULK_TARGET = Target(">=", 0.5)
 """PodClient bulk writes in process reach at least half of raw sqlite3's rate."""
 LAUNCH_TARGET = Target("<=", 1.5)
@@ -185,7 +187,7 @@ def bare_import() -> float:
 def launches(repeats: int) -> tuple[float, float]:
     """Median launch-to-done and median bare import, measured alternately (drift cancels)."""
     from plugyard.adapters.pod import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     os.environ["PYTHONPATH"] = str(FIXTURES)
 
@@ -196,13 +198,13 @@ def launches(repeats: int) -> tuple[float, float]:
                 "pod": {"database": f"sqlite:///{tmp}/pod.db"},
             }
             async with run_host(adapters={"pod": adapter}, config=config) as host:
-                await host.pod.url()
+                await PodService.of(host).url()
                 fields = {"plugin_module": "pod_fixtures", "plugin_name": "Quick"}
                 launch_times, import_times = [], []
                 for index in range(repeats + 1):
                     start = time.perf_counter()
-                    run = await host.pod.launch(dict(fields), "process")
-                    final = await host.pod.wait(run["id"], 30)
+                    run = await PodService.of(host).launch(dict(fields), "process")
+                    final = await PodService.of(host).wait(run["id"], 30)
                     assert final["status"] == "done", final
                     elapsed = time.perf_counter() - start
                     imported = await asyncio.to_thread(bare_import)

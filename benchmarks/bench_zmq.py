@@ -35,6 +35,7 @@ from typing import Any
 import zmq
 from _figures import Target, figure, skipped
 
+from plugyard.adapters.zmq import ZmqService
 from plugyard.sdk.subscriber import SubscriberPlugin
 
 RAW_TARGET = Target(">=", 0.5)
@@ -240,7 +241,7 @@ async def plugyard_commands(n: int, folder: Path) -> float:
     async with Host(config, autoload=False, adapters=[adapter]) as host:
 
         def loop() -> float:
-            with HostClient(host.zmq.endpoint) as client:
+            with HostClient(ZmqService.of(host).endpoint) as client:
                 client.call("list")
                 start = time.perf_counter()
                 for _ in range(n):

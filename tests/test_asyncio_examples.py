@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import MonitoringPoint
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,10 +73,12 @@ def sink() -> Iterator[Sink]:
 
 def example_config(sink: Sink, runtime: Path) -> dict[str, Any]:
     return {
-        "host": {"runtime_dir": str(runtime)},
-        "asyncio": {
+        "host": {
+            "runtime_dir": str(runtime),
             "plugin_dirs": [str(PLUGIN_DIR)],
             "active_plugins": ACTIVE,
+        },
+        "asyncio": {
             "events": {
                 "monitoring_event": {"type": "plugyard.sdk.events:MonitoringPayload"},
                 "sending_event": {"type": "plugyard.sdk.events:SendingPayload"},
@@ -100,9 +102,9 @@ async def test_example_plugins_in_process(
         assert ("/1/buckets?bucket=monitoring", None) in sink.requests
         assert ("/1/buckets?bucket=events", None) in sink.requests
         point = MonitoringPoint("req-1", 1700000000.5, {"resource": "/6/handlers"}, {"t": 0.3})
-        monitored = await host.emit_and_wait("monitoring_event", points=[point])
+        monitored = await AsyncioService.of(host).emit_and_wait("monitoring_event", points=[point])
         assert monitored.ok, monitored
-        sent = await host.emit_and_wait(
+        sent = await AsyncioService.of(host).emit_and_wait(
             "sending_event",
             events=[{"event_id": "e-1", "face": {"score": 0.9}}],
             handler_id="h-1",

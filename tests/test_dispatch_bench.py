@@ -24,3 +24,6 @@ def test_dispatch_benchmark_runs_and_reports_every_figure() -> None:
         assert cases[f"pluggy_{n}_impls"]["median"] > 0
         assert cases[f"acall_isolate_{n}_impls"]["median"] > 0
     assert report["target_ratio"] == 2.0
+    assert cases["first_event_after_start"]["median"] > 0
+    names = {f["name"] for f in report["figures"]}
+    assert {"first_event_after_start", "plugyard_help_vs_python_c_pass"} <= names

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from plugyard.adapters.lifecycle.local import init_env
+from plugyard.adapters.lifecycle.testing import workflow_test
 from plugyard.sdk.lifecycle import WorkflowFailed
-from plugyard.sdk.lifecycle.testing import workflow_test
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "lifecycle-webserver"
 BLUEPRINT = EXAMPLE / "blueprint" / "blueprint.yaml"

@@ -114,6 +114,35 @@ def test_members_install_and_import_alone_and_examples_appear(venv: Path) -> Non
 
 
 @pytest.mark.slow
+def test_a_hooks_only_plugin_needs_the_sdk_alone(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """examples/hello-hooks installs with plugyard-sdk alone and its tests pass there."""
+    folder = tmp_path_factory.mktemp("sdk-only") / "env"
+    uv = shutil.which("uv")
+    if uv:
+        subprocess.run(
+            [uv, "venv", "--quiet", "--python", sys.executable, str(folder)],
+            check=True,
+            timeout=120,
+        )
+    else:
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=120)
+    install(folder, "./sdk", "./examples/hello-hooks", "pytest>=8.0")
+    tests = ROOT / "examples" / "hello-hooks" / "tests"
+    done = run_in(
+        folder,
+        str(folder / "bin" / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        str(tests),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+@pytest.mark.slow
 def test_the_demo_wheel_carries_the_example_plugins_it_runs(tmp_path: Path) -> None:
     import zipfile
 

@@ -1,14 +1,32 @@
-"""The public names of each distribution, pinned so nothing leaks or vanishes by accident."""
+"""The public names of every public module of every distribution, pinned exactly.
+
+A module is public when no part of its dotted name starts with ``_``. Adding a public module,
+or a name to one, or removing either, fails here until the pin below says so: nothing leaks or
+vanishes by accident.
+"""
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
-PUBLIC = {
-    "plugyard.sdk": {"PROJECT_NAME", "Event", "EventFormatError", "__version__", "hookimpl"},
-    "plugyard.host": {
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {
+    "plugyard.host": ROOT / "host/src/plugyard/host",
+    "plugyard.sdk": ROOT / "sdk/src/plugyard/sdk",
+    "plugyard.demo": ROOT / "demo/src/plugyard/demo",
+    **{
+        f"plugyard.adapters.{folder.name}": folder / "src/plugyard/adapters" / folder.name
+        for folder in sorted((ROOT / "adapters").iterdir())
+        if (folder / "src/plugyard/adapters" / folder.name).is_dir()
+    },
+}
+
+PUBLIC: dict[str, list[str]] = {
+    "plugyard.host": [
+        "BodyLimit",
         "Command",
         "CommandError",
         "CommandPlane",
@@ -17,6 +35,7 @@ PUBLIC = {
         "EntryPointInfo",
         "Errno",
         "ErrorMode",
+        "HandleBase",
         "HookFailure",
         "HookPolicy",
         "HookResult",
@@ -24,8 +43,12 @@ PUBLIC = {
         "Host",
         "HostInfoError",
         "HostSettings",
+        "HttpLimits",
+        "InvalidTransition",
         "Outcome",
         "Param",
+        "Phase",
+        "PhaseError",
         "PluginConfig",
         "PluginHandle",
         "PluginLoadError",
@@ -36,24 +59,42 @@ PUBLIC = {
         "ProcessInfo",
         "ProcessSpec",
         "ProcessState",
-        "ResultMode",
         "RestartPolicy",
+        "ResultMode",
+        "Service",
+        "ServiceError",
+        "Services",
         "SourceKind",
         "Stats",
+        "StopPhase",
         "Supervisor",
         "SupervisorError",
+        "TRANSITIONS",
+        "UnsafePathError",
         "__version__",
-        "entry_points",
-        "directory_spec",
+        "check_private_path",
         "default_runtime_dir",
+        "directory_spec",
         "ensure_private_dir",
-        "import_target",
+        "entry_points",
         "hookspec",
+        "import_target",
         "policy",
         "read_host_info",
+        "read_private_file",
         "refresh_entry_points",
-    },
-    "plugyard.host.hookspecs": {
+        "uvicorn_config",
+    ],
+    "plugyard.host.cli": [
+        "cli",
+        "config_option",
+        "find_config",
+        "load_config",
+        "main",
+        "parse_properties",
+        "setup_logging",
+    ],
+    "plugyard.host.hookspecs": [
         "plugyard_addhooks",
         "plugyard_cli",
         "plugyard_commands",
@@ -62,17 +103,329 @@ PUBLIC = {
         "plugyard_load_plugin",
         "plugyard_routes",
         "plugyard_shutdown",
+        "plugyard_started",
         "plugyard_startup",
-    },
+    ],
+    "plugyard.host.sqlite": [
+        "BUSY_TIMEOUT_MS",
+        "apply_pragmas",
+        "connect",
+        "path_from_url",
+    ],
+    "plugyard.host.testing": [
+        "EventRecorder",
+        "HostRunner",
+        "plugyard_host",
+        "run_host",
+    ],
+    "plugyard.sdk": [
+        "Command",
+        "CommandError",
+        "Errno",
+        "Event",
+        "EventFormatError",
+        "HandleBase",
+        "PROJECT_NAME",
+        "Param",
+        "PluginHandle",
+        "StopPhase",
+        "__version__",
+        "did_you_mean",
+        "hookimpl",
+        "lazy_exports",
+    ],
+    "plugyard.sdk.events": [
+        "BackgroundPlugin",
+        "BaseEventSendingPlugin",
+        "BaseRequestMonitoringPlugin",
+        "EventPlugin",
+        "MonitoringPayload",
+        "MonitoringPoint",
+        "PluginApp",
+        "ROUTE_ATTR",
+        "RouteSpec",
+        "SendingPayload",
+        "route",
+    ],
+    "plugyard.sdk.lifecycle": [
+        "BlueprintContext",
+        "ContextBackend",
+        "CurrentContext",
+        "DEPLOYMENT",
+        "DeploymentContext",
+        "ErrorCause",
+        "ImmutableProperties",
+        "MockContext",
+        "MockRelationshipSubject",
+        "NODE_INSTANCE",
+        "NodeContext",
+        "NodeInstanceContext",
+        "NonRecoverableError",
+        "NotInContext",
+        "OPERATION_ATTR",
+        "OperationContext",
+        "OperationInfo",
+        "OperationRetry",
+        "PluginInfo",
+        "RELATIONSHIP_INSTANCE",
+        "RecoverableError",
+        "RelationshipSubject",
+        "RuntimeProperties",
+        "VersionConflict",
+        "WorkflowFailed",
+        "ctx",
+        "current_ctx",
+        "exception_to_error_cause",
+        "operation",
+        "render_template",
+        "resolve_resource",
+    ],
+    "plugyard.sdk.lifecycle.testing": [
+        "MockContext",
+        "MockRelationshipSubject",
+        "mock_ctx",
+    ],
+    "plugyard.sdk.pod": [
+        "Account",
+        "AuthenticationFailed",
+        "AuthenticationTimeout",
+        "Authenticator",
+        "BadInput",
+        "BadRequest",
+        "Conflict",
+        "ENV_RUN_ID",
+        "ENV_TOKEN",
+        "ENV_URL",
+        "EXIT_ABORTED",
+        "EXIT_BAD_INPUT",
+        "EXIT_DONE",
+        "EXIT_PLUGIN_ERROR",
+        "Field",
+        "Forbidden",
+        "HttpTransport",
+        "InvalidTransition",
+        "Item",
+        "ItemNotFound",
+        "OAuthAuthenticator",
+        "PasswordAuthenticator",
+        "PluginAborted",
+        "PluginRun",
+        "PodClient",
+        "PodError",
+        "PodPlugin",
+        "PodUnavailable",
+        "RESERVED",
+        "RunStatus",
+        "TERMINAL",
+        "TRANSITIONS",
+        "Transport",
+        "Unauthorized",
+        "VALUE_TYPES",
+        "accepted_config",
+        "check_config",
+        "check_transition",
+        "error_for_status",
+        "load_plugin_class",
+        "main",
+        "new_id",
+        "read_config_file",
+        "read_metadata",
+        "resolve_config",
+        "run_plugin",
+        "schema_of",
+        "start_run",
+    ],
+    "plugyard.sdk.subscriber": [
+        "CURVE_KEYS_ENV",
+        "CallError",
+        "DEFAULT_MAX_MESSAGE_SIZE",
+        "MAX_MESSAGE_SIZE_ENV",
+        "SubscriberPlugin",
+        "event_seq",
+        "load_curve_keys",
+        "max_message_size",
+        "parse_config",
+        "split_topic",
+    ],
+    "plugyard.sdk.tasks": [
+        "CancelableTask",
+        "JobChannel",
+        "JobStatus",
+        "PlugyardCelery",
+        "PollingAsyncResult",
+        "TERMINAL",
+        "TRANSITIONS",
+        "TaskPlugin",
+        "app",
+        "can_transition",
+        "next_status",
+    ],
+    "plugyard.sdk.testing": [
+        "EventRecorder",
+        "SERVICES",
+        "mock_ctx",
+        "require_service",
+    ],
+    "plugyard.demo": [
+        "Demo",
+        "ExamplesNotFound",
+        "FIBONACCI_26",
+        "Layout",
+        "ModelReport",
+        "Step",
+        "StepFailed",
+        "find_examples",
+    ],
+    "plugyard.adapters.asyncio": [
+        "AsyncioAdapter",
+        "AsyncioService",
+        "AsyncioSettings",
+        "EmitResult",
+        "EventHub",
+        "EventType",
+        "HandlerOutcome",
+        "HttpSettings",
+        "OverflowPolicy",
+        "PayloadError",
+        "QueueFullError",
+        "RouteClashError",
+        "UnknownEventError",
+        "adapter",
+    ],
+    "plugyard.adapters.asyncio.compat": [],
+    "plugyard.adapters.asyncio.compat.luna": [
+        "LUNA_MODULES",
+        "LUNA_TOP_LEVEL",
+        "activate",
+        "active",
+        "deactivate",
+        "is_luna_plugin",
+        "luna_imports",
+    ],
+    "plugyard.adapters.celery": [
+        "CeleryAdapter",
+        "CeleryService",
+        "CelerySettings",
+        "Job",
+        "TaskService",
+        "adapter",
+        "client_service",
+        "connect",
+    ],
+    "plugyard.adapters.lifecycle": [
+        "Blueprint",
+        "BlueprintError",
+        "DeploymentHandle",
+        "DeploymentSettings",
+        "Environment",
+        "Execution",
+        "ExecutionResult",
+        "LifecycleService",
+        "LifecycleSettings",
+        "NodeInstance",
+        "NodeSpec",
+        "OperationCall",
+        "OperationSpec",
+        "PluginDecl",
+        "RelationshipSpec",
+        "Storage",
+        "StorageError",
+        "init_env",
+        "load_blueprint",
+        "load_env",
+    ],
+    "plugyard.adapters.lifecycle.hookspecs": [
+        "plugyard_lifecycle_operation",
+    ],
+    "plugyard.adapters.lifecycle.local": [
+        "DEFAULT_TASK_RETRIES",
+        "DEFAULT_TASK_RETRY_INTERVAL",
+        "DEFAULT_THREAD_POOL_SIZE",
+        "Environment",
+        "ExecutionResult",
+        "Storage",
+        "init_env",
+        "load_env",
+    ],
+    "plugyard.adapters.lifecycle.testing": [
+        "workflow_test",
+    ],
+    "plugyard.adapters.pod": [
+        "DirectTransport",
+        "DockerLauncher",
+        "DockerSettings",
+        "InProcessLauncher",
+        "ItemRow",
+        "KubernetesLauncher",
+        "KubernetesSettings",
+        "LaunchRequest",
+        "Launcher",
+        "OWNER",
+        "Pod",
+        "PodAdapter",
+        "PodRuntime",
+        "PodService",
+        "PodSettings",
+        "ProcessLauncher",
+        "RunHandle",
+        "RunManager",
+        "Schema",
+        "Scope",
+        "Store",
+        "adapter",
+        "container_name",
+        "pod_manifest",
+        "runner_command",
+    ],
+    "plugyard.adapters.zmq": [
+        "CommandServer",
+        "EventPublisher",
+        "HostClient",
+        "HostUnavailable",
+        "IniError",
+        "ProcessOptions",
+        "SubscriberHandle",
+        "ZmqAdapter",
+        "ZmqService",
+        "ZmqSettings",
+        "adapter",
+        "encode_event",
+        "find_endpoints",
+        "parse_request",
+        "read_circus_plugins",
+    ],
+    "plugyard.adapters.zmq.plugins": [
+        "EventLogger",
+        "Flapping",
+        "StatsdEmitter",
+    ],
 }
 
 
+def public_modules() -> set[str]:
+    """Every module of the source trees whose dotted name has no ``_`` part."""
+    found = set()
+    for package, folder in PACKAGES.items():
+        for file in folder.rglob("*.py"):
+            parts = list(file.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            if not any(part.startswith("_") for part in parts):
+                found.add(".".join([package, *parts]))
+    return found
+
+
+def test_every_public_module_is_pinned() -> None:
+    assert public_modules() == set(PUBLIC)
+
+
 @pytest.mark.parametrize("module_name", sorted(PUBLIC))
-def test_public_names_are_pinned_and_importable(module_name: str) -> None:
+def test_public_names_are_exactly_the_pinned_ones_and_resolve(module_name: str) -> None:
     module = importlib.import_module(module_name)
-    assert set(module.__all__) == PUBLIC[module_name]
+    assert sorted(module.__all__) == PUBLIC[module_name]
     for name in module.__all__:
-        assert getattr(module, name) is not None, name
+        assert hasattr(module, name), f"{module_name}.{name} does not resolve"
+    assert sorted(n for n in dir(module) if n in module.__all__) == PUBLIC[module_name]
 
 
 def test_every_hook_spec_has_a_docstring() -> None:

@@ -26,7 +26,7 @@ async def test_the_logger_example_writes_published_events_to_its_file(
     example_importable: None, tmp_path: Path
 ) -> None:
     from plugyard.adapters.zmq import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     runtime = Path(tempfile.mkdtemp(prefix="pyz-"))
     log = tmp_path / "circus-events.log"

@@ -55,7 +55,7 @@ async def test_order_follows_pluggy_tryfirst_trylast_and_lifo() -> None:
         make("d", "demo_isolate", rec("d"), tryfirst=True),
     ]
     host = await loaded_host(*plugins)
-    await host.acall("demo_isolate", value=1, extra="x")
+    await host.call_hook("demo_isolate", value=1, extra="x")
     plain: list[str] = []
     calls_before = list(calls)
     calls.clear()
@@ -71,7 +71,7 @@ async def test_each_implementation_gets_only_the_arguments_it_names() -> None:
         make("only_extra", "demo_isolate", lambda extra: seen.update(e=extra)),
         make("none", "demo_isolate", lambda: seen.update(n=True)),
     )
-    outcome = await host.acall("demo_isolate", value=7, extra="hi")
+    outcome = await host.call_hook("demo_isolate", value=7, extra="hi")
     assert outcome.ok
     assert seen == {"v": 7, "e": "hi", "n": True}
 
@@ -79,7 +79,7 @@ async def test_each_implementation_gets_only_the_arguments_it_names() -> None:
 async def test_unknown_argument_is_an_error_at_the_call_site() -> None:
     host = await loaded_host()
     with pytest.raises(TypeError, match="has no argument 'valeu'"):
-        await host.acall("demo_raise", valeu=1)
+        await host.call_hook("demo_raise", valeu=1)
 
 
 async def test_awaitables_are_awaited_and_results_attributed() -> None:
@@ -92,7 +92,7 @@ async def test_awaitables_are_awaited_and_results_attributed() -> None:
         make("asyn", "demo_isolate", slow_double),
         make("nothing", "demo_isolate", lambda value: None),
     )
-    outcome = await host.acall("demo_isolate", value=10, extra="")
+    outcome = await host.call_hook("demo_isolate", value=10, extra="")
     assert {(r.plugin, r.value) for r in outcome.results} == {("sync", 11), ("asyn", 20)}
     assert sorted(outcome.values) == [11, 20]
 
@@ -111,7 +111,7 @@ async def test_isolate_records_failures_and_goes_on() -> None:
         make("ok2", "demo_isolate", lambda value: 2),
     )
     started = time.monotonic()
-    outcome = await host.acall("demo_isolate", value=0, extra="")
+    outcome = await host.call_hook("demo_isolate", value=0, extra="")
     assert time.monotonic() - started < 2
     assert sorted(outcome.values) == [1, 2]
     failures = {f.plugin: f for f in outcome.failures}
@@ -130,7 +130,7 @@ async def test_a_sync_implementation_that_overruns_is_a_timeout() -> None:
         return 5
 
     host = await loaded_host(make("blocker", "demo_isolate", blocking))
-    outcome = await host.acall("demo_isolate", value=0, extra="")
+    outcome = await host.call_hook("demo_isolate", value=0, extra="")
     assert outcome.values == []
     assert outcome.failures[0].timed_out
     assert "blocked the event loop" in str(outcome.failures[0].error)
@@ -152,7 +152,7 @@ async def test_collect_calls_everyone_then_raises_an_exception_group() -> None:
         make("y", "demo_collect", fail("y")),
     )
     with pytest.raises(ExceptionGroup) as info:
-        await host.acall("demo_collect", value=1)
+        await host.call_hook("demo_collect", value=1)
     assert sorted(called) == ["ok", "x", "y"]
     assert sorted(str(e) for e in info.value.exceptions) == ["x", "y"]
     notes = [n for e in info.value.exceptions for n in getattr(e, "__notes__", [])]
@@ -171,7 +171,7 @@ async def test_raise_stops_at_the_first_failure() -> None:
         make("fail", "demo_raise", fail),
     )
     with pytest.raises(KeyError):
-        await host.acall("demo_raise", value=1)
+        await host.call_hook("demo_raise", value=1)
     assert called == ["fail"]
 
 
@@ -190,7 +190,7 @@ async def test_first_result_mode_stops_at_the_first_non_none() -> None:
         make("second", "demo_first", answer("second", 2)),
         make("first", "demo_first", answer("first", None)),
     )
-    outcome = await host.acall("demo_first", value=0)
+    outcome = await host.call_hook("demo_first", value=0)
     assert outcome.first == 2
     assert called == ["first", "second"]
 
@@ -200,7 +200,7 @@ async def test_policy_can_be_overridden_per_call() -> None:
         raise RuntimeError("x")
 
     host = await loaded_host(make("boom", "demo_raise", boom))
-    outcome = await host.acall(
+    outcome = await host.call_hook(
         "demo_raise", policy=HookPolicy(errors=ErrorMode.ISOLATE, result=ResultMode.ALL), value=1
     )
     assert [f.plugin for f in outcome.failures] == ["boom"]

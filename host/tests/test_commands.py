@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from plugyard.host import Command, CommandError, CommandPlane, Errno, Param
+from plugyard.host.testing import run_host
 from plugyard.sdk import hookimpl
-from plugyard.sdk.testing import run_host
 
 
 class Contributes:
@@ -50,17 +50,17 @@ async def test_builtin_and_contributed_commands() -> None:
             "add",
             "many",
         } <= names
-        assert await host.call("ADD", a=2) == {"sum": 2.5}
-        assert await host.call("add", a=2, b=3) == {"sum": 5}
-        assert await host.call("many") == {"results": [1, 2, 3]}
-        assert (await host.call("list"))["plugins"] == ["contrib"]
-        plugins = (await host.call("plugins"))["plugins"]
+        assert await host.run_command("ADD", a=2) == {"sum": 2.5}
+        assert await host.run_command("add", a=2, b=3) == {"sum": 5}
+        assert await host.run_command("many") == {"results": [1, 2, 3]}
+        assert (await host.run_command("list"))["plugins"] == ["contrib"]
+        plugins = (await host.run_command("plugins"))["plugins"]
         assert plugins[0]["name"] == "contrib" and plugins[0]["model"] == "hooks"
-        reply = await host.call("publish", topic="app.x", data={"k": 1})
+        reply = await host.run_command("publish", topic="app.x", data={"k": 1})
         assert reply["event"]["topic"] == "app.x" and reply["event"]["data"] == {"k": 1}
-        snap = await host.call("snapshot")
+        snap = await host.run_command("snapshot")
         assert snap["seq"] >= reply["event"]["seq"]
-        stats = await host.call("stats", name="contrib")
+        stats = await host.run_command("stats", name="contrib")
         assert stats["info"]["calls"] >= 1
 
 
@@ -88,10 +88,10 @@ async def test_bad_commands_get_errors_with_errnos(
 ) -> None:
     async with run_host([Contributes()]) as host:
         if errno is None:
-            assert (await host.call(name, **props))["state"] == "started"
+            assert (await host.run_command(name, **props))["state"] == "started"
             return
         with pytest.raises(CommandError) as info:
-            await host.call(name, **props)
+            await host.run_command(name, **props)
     assert info.value.errno is errno
     assert message in info.value.reason
     assert info.value.to_dict()["status"] == "error"
@@ -103,7 +103,7 @@ async def test_adapters_cannot_be_started_or_stopped() -> None:
 
     async with run_host([], adapters=[Adapter()]) as host:
         with pytest.raises(CommandError, match="'adp' is an adapter"):
-            await host.call("stop", name="adp")
+            await host.run_command("stop", name="adp")
 
 
 def test_param_types() -> None:

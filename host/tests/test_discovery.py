@@ -279,17 +279,24 @@ async def test_entry_point_adapters_load_and_a_broken_one_is_failed(site: Any) -
 
 CLI_MODULE = """
 import click
+from plugyard.sdk import hookimpl
 
 @click.command()
 def hello():
     '''Say hello.'''
     click.echo("hello from an extension")
 
-def add_commands(cli):
-    cli.add_command(hello)
+class Commands:
+    @hookimpl
+    def plugyard_cli(self, cli):
+        cli.add_command(hello)
 
-def broken(cli):
-    raise RuntimeError("this extension is broken")
+class Broken:
+    @hookimpl
+    def plugyard_cli(self, cli):
+        raise RuntimeError("this extension is broken")
+
+commands, broken = Commands(), Broken()
 """
 
 
@@ -306,7 +313,7 @@ def test_cli_entry_points_add_commands_and_a_broken_one_is_reported(
         site,
         "cli-ext",
         {mod: CLI_MODULE},
-        {"plugyard.cli": {"hello": f"{mod}:add_commands", "broken": f"{mod}:broken"}},
+        {"plugyard.cli": {"hello": f"{mod}:commands", "broken": f"{mod}:broken"}},
     )
     site.rescan()
 
@@ -319,4 +326,6 @@ def test_cli_entry_points_add_commands_and_a_broken_one_is_reported(
     assert result.output == "hello from an extension\n"
     assert "hello" in group.list_commands(click.Context(group))
     warnings = [r.getMessage() for r in caplog.records if r.name == "plugyard.cli"]
-    assert any("'broken'" in w and "this extension is broken" in w for w in warnings), warnings
+    assert any(
+        "'plugyard.cli:broken'" in w and "this extension is broken" in w for w in warnings
+    ), warnings

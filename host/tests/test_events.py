@@ -8,8 +8,8 @@ from typing import Any
 
 from plugyard.host import Host, Stats
 from plugyard.host._bus import EventBus
+from plugyard.host.testing import run_host
 from plugyard.sdk import Event, hookimpl
-from plugyard.sdk.testing import run_host
 
 
 async def test_events_are_numbered_and_delivered_in_order_to_matching_globs() -> None:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from plugyard.host import Host, PluginState
+from plugyard.host.testing import run_host
 from plugyard.sdk import Event, hookimpl
-from plugyard.sdk.testing import EventRecorder, run_host
+from plugyard.sdk.testing import EventRecorder
 
 
 class Recorder:
@@ -82,7 +83,7 @@ async def test_a_plugin_that_raises_in_every_hook_never_stops_the_others() -> No
     async with run_host([RaisesEverywhere(), good]) as host:
         host.publish("app.ping")
         await host.bus.drain(2)
-        assert (await host.call("status", name="good"))["status"] == "started"
+        assert (await host.run_command("status", name="good"))["status"] == "started"
         assert "status" in [c.name for c in host.commands.list()]
     assert log == ["good:startup", "good:event:app.ping", "good:shutdown"]
     record = host.registry.get("raiser")
@@ -183,11 +184,11 @@ async def test_plugins_stop_in_reverse_order_and_a_slow_stop_is_cut_off() -> Non
 async def test_start_stop_restart_by_name_through_commands() -> None:
     log: list[str] = []
     async with run_host([labelled("one")], adapters=[HandleAdapter(log)]) as host:
-        assert (await host.call("stop", name="one"))["state"] == "stopped"
-        assert (await host.call("start", name="one"))["state"] == "started"
-        assert (await host.call("restart", name="one"))["state"] == "started"
+        assert (await host.run_command("stop", name="one"))["state"] == "stopped"
+        assert (await host.run_command("start", name="one"))["state"] == "started"
+        assert (await host.run_command("restart", name="one"))["state"] == "started"
         assert host.stats["one"].restarts == 1
-        status = await host.call("status", name="one")
+        status = await host.run_command("status", name="one")
         assert status["details"] == {"label": "one"}
     assert log == ["start:one", "stop:one", "start:one", "stop:one", "start:one", "stop:one"]
 
@@ -211,13 +212,17 @@ async def test_runtime_folder_is_private_and_host_json_is_written(tmp_path: Path
     assert not (runtime / "host.json").exists()
 
 
-def test_extensions_appear_as_attributes_and_unknown_ones_explain() -> None:
+def test_extend_still_works_for_one_release_and_unknown_attributes_explain() -> None:
     host = Host(autoload=False)
-    host.extend("tasks", "TASKS")
+    with pytest.warns(DeprecationWarning, match=r"host\.extend\(\) is deprecated"):
+        host.extend("tasks", "TASKS")
     assert host.tasks == "TASKS"
-    with pytest.raises(ValueError, match="already taken"):
+    with (
+        pytest.warns(DeprecationWarning, match="extend"),
+        pytest.raises(ValueError, match="already taken"),
+    ):
         host.extend("tasks", 1)
-    with pytest.raises(AttributeError, match="is the adapter that provides it installed"):
+    with pytest.raises(AttributeError, match=r"typed services: MyService\.of\(host\)"):
         _ = host.events
 
 
@@ -225,6 +230,7 @@ SERVE_SCRIPT = """
 import asyncio, sys
 from plugyard.host import Host
 from plugyard.sdk import hookimpl
+from plugyard.adapters.asyncio import AsyncioService
 
 class P:
     name = "p"
@@ -284,12 +290,12 @@ async def test_a_stopped_hook_plugin_takes_its_commands_with_it() -> None:
             return [Command("greet", lambda: {"hi": True})]
 
     async with run_host([Greets()]) as host:
-        assert await host.call("greet") == {"hi": True}
-        await host.call("stop", name="greets")
+        assert await host.run_command("greet") == {"hi": True}
+        await host.run_command("stop", name="greets")
         with pytest.raises(CommandError, match="unknown command 'greet'"):
-            await host.call("greet")
-        await host.call("start", name="greets")
-        assert await host.call("greet") == {"hi": True}
+            await host.run_command("greet")
+        await host.run_command("start", name="greets")
+        assert await host.run_command("greet") == {"hi": True}
 
 
 async def test_an_adapter_may_implement_a_hook_another_adapter_adds() -> None:
@@ -323,7 +329,7 @@ async def test_adapters_add_plugins_at_run_time() -> None:
         record = host.add_plugin("deployment.web", SlowStopHandle(log, "web"), source="blueprint")
         assert record.state is PluginState.LOADED
         assert record.model == "test"
-        assert (await host.call("start", name="deployment.web"))["state"] == "started"
+        assert (await host.run_command("start", name="deployment.web"))["state"] == "started"
         with pytest.raises(ValueError, match="already taken"):
             host.add_plugin("deployment.web", SlowStopHandle(log, "web"), source="again")
     assert log == ["start:web", "stop:web"]

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from plugyard.adapters.asyncio import AsyncioAdapter, QueueFullError
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService, QueueFullError
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import EventPlugin
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -95,8 +95,8 @@ async def test_a_raising_handler_is_logged_counted_and_keeps_receiving(
 ) -> None:
     caplog.set_level(logging.INFO)
     async with host_with({"flaky": Flaky}) as host:
-        host.events.declare("tick", Tick)
-        results = [await host.emit_and_wait("tick", n=n) for n in range(4)]
+        AsyncioService.of(host).event_types.declare("tick", Tick)
+        results = [await AsyncioService.of(host).emit_and_wait("tick", n=n) for n in range(4)]
         assert [r["flaky"].status for r in results] == ["ok", "error", "ok", "error"]
         assert results[1]["flaky"].error == "ValueError: odd tick 1"
         assert instance(host, "flaky").seen == [0, 2]
@@ -120,11 +120,11 @@ async def test_a_hanging_handler_times_out_and_the_plugin_goes_on() -> None:
     async with host_with(
         {"hangs": Hangs}, handler_timeout=5, delivery={"hangs": {"handler_timeout": 0.1}}
     ) as host:
-        host.events.declare("tick", Tick)
-        first = await host.emit_and_wait("tick", n=0)
+        AsyncioService.of(host).event_types.declare("tick", Tick)
+        first = await AsyncioService.of(host).emit_and_wait("tick", n=0)
         assert first["hangs"].status == "timeout"
         assert "0.1s" in (first["hangs"].error or "")
-        second = await host.emit_and_wait("tick", n=1)
+        second = await AsyncioService.of(host).emit_and_wait("tick", n=1)
         assert second.ok
         assert instance(host, "hangs").seen == [1]
         assert host.stats["hangs"].timeouts == 1
@@ -132,26 +132,26 @@ async def test_a_hanging_handler_times_out_and_the_plugin_goes_on() -> None:
 
 async def test_a_slow_plugin_delays_neither_the_emitter_nor_other_plugins() -> None:
     async with host_with({"gated": Gated, "fast": Fast}) as host:
-        host.events.declare("tick", Tick)
+        AsyncioService.of(host).event_types.declare("tick", Tick)
         for n in range(20):
-            host.emit("tick", n=n)
+            AsyncioService.of(host).emit("tick", n=n)
         await until(lambda: len(instance(host, "fast").seen) == 20)
         assert instance(host, "fast").seen == list(range(20))
         assert instance(host, "gated").seen == []
         instance(host, "gated").gate.set()
-        await host.emit_and_wait("tick", n=20)
+        await AsyncioService.of(host).emit_and_wait("tick", n=20)
         assert instance(host, "gated").seen == list(range(21))
 
 
 async def test_overflow_drop_oldest_keeps_the_newest_and_reports_drops() -> None:
     async with host_with({"gated": Gated}, delivery={"gated": {"queue_size": 3}}) as host:
-        host.events.declare("tick", Tick, overflow="drop_oldest")
-        host.emit("tick", n=0)
+        AsyncioService.of(host).event_types.declare("tick", Tick, overflow="drop_oldest")
+        AsyncioService.of(host).emit("tick", n=0)
         await asyncio.sleep(0)  # the consumer takes event 0 and waits at the gate
         for n in range(1, 10):
-            host.emit("tick", n=n)
+            AsyncioService.of(host).emit("tick", n=n)
         instance(host, "gated").gate.set()
-        await host.emit_and_wait("tick", n=10)
+        await AsyncioService.of(host).emit_and_wait("tick", n=10)
         # the queue (3) kept the newest events; 1 to 7 made room
         assert instance(host, "gated").seen == [0, 8, 9, 10]
         assert host.stats["gated"].drops == 7
@@ -163,16 +163,16 @@ async def test_overflow_drop_oldest_keeps_the_newest_and_reports_drops() -> None
 
 async def test_overflow_drop_new_keeps_the_oldest() -> None:
     async with host_with({"gated": Gated}, delivery={"gated": {"queue_size": 3}}) as host:
-        host.events.declare("tick", Tick, overflow="drop_new")
-        host.emit("tick", n=0)
+        AsyncioService.of(host).event_types.declare("tick", Tick, overflow="drop_new")
+        AsyncioService.of(host).emit("tick", n=0)
         await asyncio.sleep(0)  # the consumer takes event 0 and waits at the gate
         for n in range(1, 10):
-            host.emit("tick", n=n)
-        result = await host.emit_and_wait("tick", n=10)
+            AsyncioService.of(host).emit("tick", n=n)
+        result = await AsyncioService.of(host).emit_and_wait("tick", n=10)
         assert result["gated"].status == "dropped"
         instance(host, "gated").gate.set()
         await until(lambda: len(instance(host, "gated").seen) == 4)
-        await host.emit_and_wait("tick", n=11)
+        await AsyncioService.of(host).emit_and_wait("tick", n=11)
         assert instance(host, "gated").seen == [0, 1, 2, 3, 11]
         assert host.stats["gated"].drops == 7  # 4 to 10
         reports = await host.recorder.await_for("events.tick.dropped")
@@ -183,19 +183,22 @@ async def test_overflow_block_refuses_plain_emit_and_makes_put_wait() -> None:
     async with host_with(
         {"gated": Gated, "fast": Fast}, delivery={"gated": {"queue_size": 2}}
     ) as host:
-        host.events.declare("tick", Tick, overflow="block")
-        host.emit("tick", n=0)
+        AsyncioService.of(host).event_types.declare("tick", Tick, overflow="block")
+        AsyncioService.of(host).emit("tick", n=0)
         await asyncio.sleep(0)  # the consumer takes event 0 and waits at the gate
-        host.emit("tick", n=1)
-        host.emit("tick", n=2)
-        with pytest.raises(QueueFullError, match=r"plugin 'gated'.*'block'.*host.events.put"):
-            host.emit("tick", n=3)
-        put = asyncio.create_task(host.events.put("tick", n=3))
+        AsyncioService.of(host).emit("tick", n=1)
+        AsyncioService.of(host).emit("tick", n=2)
+        with pytest.raises(
+            QueueFullError,
+            match=r"plugin 'gated'.*'block'.*event_types\.put",
+        ):
+            AsyncioService.of(host).emit("tick", n=3)
+        put = asyncio.create_task(AsyncioService.of(host).event_types.put("tick", n=3))
         await asyncio.sleep(0.05)
         assert not put.done()
         instance(host, "gated").gate.set()
         await asyncio.wait_for(put, 5)
-        await host.emit_and_wait("tick", n=4)
+        await AsyncioService.of(host).emit_and_wait("tick", n=4)
         assert instance(host, "gated").seen == [0, 1, 2, 3, 4]
         # the refused event went to no plugin at all, and nothing was dropped
         assert instance(host, "fast").seen == [0, 1, 2, 3, 4]
@@ -204,21 +207,21 @@ async def test_overflow_block_refuses_plain_emit_and_makes_put_wait() -> None:
 
 async def test_emit_and_wait_with_no_plugins_returns_an_empty_result() -> None:
     async with host_with({}) as host:
-        host.events.declare("tick", Tick)
-        result = await host.emit_and_wait("tick", n=1)
+        AsyncioService.of(host).event_types.declare("tick", Tick)
+        result = await AsyncioService.of(host).emit_and_wait("tick", n=1)
         assert result.outcomes == {}
         assert result.ok
 
 
 async def test_events_command_lists_types_plugins_and_queues() -> None:
     async with host_with({"fast": Fast}) as host:
-        host.events.declare("tick", Tick)
-        reply = await host.call("emit", event="tick", payload={"n": 5})
+        AsyncioService.of(host).event_types.declare("tick", Tick)
+        reply = await host.run_command("emit", event="tick", payload={"n": 5})
         assert reply["outcomes"] == {"fast": {"status": "ok", "error": None}}
-        listing = await host.call("events")
+        listing = await host.run_command("events")
         assert listing["events"]["tick"]["plugins"] == {"fast": 0}
         assert listing["events"]["tick"]["fields"] == ["n"]
         from plugyard.host import CommandError
 
         with pytest.raises(CommandError, match="not declared"):
-            await host.call("emit", event="tock")
+            await host.run_command("emit", event="tock")

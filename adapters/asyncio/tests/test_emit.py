@@ -11,12 +11,13 @@ import pytest
 
 from plugyard.adapters.asyncio import (
     AsyncioAdapter,
+    AsyncioService,
     PayloadError,
     UnknownEventError,
 )
 from plugyard.host import ConfigError
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import EventPlugin, MonitoringPoint
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -53,8 +54,8 @@ def host_with(plugins: dict[str, Any], config: dict[str, Any] | None = None) -> 
 
 async def test_emit_delivers_payload_fields_as_keyword_arguments() -> None:
     async with host_with({"a": recorder("order"), "b": recorder("order")}) as host:
-        host.events.declare("order", Order)
-        await host.emit_and_wait("order", order_id="o-1", amount=3)
+        AsyncioService.of(host).event_types.declare("order", Order)
+        await AsyncioService.of(host).emit_and_wait("order", order_id="o-1", amount=3)
         for name in ("a", "b"):
             seen = host.registry.handle(name).instance.seen
             assert seen == [{"order_id": "o-1", "amount": 3, "tags": []}]
@@ -62,21 +63,23 @@ async def test_emit_delivers_payload_fields_as_keyword_arguments() -> None:
 
 async def test_emit_returns_at_once_and_delivers_in_order() -> None:
     async with host_with({"a": recorder("order")}) as host:
-        host.events.declare("order", Order)
-        ids = [host.emit("order", order_id=f"o-{i}", amount=i) for i in range(50)]
+        AsyncioService.of(host).event_types.declare("order", Order)
+        ids = [
+            AsyncioService.of(host).emit("order", order_id=f"o-{i}", amount=i) for i in range(50)
+        ]
         assert len(set(ids)) == 50
-        await host.emit_and_wait("order", order_id="last", amount=0)
+        await AsyncioService.of(host).emit_and_wait("order", order_id="last", amount=0)
         seen = host.registry.handle("a").instance.seen
         assert [p["amount"] for p in seen[:50]] == list(range(50))
 
 
 async def test_undeclared_event_is_an_error_at_the_call_site() -> None:
     async with host_with({"a": recorder("order")}) as host:
-        host.events.declare("order", Order)
+        AsyncioService.of(host).event_types.declare("order", Order)
         with pytest.raises(UnknownEventError, match=r"'ordr' is not declared.*mean 'order'"):
-            host.emit("ordr", order_id="x", amount=1)
+            AsyncioService.of(host).emit("ordr", order_id="x", amount=1)
         with pytest.raises(UnknownEventError):
-            await host.emit_and_wait("nothing")
+            await AsyncioService.of(host).emit_and_wait("nothing")
 
 
 @pytest.mark.parametrize(
@@ -92,59 +95,59 @@ async def test_wrong_payload_is_an_error_naming_the_field(
     payload: dict[str, Any], message: str
 ) -> None:
     async with host_with({"a": recorder("order")}) as host:
-        host.events.declare("order", Order)
+        AsyncioService.of(host).event_types.declare("order", Order)
         with pytest.raises(PayloadError, match=message):
-            host.emit("order", **payload)
-        await host.emit_and_wait("order", order_id="ok", amount=1)
+            AsyncioService.of(host).emit("order", **payload)
+        await AsyncioService.of(host).emit_and_wait("order", order_id="ok", amount=1)
         assert [p["order_id"] for p in host.registry.handle("a").instance.seen] == ["ok"]
 
 
 async def test_pydantic_payload_types_validate_and_coerce() -> None:
     async with host_with({"a": recorder("order")}) as host:
-        host.events.declare("order", OrderModel)
-        await host.emit_and_wait("order", order_id="o", amount="7")
+        AsyncioService.of(host).event_types.declare("order", OrderModel)
+        await AsyncioService.of(host).emit_and_wait("order", order_id="o", amount="7")
         assert host.registry.handle("a").instance.seen == [{"order_id": "o", "amount": 7}]
         with pytest.raises(PayloadError, match="amount"):
-            host.emit("order", order_id="o", amount=[1])
+            AsyncioService.of(host).emit("order", order_id="o", amount=[1])
 
 
 async def test_every_emitted_event_is_a_host_event_with_the_payload_serialised() -> None:
     async with host_with({"a": recorder("monitoring_event")}) as host:
         from plugyard.sdk.events import MonitoringPayload
 
-        host.events.declare("monitoring_event", MonitoringPayload)
+        AsyncioService.of(host).event_types.declare("monitoring_event", MonitoringPayload)
         point = MonitoringPoint("r-1", 1.5, {"route": "/x"}, {"took": 0.2})
-        event_id = host.emit("monitoring_event", points=[point])
+        event_id = AsyncioService.of(host).emit("monitoring_event", points=[point])
         [event] = await host.recorder.await_for("events.monitoring_event")
         assert event.id == event_id
         assert event.source == "asyncio"
         serialised = {"request_id": "r-1", "event_time": 1.5, "tags": {"route": "/x"}}
         assert event.data == {"points": [{**serialised, "fields": {"took": 0.2}}]}
-        await host.emit_and_wait("monitoring_event", points=[])
+        await AsyncioService.of(host).emit_and_wait("monitoring_event", points=[])
         seen = host.registry.handle("a").instance.seen
         assert seen[0]["points"] == [point]
 
 
 async def test_declaration_rules() -> None:
     async with host_with({}) as host:
-        host.events.declare("order", Order)
-        host.events.declare("order", Order, overflow="drop_new")
-        assert host.events["order"].overflow == "drop_new"
+        AsyncioService.of(host).event_types.declare("order", Order)
+        AsyncioService.of(host).event_types.declare("order", Order, overflow="drop_new")
+        assert AsyncioService.of(host).event_types["order"].overflow == "drop_new"
         with pytest.raises(ValueError, match="already declared"):
-            host.events.declare("order", OrderModel)
+            AsyncioService.of(host).event_types.declare("order", OrderModel)
         with pytest.raises(ValueError, match="event name"):
-            host.events.declare("bad name", Order)
+            AsyncioService.of(host).event_types.declare("bad name", Order)
         with pytest.raises(ValueError, match="overflow must be one of"):
-            host.events.declare("x", Order, overflow="explode")
+            AsyncioService.of(host).event_types.declare("x", Order, overflow="explode")
         with pytest.raises(TypeError, match="dataclass or a pydantic model"):
-            host.events.declare("y", dict)
+            AsyncioService.of(host).event_types.declare("y", dict)
 
         @dataclass
         class WithLogger:
             logger: str
 
         with pytest.raises(ValueError, match="'logger' is reserved"):
-            host.events.declare("z", WithLogger)
+            AsyncioService.of(host).event_types.declare("z", WithLogger)
 
 
 async def test_event_types_declared_in_configuration() -> None:
@@ -159,8 +162,8 @@ async def test_event_types_declared_in_configuration() -> None:
         }
     }
     async with host_with({}, config) as host:
-        assert "monitoring_event" in host.events
-        assert host.events["monitoring_event"].overflow == "drop_new"
+        assert "monitoring_event" in AsyncioService.of(host).event_types
+        assert AsyncioService.of(host).event_types["monitoring_event"].overflow == "drop_new"
 
 
 @pytest.mark.parametrize(
@@ -181,10 +184,12 @@ async def test_bad_configuration_names_the_key(config: dict[str, Any], message: 
 
 async def test_emit_from_another_thread_needs_emit_threadsafe() -> None:
     async with host_with({"a": recorder("order")}) as host:
-        host.events.declare("order", Order)
+        AsyncioService.of(host).event_types.declare("order", Order)
         with pytest.raises(RuntimeError, match="emit_threadsafe"):
-            await asyncio.to_thread(host.emit, "order", order_id="t", amount=1)
-        await asyncio.to_thread(host.events.emit_threadsafe, "order", order_id="t", amount=2)
+            await asyncio.to_thread(AsyncioService.of(host).emit, "order", order_id="t", amount=1)
+        await asyncio.to_thread(
+            AsyncioService.of(host).event_types.emit_threadsafe, "order", order_id="t", amount=2
+        )
         await host.recorder.await_for("events.order")
-        await host.emit_and_wait("order", order_id="u", amount=3)
+        await AsyncioService.of(host).emit_and_wait("order", order_id="u", amount=3)
         assert [p["amount"] for p in host.registry.handle("a").instance.seen] == [2, 3]

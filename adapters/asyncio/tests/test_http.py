@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
+from plugyard.host.testing import run_host
 from plugyard.sdk import hookimpl
 from plugyard.sdk.events import BackgroundPlugin, route
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -150,19 +150,19 @@ async def test_a_route_clash_fails_the_second_plugin_naming_both() -> None:
 
 async def test_a_stopped_plugins_routes_answer_503() -> None:
     async with serving({"teapot": Teapot}) as host:
-        await host.call("stop", name="teapot")
+        await host.run_command("stop", name="teapot")
         async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
             response = await client.get("/teapot")
             assert response.status_code == 503
             assert "plugin 'teapot' is not running" in response.json()["error"]
-            await host.call("start", name="teapot")
+            await host.run_command("start", name="teapot")
             assert (await client.get("/teapot")).status_code == 418
 
 
 async def test_asgi_app_can_be_mounted_by_an_application_without_serving() -> None:
     async with run_host(plugins={"teapot": Teapot}, adapters=[AsyncioAdapter()]) as host:
         assert "http_url" not in host.advertised
-        transport = httpx.ASGITransport(app=host.asgi_app)
+        transport = httpx.ASGITransport(app=AsyncioService.of(host).asgi_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
             assert (await client.get("/teapot")).status_code == 418
 
@@ -172,7 +172,7 @@ async def test_asgi_app_answers_503_before_the_host_starts() -> None:
 
     host = Host(autoload=False, plugins={"teapot": Teapot}, adapters=[AsyncioAdapter()])
     await host.load()
-    transport = httpx.ASGITransport(app=host.asgi_app)
+    transport = httpx.ASGITransport(app=AsyncioService.of(host).asgi_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
         assert (await client.get("/teapot")).status_code == 503
     await host.stop()

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import BackgroundPlugin, EventPlugin
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -140,17 +140,17 @@ async def test_stop_and_restart_a_plugin_by_name() -> None:
     journal: list[str] = []
     async with host_with(journal_plugins(journal)) as host:
         journal.clear()
-        await host.call("restart", name="second")
+        await host.run_command("restart", name="second")
         assert journal == ["close second", "init second", "start second"]
-        await host.call("stop", name="first")
+        await host.run_command("stop", name="first")
         from plugyard.adapters.asyncio import EventHub
 
-        hub: EventHub = host.events
+        hub: EventHub = AsyncioService.of(host).event_types
         hub.declare("tick", dict_free_payload())
-        result = await host.emit_and_wait("tick")
+        result = await AsyncioService.of(host).emit_and_wait("tick")
         assert result.outcomes == {}
-        await host.call("start", name="first")
-        result = await host.emit_and_wait("tick")
+        await host.run_command("start", name="first")
+        result = await AsyncioService.of(host).emit_and_wait("tick")
         assert result["first"].ok
 
 
@@ -187,9 +187,9 @@ async def test_plugins_share_state_by_name() -> None:
             self.app.state.batch.clear()
 
     async with host_with({"batcher": Batcher, "flusher": Flusher}) as host:
-        host.events.declare("point", Point)
+        AsyncioService.of(host).event_types.declare("point", Point)
         for value in range(3):
-            await host.emit_and_wait("point", value=value)
+            await AsyncioService.of(host).emit_and_wait("point", value=value)
         flusher = host.registry.handle("batcher").app.plugin("flusher")
         flusher.flush()
         assert flusher.flushed == [[0, 1, 2]]
@@ -227,6 +227,7 @@ def write_plugin(folder: Path, name: str, body: str) -> None:
 
 PLUGIN_FILE = """
 from plugyard.sdk.events import BackgroundPlugin, EventPlugin
+from plugyard.adapters.asyncio import AsyncioService
 
 class AbstractLooking(EventPlugin):
     event_name = "tick"

@@ -1,6 +1,7 @@
-"""LUNA handlers plugin files on plugyard: the manual's three examples, unchanged, in an
-``[asyncio]`` plugin folder, through a real host and real HTTP (in process and under
-``plugyard run`` / ``plugyard call``), beside plugyard-native plugins.
+"""LUNA handlers plugin files on plugyard: the manual's three examples, unchanged, in a
+plugin folder (``[host] plugin_dirs``, or the older ``[asyncio]`` one), through a real host
+and real HTTP (in process and under ``plugyard run`` / ``plugyard call``), beside
+plugyard-native plugins.
 
 The examples post to a bucket service at 127.0.0.1:5020 (their URL is written in the files),
 so a recording service listens there.
@@ -28,8 +29,8 @@ from typing import Any
 import httpx
 import pytest
 
-from plugyard.adapters.asyncio import AsyncioAdapter
-from plugyard.sdk.testing import run_host
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
+from plugyard.host.testing import run_host
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -149,8 +150,12 @@ def kettle_log() -> Iterator[LogWatch]:
 
 def luna_config(folder: Path, runtime: Path, **asyncio: Any) -> dict[str, Any]:
     return {
-        "host": {"runtime_dir": str(runtime)},
-        "asyncio": {"plugin_dirs": [str(folder)], "active_plugins": LUNA_FILES, **asyncio},
+        "host": {
+            "runtime_dir": str(runtime),
+            "plugin_dirs": [str(folder)],
+            "active_plugins": LUNA_FILES,
+        },
+        "asyncio": asyncio,
         "http": {"port": 0, "request_id_header": "Luna-Request-Id"},
     }
 
@@ -203,10 +208,14 @@ def point_of(request_id: str) -> Callable[[BucketService], Any]:
 # -- the manual's three files, unchanged, in one host ------------------------------------------
 
 
+@pytest.mark.parametrize("section", ["host", "asyncio"])
 async def test_luna_example_files_run_unchanged(
-    buckets: BucketService, kettle_log: LogWatch, tmp_path: Path
+    buckets: BucketService, kettle_log: LogWatch, tmp_path: Path, section: str
 ) -> None:
     config = luna_config(LUNA_DIR, tmp_path / "run")
+    if section == "asyncio":  # the deprecated [asyncio] plugin_dirs / active_plugins
+        for key in ("plugin_dirs", "active_plugins"):
+            config["asyncio"][key] = config["host"].pop(key)
     async with run_host(config=config, adapters=[AsyncioAdapter()]) as host:
         assert states(host) == dict.fromkeys(LUNA_FILES, "started")
         # initialize() of both event plugins created their bucket
@@ -225,7 +234,9 @@ async def test_luna_example_files_run_unchanged(
         assert 0 <= point["fields"]["execution_time"] < 5
 
         # sending_event: sendEvents posts the events through Event.asDict()
-        sent = await host.emit_and_wait("sending_event", **sending_payload("req-2"))
+        sent = await AsyncioService.of(host).emit_and_wait(
+            "sending_event", **sending_payload("req-2")
+        )
         assert sent.ok, sent
         assert sent_message("req-2") in buckets.objects()
 
@@ -265,7 +276,7 @@ async def test_luna_and_native_plugins_share_one_host_and_folder(
         )
     )
     config = luna_config(folder, tmp_path / "run")
-    config["asyncio"]["active_plugins"] = [*LUNA_FILES, *native, "native_kettle"]
+    config["host"]["active_plugins"] = [*LUNA_FILES, *native, "native_kettle"]
     config["plugins"] = {
         name: {"url": f"http://127.0.0.1:{BucketService.PORT}{BUCKETS}", "bucket": "native"}
         for name in native
@@ -291,7 +302,9 @@ async def test_luna_and_native_plugins_share_one_host_and_folder(
         assert native_point["tags"]["route"] in ("GET:/kettle", "GET:/teapot")
 
         # one sending_event: LUNA's plugin gets Event objects, plyugard's gets dicts
-        sent = await host.emit_and_wait("sending_event", **sending_payload("both-2"))
+        sent = await AsyncioService.of(host).emit_and_wait(
+            "sending_event", **sending_payload("both-2")
+        )
         assert set(sent.outcomes) == {"event_sending_plugin_example", "native_sending"}
         assert sent.ok, sent
         assert sent_message("both-2") in buckets.objects()
@@ -314,8 +327,8 @@ async def test_luna_names_exist_only_while_a_luna_folder_is_loaded(
 ) -> None:
     assert not _luna_importable()
     native_only = {
-        "host": {"runtime_dir": str(tmp_path / "native")},
-        "asyncio": {
+        "host": {
+            "runtime_dir": str(tmp_path / "native"),
             "plugin_dirs": [str(NATIVE_DIR)],
             "active_plugins": ["background_plugin_example"],
         },
@@ -323,7 +336,7 @@ async def test_luna_names_exist_only_while_a_luna_folder_is_loaded(
     async with run_host(config=native_only, adapters=[AsyncioAdapter()]) as host:
         assert states(host) == {"background_plugin_example": "started"}
         assert not _luna_importable()
-        assert "sending_event" not in host.events
+        assert "sending_event" not in AsyncioService.of(host).event_types
 
     async with run_host(
         config=luna_config(LUNA_DIR, tmp_path / "luna"), adapters=[AsyncioAdapter()]
@@ -332,7 +345,7 @@ async def test_luna_names_exist_only_while_a_luna_folder_is_loaded(
         from crutches_on_wheels.web.handlers import BaseHandler  # type: ignore[import-not-found]
 
         assert BaseHandler.__module__ == "plugyard.adapters.asyncio.compat.luna._handlers"
-        assert {"monitoring_event", "sending_event"} <= set(host.events)
+        assert {"monitoring_event", "sending_event"} <= set(AsyncioService.of(host).event_types)
     assert not _luna_importable()
     assert not any(name.partition(".")[0] == "crutches_on_wheels" for name in sys.modules)
 
@@ -388,6 +401,28 @@ def test_an_installed_package_of_the_same_name_wins(
     assert not luna.active()
 
 
+def test_luna_module_names_and_what_they_give() -> None:
+    from plugyard.adapters.asyncio.compat import luna
+
+    plugins = ("BaseEventPlugin", "BaseBackgroundPlugin", "BasePlugin")
+    assert {
+        name: names for name, (_, names) in luna.LUNA_MODULES.items() if ".cow." not in name
+    } == {
+        "classes.event": ("Event",),
+        "classes.schemas.event_raw": ("RawEvent",),
+        "crutches_on_wheels.monitoring.points": (
+            "BaseMonitoringPoint",
+            "BaseRequestMonitoringPoint",
+            "RequestMonitoringPoint",
+        ),
+        "crutches_on_wheels.plugins.plugins_meta.base_plugins": plugins,
+        "crutches_on_wheels.utils.log": ("Logger",),
+        "crutches_on_wheels.web.application": ("LunaApplication",),
+        "crutches_on_wheels.web.handlers": ("BaseHandler",),
+        "luna_plugins.base.plugins_meta.base_plugins": plugins,
+    }
+
+
 def test_luna_files_are_told_from_others_without_importing_them(tmp_path: Path) -> None:
     from plugyard.adapters.asyncio.compat import luna
 
@@ -434,8 +469,8 @@ async def test_luna_handlers_get_camel_case_arguments_and_luna_objects(tmp_path:
     (folder / "sending_probe.py").write_text(PROBE.format(event="sending_event"))
     (folder / "monitoring_probe.py").write_text(PROBE.format(event="monitoring_event"))
     config = {
-        "host": {"runtime_dir": str(tmp_path / "run")},
-        "asyncio": {
+        "host": {
+            "runtime_dir": str(tmp_path / "run"),
             "plugin_dirs": [str(folder)],
             "active_plugins": ["sending_probe", "monitoring_probe"],
         },
@@ -444,7 +479,7 @@ async def test_luna_handlers_get_camel_case_arguments_and_luna_objects(tmp_path:
     async with run_host(config=config, adapters=[AsyncioAdapter()]) as host:
         raw = {"raw": True, "event_id": "e-raw", "face": None}
         payload = {**sending_payload("req-9"), "events": [SENT_EVENT, raw]}
-        assert (await host.emit_and_wait("sending_event", **payload)).ok
+        assert (await AsyncioService.of(host).emit_and_wait("sending_event", **payload)).ok
         async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
             await client.get("/health", headers={"X-Request-Id": "req-10"})
         module = sys.modules["plugyard_plugin_monitoring_probe"]
@@ -523,8 +558,11 @@ async def test_luna_handlers_answer_on_starlette(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "routes.py").write_text(HANDLERS)
     config = {
-        "host": {"runtime_dir": str(tmp_path / "run")},
-        "asyncio": {"plugin_dirs": [str(folder)], "active_plugins": ["routes"]},
+        "host": {
+            "runtime_dir": str(tmp_path / "run"),
+            "plugin_dirs": [str(folder)],
+            "active_plugins": ["routes"],
+        },
         "plugins": {"routes": {"colour": "green"}},
         "http": {"port": 0},
     }
@@ -619,8 +657,12 @@ def test_plugyard_run_and_call_with_the_luna_folder_moved_over(
     config_file.write_text(
         _toml(
             {
-                "host": {"runtime_dir": str(runtime), "log_level": "info"},
-                "asyncio": {"plugin_dirs": ["luna_handlers/plugins"], "active_plugins": LUNA_FILES},
+                "host": {
+                    "runtime_dir": str(runtime),
+                    "log_level": "info",
+                    "plugin_dirs": ["luna_handlers/plugins"],
+                    "active_plugins": LUNA_FILES,
+                },
                 "http": {"port": 0, "request_id_header": "Luna-Request-Id"},
             }
         )
@@ -696,8 +738,8 @@ async def test_a_luna_handler_that_is_not_async_fails_to_load_with_the_reason(
     )
     shutil.copy(LUNA_DIR / "event_sending_plugin_example.py", folder)
     config = {
-        "host": {"runtime_dir": str(tmp_path / "run")},
-        "asyncio": {
+        "host": {
+            "runtime_dir": str(tmp_path / "run"),
             "plugin_dirs": [str(folder)],
             "active_plugins": ["sync_handler", "event_sending_plugin_example"],
         },

@@ -14,7 +14,8 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
+from plugyard.host.testing import run_host
 from plugyard.sdk.events import (
     BackgroundPlugin,
     BaseRequestMonitoringPlugin,
@@ -22,7 +23,6 @@ from plugyard.sdk.events import (
     MonitoringPoint,
     route,
 )
-from plugyard.sdk.testing import run_host
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,7 +72,7 @@ async def test_every_request_gives_one_point(tmp_path: Any) -> None:
     plugins = {"recorder": Recorder, "things": Things}
     before = time.time()
     async with run_host(plugins, config(tmp_path), adapters=[AsyncioAdapter()]) as host:
-        assert host.events["monitoring_event"].payload is MonitoringPayload
+        assert AsyncioService.of(host).event_types["monitoring_event"].payload is MonitoringPayload
         recorder = host.registry.handle("recorder").instance
         async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
             thing = await client.get("/things/7", headers={"X-Request-Id": "req-thing"})
@@ -118,13 +118,13 @@ async def test_the_request_id_header_is_configurable(tmp_path: Any) -> None:
 async def test_switched_off_no_point_is_emitted(tmp_path: Any) -> None:
     settings = config(tmp_path, request_monitoring=False)
     async with run_host({"recorder": Recorder}, settings, adapters=[AsyncioAdapter()]) as host:
-        assert "monitoring_event" not in host.events
-        host.events.declare("monitoring_event", MonitoringPayload)
+        assert "monitoring_event" not in AsyncioService.of(host).event_types
+        AsyncioService.of(host).event_types.declare("monitoring_event", MonitoringPayload)
         recorder = host.registry.handle("recorder").instance
         async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
             assert (await client.get("/health")).status_code == 200
         marker = MonitoringPoint("marker", time.time())
-        assert (await host.emit_and_wait("monitoring_event", points=[marker])).ok
+        assert (await AsyncioService.of(host).emit_and_wait("monitoring_event", points=[marker])).ok
     # the queue is in order: a point of the request would have come before the marker
     assert recorder.points == [marker]
 
@@ -134,7 +134,7 @@ async def test_an_application_serving_the_app_itself_monitors_only_when_asked(
 ) -> None:
     bare = {"host": {"runtime_dir": str(tmp_path / "bare")}}
     async with run_host({"recorder": Recorder}, bare, adapters=[AsyncioAdapter()]) as host:
-        assert "monitoring_event" not in host.events
+        assert "monitoring_event" not in AsyncioService.of(host).event_types
     asked = {
         "host": {"runtime_dir": str(tmp_path / "asked")},
         "http": {"enabled": False, "request_monitoring": True},
@@ -142,7 +142,7 @@ async def test_an_application_serving_the_app_itself_monitors_only_when_asked(
     async with run_host({"recorder": Recorder}, asked, adapters=[AsyncioAdapter()]) as host:
         assert "http_url" not in host.advertised
         recorder = host.registry.handle("recorder").instance
-        transport = httpx.ASGITransport(app=host.asgi_app)
+        transport = httpx.ASGITransport(app=AsyncioService.of(host).asgi_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
             await client.get("/health", headers={"X-Request-Id": "mounted"})
         [point] = await recorder.wait_for(1)

@@ -25,7 +25,7 @@ def host_config(state: Path, **celery: Any) -> dict[str, Any]:
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One host per module with the sample plugin and an embedded worker (2 threads)."""
     from plugyard.adapters.celery import adapter
-    from plugyard.sdk.testing import HostRunner
+    from plugyard.host.testing import HostRunner
 
     state = tmp_path_factory.mktemp("state")
     with HostRunner(config=host_config(state), adapters=[adapter]) as runner:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from plugyard.adapters.celery import adapter
+from plugyard.adapters.celery import CeleryService, adapter
 from plugyard.host import ConfigError, Host
 
 
@@ -42,14 +42,14 @@ async def test_a_failing_plugin_is_recorded_and_the_others_load(tmp_path: Path) 
             assert records[name].state == "failed"
             assert where in (records[name].error or "")
             assert "Traceback (most recent call last)" in (records[name].error or "")
-        assert "celery_sample.tasks.add" in host.tasks.registered()
+        assert "celery_sample.tasks.add" in CeleryService.of(host).registered()
 
 
 async def test_plugin_options_reach_init_and_old_style_keys_are_renamed(tmp_path: Path) -> None:
     host = _host(tmp_path, {"sample": {"use": "celery_sample:SamplePlugin", "time_limit": 42}})
     async with host:
-        assert host.tasks.app.conf.task_time_limit == 42
-        assert host.tasks.app.config is host.tasks.app.conf
+        assert CeleryService.of(host).app.conf.task_time_limit == 42
+        assert CeleryService.of(host).app.config is CeleryService.of(host).app.conf
 
 
 def test_task_modules_import_once(tmp_path: Path) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from plugyard.adapters.lifecycle import LifecycleService
 from plugyard.adapters.lifecycle._adapter import adapter
 from plugyard.host import CommandError, ConfigError, Host
+from plugyard.host.testing import run_host
 from plugyard.sdk import hookimpl
-from plugyard.sdk.testing import run_host
 
 BLUEPRINTS = Path(__file__).parent / "blueprints"
 
@@ -34,8 +35,8 @@ async def test_commands_install_report_and_uninstall(tmp_path: Path, calls: Any)
     timer = Timer()
     config = {"lifecycle": {"storage_dir": str(tmp_path), "task_retries": 0}}
     async with run_host(plugins={"timer": timer}, config=config, adapters=[adapter]) as host:
-        result = await host.call(
-            "lifecycle_install",
+        result = await host.run_command(
+            "lifecycle.install",
             blueprint=str(BLUEPRINTS / "app.yaml"),
             deployment="web",
             inputs={"app_count": 1},
@@ -47,19 +48,19 @@ async def test_commands_install_report_and_uninstall(tmp_path: Path, calls: Any)
         assert len(timer.timed) == result["succeeded"]
         record = host.registry.get("lifecycle.web")
         assert (record.model, str(record.state)) == ("lifecycle", "started")
-        status = await host.call("lifecycle_status", deployment="web")
+        status = await host.run_command("lifecycle.status", deployment="web")
         assert status["states"] == {"started": 3}
         assert status["last_execution"]["status"] == "succeeded"
-        everything = await host.call("status", name="lifecycle.web")
+        everything = await host.run_command("status", name="lifecycle.web")
         assert everything["details"]["instances"] == 3
-        outputs = await host.call("lifecycle_outputs", deployment="web")
+        outputs = await host.run_command("lifecycle.outputs", deployment="web")
         assert outputs["outputs"]["host_ip"] == "10.0.0.7"
-        executed = await host.call(
-            "lifecycle_execute", deployment="web", operation="create", node_ids=["db"]
+        executed = await host.run_command(
+            "lifecycle.execute", deployment="web", operation="create", node_ids=["db"]
         )
         assert executed["succeeded"] == 1
-        await host.call("lifecycle_uninstall", deployment="web")
-        listed = await host.call("lifecycle_instances", deployment="web")
+        await host.run_command("lifecycle.uninstall", deployment="web")
+        listed = await host.run_command("lifecycle.instances", deployment="web")
         assert {i["state"] for i in listed["instances"]} == {"deleted"}
     assert (tmp_path / "web.db").is_file()
     assert str(host.registry.get("lifecycle.web").state) == "stopped"
@@ -71,11 +72,11 @@ async def test_bad_input_is_a_command_error_and_the_host_stays_up(tmp_path: Path
     config = {"lifecycle": {"storage_dir": str(tmp_path)}}
     async with run_host(config=config, adapters=[adapter]) as host:
         with pytest.raises(CommandError, match=r"node_templates\.web\.type: unknown node type"):
-            await host.call("lifecycle_install", blueprint=str(bad), deployment="x")
+            await host.run_command("lifecycle.install", blueprint=str(bad), deployment="x")
         with pytest.raises(CommandError, match="no deployment 'ghost'"):
-            await host.call("lifecycle_status", deployment="ghost")
+            await host.run_command("lifecycle.status", deployment="ghost")
         assert host.running
-        assert (await host.call("lifecycle_status"))["deployments"] == {}
+        assert (await host.run_command("lifecycle.status"))["deployments"] == {}
 
 
 async def test_deployments_in_config_are_host_plugins(tmp_path: Path) -> None:
@@ -91,7 +92,7 @@ async def test_deployments_in_config_are_host_plugins(tmp_path: Path) -> None:
         record = host.registry.get("lifecycle.pre")
         assert str(record.state) == "started"
         assert host.registry.handle("lifecycle.pre").describe()["instances"] == 5
-        assert host.lifecycle.envs["pre"].name == "pre"
+        assert LifecycleService.of(host).envs["pre"].name == "pre"
     assert str(host.registry.get("lifecycle.pre").state) == "stopped"
 
 

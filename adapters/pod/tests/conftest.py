@@ -29,7 +29,7 @@ def pod(tmp_path: Path) -> Iterator[Any]:
 async def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
     """A started host with the pod adapter on a fresh SQLite file; subprocesses find fixtures."""
     from plugyard.adapters.pod import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     monkeypatch.setenv("PYTHONPATH", str(HERE))
     config = {

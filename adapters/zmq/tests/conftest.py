@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from plugyard.adapters.zmq import ZmqService
+
 HELPERS = Path(__file__).parent / "helpers"
 
 
@@ -48,7 +50,7 @@ def host_config(runtime_dir: Path, **sections: Any) -> dict[str, Any]:
 async def zmq_host(runtime_dir: Path, **sections: Any) -> AsyncIterator[Any]:
     """A started host with the zmq adapter and ``sections`` of configuration."""
     from plugyard.adapters.zmq import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     async with run_host(config=host_config(runtime_dir, **sections), adapters=[adapter]) as host:
         yield host
@@ -94,7 +96,7 @@ async def zcall(host: Any, command: str, /, **props: Any) -> dict[str, Any]:
     from plugyard.adapters.zmq import HostClient
 
     def call() -> dict[str, Any]:
-        with HostClient.from_facts(host.zmq.advertisement(), timeout=5) as client:
+        with HostClient.from_facts(ZmqService.of(host).advertisement(), timeout=5) as client:
             return client.call(command, **props)
 
     return await asyncio.to_thread(call)

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import read_lines, wait_until, zmq_host
 
+from plugyard.adapters.zmq import ZmqService
+
 
 def circus_python() -> list[str]:
     """A Python that has circus: this one, or a throwaway one made by uv from the registry."""
@@ -36,9 +38,9 @@ async def test_a_circus_plugin_gets_events_and_well_formed_replies(
             "-c",
             "from circus import plugins; plugins.main()",
             "--endpoint",
-            host.zmq.endpoint,
+            ZmqService.of(host).endpoint,
             "--pubsub",
-            host.zmq.pubsub_endpoint,
+            ZmqService.of(host).pubsub_endpoint,
             "--config",
             f"out:{out}:::target:rec",
             "circus_test_plugins.Probe",
@@ -50,7 +52,7 @@ async def test_a_circus_plugin_gets_events_and_well_formed_replies(
                 assert probe.poll() is None, "the circus plugin exited"
                 assert time.monotonic() < deadline, "the circus plugin never called the host"
                 if host.registry.get("rec").state == "started":
-                    await host.call("restart", name="rec")
+                    await host.run_command("restart", name="rec")
                 await asyncio.sleep(0.2)
             await wait_until(lambda: host.registry.get("rec").state == "stopped", what="stop")
         finally:

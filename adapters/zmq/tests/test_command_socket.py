@@ -15,8 +15,8 @@ from conftest import host_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugyard.adapters.zmq import adapter
-from plugyard.sdk.testing import HostRunner
+from plugyard.adapters.zmq import ZmqService, adapter
+from plugyard.host.testing import HostRunner
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def dealer(running: HostRunner) -> Iterator[zmq.Socket[Any]]:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.linger = 0
-    sock.connect(running.host.zmq.endpoint)
+    sock.connect(ZmqService.of(running.host).endpoint)
     yield sock
     sock.close()
     ctx.term()
@@ -115,7 +115,7 @@ def test_commands_from_every_adapter_are_served(
 ) -> None:
     reply = request(dealer, {"id": 1, "command": "drops", "properties": {"name": "x", "count": 2}})
     assert reply is not None and reply["drops"] == 2
-    assert running.call("stats", name="zmq")["name"] == "zmq"
+    assert running.run_command("stats", name="zmq")["name"] == "zmq"
 
 
 _SAFE_COMMANDS = ["list", "status", "stats", "snapshot", "publish", "plugins", "nosuch", "", "LIST"]
@@ -171,7 +171,7 @@ async def test_many_concurrent_clients_are_all_answered(runtime_dir: Path) -> No
     from plugyard.adapters.zmq import HostClient
 
     async with zmq_host(runtime_dir) as host:
-        facts = host.zmq.advertisement()
+        facts = ZmqService.of(host).advertisement()
 
         def client_calls() -> list[str]:
             with HostClient.from_facts(facts) as client:

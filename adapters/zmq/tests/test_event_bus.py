@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import event_topics, read_lines, wait_until, zcall, zmq_host
 
+from plugyard.adapters.zmq import ZmqService
+
 
 async def test_a_plugin_receives_every_event_in_order_with_its_seq(
     runtime_dir: Path, tmp_path: Path
@@ -68,7 +70,7 @@ async def test_handle_stop_runs_on_a_normal_stop_and_on_sigterm(
         "b": {"use": "zmq_test_plugins:Recorder", "out": str(second)},
     }
     async with zmq_host(runtime_dir, plugins=plugins) as host:
-        reply = await host.call("stop", name="a")
+        reply = await host.run_command("stop", name="a")
         assert reply == {"name": "a", "state": "stopped"}
         assert read_lines(first)[-1] == {"stopped": True}
         pid = host.processes.get("b").pid
@@ -93,9 +95,9 @@ async def test_a_slow_subscriber_never_blocks_the_host_or_the_others_and_its_dro
                 await asyncio.sleep(0.005)
         assert await host.bus.drain(10)
         assert time.perf_counter() - started < 5, "publishing waited for the slow subscriber"
-        assert host.zmq.publisher.pending <= 100
+        assert ZmqService.of(host).publisher.pending <= 100
         await wait_until(lambda: host.stats["slow"].drops > 0, 20, "drops reported by slow")
-        stats = await host.call("stats", name="slow")
+        stats = await host.run_command("stats", name="slow")
         assert stats["info"]["drops"] == host.stats["slow"].drops
         assert host.stats["zmq"].drops > 0, "overflows are counted under the adapter"
         await wait_until(lambda: event_topics(out).count("app.flood") == 6000, 20, "fast got all")
@@ -114,6 +116,6 @@ async def test_plugins_are_listed_like_any_other(
         assert status["status"] == ("active" if compat else "started")
         record = next(r for r in host.plugins if r.name == "rec")
         assert (record.model, record.state) == ("zmq", "started")
-        restarted = await host.call("restart", name="rec")
+        restarted = await host.run_command("restart", name="rec")
         assert restarted["state"] == "started"
         assert host.stats["rec"].restarts == 1

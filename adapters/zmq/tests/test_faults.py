@@ -72,7 +72,7 @@ async def test_a_plugin_ignoring_sigterm_is_killed_after_its_stop_timeout(
     async with zmq_host(runtime_dir, plugins=plugins) as host:
         pid = host.processes.get("stubborn").pid
         started = time.monotonic()
-        reply = await host.call("stop", name="stubborn")
+        reply = await host.run_command("stop", name="stubborn")
         assert reply["state"] == "stopped"
         assert 0.3 <= time.monotonic() - started < 3
         info = host.processes.get("stubborn")

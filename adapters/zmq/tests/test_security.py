@@ -13,7 +13,7 @@ import pytest
 import zmq
 from conftest import event_topics, host_config, wait_until, zcall, zmq_host
 
-from plugyard.adapters.zmq import HostClient, HostUnavailable, adapter
+from plugyard.adapters.zmq import HostClient, HostUnavailable, ZmqService, adapter
 from plugyard.host import ConfigError, Host
 
 
@@ -41,7 +41,7 @@ async def test_loopback_tcp_is_allowed_and_a_random_port_is_advertised(runtime_d
         "pubsub_endpoint": f"tcp://127.0.0.1:{free_port()}",
     }
     async with zmq_host(runtime_dir, zmq=zmq_section) as host:
-        endpoint = host.zmq.advertisement()["endpoint"]
+        endpoint = ZmqService.of(host).advertisement()["endpoint"]
         assert endpoint.startswith("tcp://127.0.0.1:") and not endpoint.endswith("*")
         assert (await zcall(host, "snapshot"))["status"] == "ok"
 
@@ -96,7 +96,7 @@ async def test_curve_admits_listed_clients_and_refuses_the_rest(
     }
     plugins = {"rec": {"use": "zmq_test_plugins:Recorder", "out": str(out)}}
     async with zmq_host(runtime_dir, zmq=section, plugins=plugins) as host:
-        facts = host.zmq.advertisement()
+        facts = ZmqService.of(host).advertisement()
         assert facts["curve_server_key"] == server_public
         key_file = Path(facts["curve_keys_file"])
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # noqa: ASYNC240
@@ -119,7 +119,7 @@ async def test_curve_admits_listed_clients_and_refuses_the_rest(
             await asyncio.to_thread(call_with, stranger)
         with pytest.raises(HostUnavailable, match="no reply"):
             await asyncio.to_thread(call_with, None)
-        assert host.zmq._zap.refused >= 1
+        assert ZmqService.of(host)._zap.refused >= 1
         host.publish("app.secure")
         await wait_until(lambda: "app.secure" in event_topics(out), what="the plugin over CURVE")
     assert not key_file.exists()  # noqa: ASYNC240

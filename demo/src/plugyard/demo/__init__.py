@@ -9,8 +9,9 @@ Every step is checked; the summary says what each model did.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plugyard.sdk import lazy_exports
 
 if TYPE_CHECKING:
     from ._setup import ExamplesNotFound, Layout, find_examples
@@ -27,20 +28,17 @@ __all__ = [
     "find_examples",
 ]
 
-_WHERE = {
-    "ExamplesNotFound": "._setup",
-    "Layout": "._setup",
-    "find_examples": "._setup",
-    "FIBONACCI_26": "._story",
-    "Demo": "._story",
-    "ModelReport": "._story",
-    "Step": "._story",
-    "StepFailed": "._story",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import lazily: ``plugyard --help`` imports this package and must stay light."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_WHERE[name], __name__), name)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ExamplesNotFound": "._setup",
+        "Layout": "._setup",
+        "find_examples": "._setup",
+        "FIBONACCI_26": "._story",
+        "Demo": "._story",
+        "ModelReport": "._story",
+        "Step": "._story",
+        "StepFailed": "._story",
+    },
+    public=__all__,
+)

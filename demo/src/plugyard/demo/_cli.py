@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-__all__ = ["add_commands", "demo"]
+from plugyard.sdk import hookimpl
+
+__all__ = ["DemoCommands", "commands", "demo"]
 
 
 def _logging(host_log: Path, level: str) -> None:
@@ -117,6 +119,14 @@ def demo(
     sys.exit(0 if ok else 1)
 
 
-def add_commands(cli: click.Group) -> None:
-    """The ``plugyard.cli`` entry point: add ``plugyard demo``."""
-    cli.add_command(demo)
+class DemoCommands:
+    """What the ``plugyard.cli`` entry point names: adds ``plugyard demo``."""
+
+    @hookimpl
+    def plugyard_cli(self, cli: click.Group) -> None:
+        """Add ``plugyard demo``."""
+        cli.add_command(demo)
+
+
+commands = DemoCommands()
+"""The object the ``plugyard.cli`` entry point ``demo`` names."""

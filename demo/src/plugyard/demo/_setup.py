@@ -187,6 +187,8 @@ def demo_config(layout: Layout, examples: Path, sink_url: str) -> dict[str, Any]
             "autoload": False,
             "python_path": [str(folder) for folder in importable(examples)],
             "adapters": ["lifecycle", "zmq", "asyncio", "celery", "pod"],
+            "plugin_dirs": [str(asyncio_dir)],
+            "active_plugins": list(ASYNCIO_PLUGINS),
         },
         "lifecycle": {
             "storage_dir": str(folder / "lifecycle"),
@@ -194,8 +196,6 @@ def demo_config(layout: Layout, examples: Path, sink_url: str) -> dict[str, Any]
             "task_retry_interval": 0.5,
         },
         "asyncio": {
-            "plugin_dirs": [str(asyncio_dir)],
-            "active_plugins": list(ASYNCIO_PLUGINS),
             "events": {
                 "monitoring_event": {"type": "plugyard.sdk.events:MonitoringPayload"},
                 "sending_event": {"type": "plugyard.sdk.events:SendingPayload"},

@@ -16,6 +16,10 @@ from typing import Any
 
 import httpx
 
+from plugyard.adapters.asyncio import AsyncioService
+from plugyard.adapters.celery import CeleryService
+from plugyard.adapters.lifecycle import LifecycleService
+from plugyard.adapters.pod import PodService
 from plugyard.host import Config, Host
 from plugyard.sdk import Event
 from plugyard.sdk.events import MonitoringPoint
@@ -167,7 +171,7 @@ class Demo:
             fields={"seq": event.seq},
         )
         try:
-            host.emit("monitoring_event", points=[point])
+            AsyncioService.of(host).emit("monitoring_event", points=[point])
         except Exception as exc:  # the event type is missing when the asyncio adapter failed
             self.out(f"  ! monitoring_event for #{event.seq} not emitted: {exc}")
 
@@ -180,20 +184,22 @@ class Demo:
         unsubscribe = host.subscribe(f"operation.{DEPLOYMENT}.*", self._progress)
         began = time.perf_counter()
         try:
-            await host.lifecycle.open(DEPLOYMENT, blueprint, {"port": port})
-            result = await asyncio.wait_for(host.lifecycle.run(DEPLOYMENT, "install"), self.timeout)
+            await LifecycleService.of(host).open(DEPLOYMENT, blueprint, {"port": port})
+            result = await asyncio.wait_for(
+                LifecycleService.of(host).run(DEPLOYMENT, "install"), self.timeout
+            )
         finally:
             unsubscribe()
         report.seconds += time.perf_counter() - began
         if result.get("status") != "succeeded":
             raise StepFailed(f"install ended {result.get('status')!r}: {result}")
-        env = host.lifecycle.envs[DEPLOYMENT]
+        env = LifecycleService.of(host).envs[DEPLOYMENT]
         outputs = await asyncio.to_thread(env.outputs)
         self.web_url = str(outputs.get("url") or f"http://127.0.0.1:{port}/")
         if not outputs.get("webserver_root"):
             raise StepFailed("install succeeded but the node has no webserver_root property")
         self.installed = True
-        report.state = self._state(host.lifecycle.record_name(DEPLOYMENT))
+        report.state = self._state(LifecycleService.of(host).record_name(DEPLOYMENT))
         report.did.append(f"install: {_ops(result)}, serving {self.web_url}")
         return f"installed in {result.get('duration', 0):.2f} s, serving {self.web_url}"
 
@@ -230,10 +236,10 @@ class Demo:
         host = self._host()
         report = self.models["celery"]
         self._require_started("gwexample")
-        if TASK not in host.tasks.registered():
+        if TASK not in CeleryService.of(host).registered():
             raise StepFailed(f"{TASK} is not registered with the worker")
         began = time.perf_counter()
-        result = host.tasks.send(TASK, 26)
+        result = CeleryService.of(host).send(TASK, 26)
         try:
             value = await asyncio.to_thread(result.get, timeout=self.timeout)
         except Exception as exc:
@@ -252,9 +258,9 @@ class Demo:
             lambda found: wanted <= {e.topic.rsplit(".", 1)[1].lower() for e in found},
             f"task {result.id}'s status events ({', '.join(sorted(wanted))})",
         )
-        status = host.tasks.status(result.id)
+        status = CeleryService.of(host).status(result.id)
         if str(status.get("status", "")).lower() != "success":
-            raise StepFailed(f"host.tasks.status({result.id!r}) says {status}")
+            raise StepFailed(f"CeleryService.of(host).status({result.id!r}) says {status}")
         await self._delivered(events, "the task's")
         statuses = " -> ".join(e.topic.rsplit(".", 1)[1] for e in events)
         report.state = self._state("gwexample")
@@ -268,7 +274,7 @@ class Demo:
         began = time.perf_counter()
         unsubscribe = host.subscribe("pod.item.Dog.created", self._forward_item)
         try:
-            run = await host.pod.launch(
+            run = await PodService.of(host).launch(
                 {
                     "plugin_module": "pod_dog_plugin",
                     "plugin_name": "ExamplePlugin",
@@ -277,14 +283,16 @@ class Demo:
                 launcher="process",
             )
             run_id = str(run["id"])
-            final = await host.pod.wait(run_id, self.timeout)
+            final = await PodService.of(host).wait(run_id, self.timeout)
             if final.get("status") != "done":
                 detail = final.get("error") or final.get("message") or ""
                 raise StepFailed(
                     f"run {run_id} ended {final.get('status')!r} (exit code "
                     f"{final.get('exit_code')}): {detail}; see plugyard pod logs {run_id}"
                 )
-            dogs = await asyncio.to_thread(host.pod.client().search, {"type": "Dog", "name": DOG})
+            dogs = await asyncio.to_thread(
+                PodService.of(host).client().search, {"type": "Dog", "name": DOG}
+            )
             if not dogs:
                 raise StepFailed(f"run {run_id} is done but the pod holds no Dog named {DOG!r}")
             events = await self._wait_for(
@@ -316,7 +324,7 @@ class Demo:
         """The application tells the event-sending plugin about the items a run created."""
         host = self._host()
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.time))
-        host.emit(
+        AsyncioService.of(host).emit(
             "sending_event",
             events=[{"event_id": event.id, "item_type": event.data.get("type"), **event.data}],
             handler_id="pod",
@@ -355,7 +363,7 @@ class Demo:
         if self.installed:
             began = time.perf_counter()
             result = await asyncio.wait_for(
-                host.lifecycle.run(DEPLOYMENT, "uninstall"), self.timeout
+                LifecycleService.of(host).run(DEPLOYMENT, "uninstall"), self.timeout
             )
             self.models["lifecycle"].seconds += time.perf_counter() - began
             port = int(self.web_url.rsplit(":", 1)[1].strip("/"))

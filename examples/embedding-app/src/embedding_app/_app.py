@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from plugyard.adapters.asyncio import AsyncioService
 from plugyard.host import ConfigError, Host
 
 from ._monitoring import RequestMonitor
@@ -123,15 +124,16 @@ async def _invalid_body(request: Request, exc: Exception) -> Response:
 class HostRoutes:
     """The host's HTTP app, looked up per request.
 
-    The asyncio adapter adds ``host.asgi_app`` when the host loads, which is after the shop's
-    routes are built; by the time a request arrives the lifespan has loaded the host.
+    The asyncio adapter adds its service (and its ``asgi_app``) when the host loads, which is
+    after the shop's routes are built; by the time a request arrives the lifespan has loaded
+    the host.
     """
 
     def __init__(self, host: Host) -> None:
         self.host = host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.host.asgi_app(scope, receive, send)
+        await AsyncioService.of(self.host).asgi_app(scope, receive, send)
 
 
 class TeaShop:
@@ -160,7 +162,7 @@ class TeaShop:
                 "host": host.name,
                 "running": host.running,
                 "plugins": {r.name: str(r.state) for r in host.plugins if r.model != "adapter"},
-                "events": host.events.describe(),
+                "events": AsyncioService.of(host).event_types.describe(),
             }
         )
 
@@ -178,7 +180,7 @@ class TeaShop:
             round(MENU[wanted.tea] * wanted.cups, 2),
         )
         self.orders[order.id] = order
-        await self.host.events.put(
+        await AsyncioService.of(self.host).event_types.put(
             "order_placed",
             order_id=order.id,
             tea=order.tea,
@@ -243,14 +245,14 @@ def create_app(config: str | os.PathLike[str] | Mapping[str, Any] | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await host.load()  # adapters and plugins; host.events exists from here on
-        if not hasattr(host, "events"):
+        await host.load()  # adapters and plugins: the asyncio service exists from here on
+        if AsyncioService.find(host) is None:
             await host.stop()
             raise ConfigError(
                 f"{host.config.where}: [host] adapters: the tea shop needs the 'asyncio' adapter "
                 "(plugyard-asyncio) for its events and routes"
             )
-        declare_events(host.events)  # before any plugin starts
+        declare_events(AsyncioService.of(host).event_types)  # before any plugin starts
         unsubscribe = host.subscribe("plugin.*", _log_state, name=SERVICE)
         async with host:
             failed = [r.name for r in host.plugins if str(r.state) == "failed"]

@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from plugyard.adapters.asyncio import AsyncioService
 from plugyard.sdk.events import MonitoringPoint
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class RequestMonitor:
             fields={"duration": duration},
         )
         try:
-            self.host.emit("monitoring_event", points=[point])
+            AsyncioService.of(self.host).emit("monitoring_event", points=[point])
         except Exception:
             logger.exception(
                 "monitoring_event for %s %s (request id %s) was not emitted",

@@ -38,6 +38,6 @@ EVENT_TYPES: dict[str, tuple[type, str]] = {
 
 
 def declare_events(events: EventHub) -> None:
-    """Declare every type of :data:`EVENT_TYPES` on ``host.events``."""
+    """Declare every type of :data:`EVENT_TYPES` on the asyncio service's ``event_types``."""
     for name, (payload, overflow) in EVENT_TYPES.items():
         events.declare(name, payload, overflow=overflow)

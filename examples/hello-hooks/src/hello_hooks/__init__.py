@@ -1,11 +1,12 @@
-"""A plugyard plugin made of plain hook implementations."""
+"""A plugyard plugin made of plain hook implementations. It depends on ``plugyard-sdk``
+alone: the contracts it implements (hook markers, events, commands) all live there."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from plugyard.sdk import Event, hookimpl
+from plugyard.sdk import Command, Event, Param, hookimpl
 
 __all__ = ["HelloPlugin"]
 
@@ -29,9 +30,7 @@ class HelloPlugin:
         self.seen += 1
 
     @hookimpl
-    def plugyard_commands(self, host: Any) -> list[Any]:
-        from plugyard.host import Command, Param
-
+    def plugyard_commands(self, host: Any) -> list[Command]:
         def hello(name: str = "world") -> dict[str, Any]:
             return {"message": f"{self.greeting}, {name}!", "events_seen": self.seen}
 

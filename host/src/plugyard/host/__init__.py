@@ -2,15 +2,28 @@
 
 Embed it with ``async with Host.from_file("plugyard.toml") as host: ...``. Adapters, found
 through the ``plugyard.adapters`` entry-point group, map each plugin model onto the hooks in
-:mod:`plugyard.host.hookspecs`.
+:mod:`plugyard.host.hookspecs`. ``Command``, ``Param``, ``CommandError``, ``Errno``,
+``PluginHandle``, ``HandleBase`` and ``StopPhase`` are the SDK's, re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plugyard.sdk import lazy_exports
 
 if TYPE_CHECKING:
-    from ._commands import Command, CommandError, CommandPlane, Errno, Param
+    from plugyard.sdk import (
+        Command,
+        CommandError,
+        Errno,
+        HandleBase,
+        Param,
+        PluginHandle,
+        StopPhase,
+    )
+
+    from ._commands import CommandPlane
     from ._config import Config, ConfigError, HostSettings, PluginConfig
     from ._discovery import (
         EntryPointInfo,
@@ -24,14 +37,20 @@ if TYPE_CHECKING:
     )
     from ._dispatch import HookFailure, HookResult, HookTimeout, Outcome
     from ._host import Host
+    from ._http import BodyLimit, HttpLimits, uvicorn_config
+    from ._phases import Phase, PhaseError
     from ._policy import ErrorMode, HookPolicy, ResultMode, hookspec, policy
-    from ._registry import PluginHandle, PluginRecord, PluginState
+    from ._registry import TRANSITIONS, InvalidTransition, PluginRecord, PluginState
     from ._runtime import (
         HostInfoError,
+        UnsafePathError,
+        check_private_path,
         default_runtime_dir,
         ensure_private_dir,
         read_host_info,
+        read_private_file,
     )
+    from ._services import Service, ServiceError, Services
     from ._stats import PluginStats, Stats
     from ._supervisor import (
         ProcessInfo,
@@ -43,16 +62,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "ensure_private_dir",
-    "default_runtime_dir",
-    "import_target",
-    "directory_spec",
-    "SupervisorError",
-    "Supervisor",
-    "RestartPolicy",
-    "ProcessState",
-    "ProcessSpec",
-    "ProcessInfo",
+    "TRANSITIONS",
+    "BodyLimit",
     "Command",
     "CommandError",
     "CommandPlane",
@@ -61,6 +72,7 @@ __all__ = [
     "EntryPointInfo",
     "Errno",
     "ErrorMode",
+    "HandleBase",
     "HookFailure",
     "HookPolicy",
     "HookResult",
@@ -68,8 +80,12 @@ __all__ = [
     "Host",
     "HostInfoError",
     "HostSettings",
+    "HttpLimits",
+    "InvalidTransition",
     "Outcome",
     "Param",
+    "Phase",
+    "PhaseError",
     "PluginConfig",
     "PluginHandle",
     "PluginLoadError",
@@ -77,81 +93,97 @@ __all__ = [
     "PluginSpec",
     "PluginState",
     "PluginStats",
+    "ProcessInfo",
+    "ProcessSpec",
+    "ProcessState",
+    "RestartPolicy",
     "ResultMode",
+    "Service",
+    "ServiceError",
+    "Services",
     "SourceKind",
     "Stats",
+    "StopPhase",
+    "Supervisor",
+    "SupervisorError",
+    "UnsafePathError",
     "__version__",
+    "check_private_path",
+    "default_runtime_dir",
+    "directory_spec",
+    "ensure_private_dir",
     "entry_points",
     "hookspec",
+    "import_target",
     "policy",
     "read_host_info",
+    "read_private_file",
     "refresh_entry_points",
+    "uvicorn_config",
 ]
 
-_EXPORTS = {
-    "ensure_private_dir": "._runtime",
-    "default_runtime_dir": "._runtime",
-    "import_target": "._discovery",
-    "directory_spec": "._discovery",
-    "SupervisorError": "._supervisor",
-    "Supervisor": "._supervisor",
-    "RestartPolicy": "._supervisor",
-    "ProcessState": "._supervisor",
-    "ProcessSpec": "._supervisor",
-    "ProcessInfo": "._supervisor",
-    "Command": "._commands",
-    "CommandError": "._commands",
-    "CommandPlane": "._commands",
-    "Config": "._config",
-    "ConfigError": "._config",
-    "EntryPointInfo": "._discovery",
-    "Errno": "._commands",
-    "ErrorMode": "._policy",
-    "HookFailure": "._dispatch",
-    "HookPolicy": "._policy",
-    "HookResult": "._dispatch",
-    "HookTimeout": "._dispatch",
-    "Host": "._host",
-    "HostInfoError": "._runtime",
-    "HostSettings": "._config",
-    "Outcome": "._dispatch",
-    "Param": "._commands",
-    "PluginConfig": "._config",
-    "PluginHandle": "._registry",
-    "PluginLoadError": "._discovery",
-    "PluginRecord": "._registry",
-    "PluginSpec": "._discovery",
-    "PluginState": "._registry",
-    "PluginStats": "._stats",
-    "ResultMode": "._policy",
-    "SourceKind": "._discovery",
-    "Stats": "._stats",
-    "entry_points": "._discovery",
-    "hookspec": "._policy",
-    "policy": "._policy",
-    "read_host_info": "._runtime",
-    "refresh_entry_points": "._discovery",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first use, so that ``plugyard --help`` stays fast."""
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("plugyard-host")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            return "0.0.0"
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'plugyard.host' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+_SDK = "plugyard.sdk"
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "TRANSITIONS": "._registry",
+        "BodyLimit": "._http",
+        "HttpLimits": "._http",
+        "uvicorn_config": "._http",
+        "UnsafePathError": "._runtime",
+        "check_private_path": "._runtime",
+        "read_private_file": "._runtime",
+        "Command": _SDK,
+        "CommandError": _SDK,
+        "CommandPlane": "._commands",
+        "Config": "._config",
+        "ConfigError": "._config",
+        "EntryPointInfo": "._discovery",
+        "Errno": _SDK,
+        "ErrorMode": "._policy",
+        "HandleBase": _SDK,
+        "HookFailure": "._dispatch",
+        "HookPolicy": "._policy",
+        "HookResult": "._dispatch",
+        "HookTimeout": "._dispatch",
+        "Host": "._host",
+        "HostInfoError": "._runtime",
+        "HostSettings": "._config",
+        "InvalidTransition": "._registry",
+        "Outcome": "._dispatch",
+        "Param": _SDK,
+        "Phase": "._phases",
+        "PhaseError": "._phases",
+        "PluginConfig": "._config",
+        "PluginHandle": _SDK,
+        "PluginLoadError": "._discovery",
+        "PluginRecord": "._registry",
+        "PluginSpec": "._discovery",
+        "PluginState": "._registry",
+        "PluginStats": "._stats",
+        "ProcessInfo": "._supervisor",
+        "ProcessSpec": "._supervisor",
+        "ProcessState": "._supervisor",
+        "RestartPolicy": "._supervisor",
+        "ResultMode": "._policy",
+        "Service": "._services",
+        "ServiceError": "._services",
+        "Services": "._services",
+        "SourceKind": "._discovery",
+        "Stats": "._stats",
+        "StopPhase": _SDK,
+        "Supervisor": "._supervisor",
+        "SupervisorError": "._supervisor",
+        "default_runtime_dir": "._runtime",
+        "directory_spec": "._discovery",
+        "ensure_private_dir": "._runtime",
+        "entry_points": "._discovery",
+        "hookspec": "._policy",
+        "import_target": "._discovery",
+        "policy": "._policy",
+        "read_host_info": "._runtime",
+        "refresh_entry_points": "._discovery",
+    },
+    public=__all__,
+    distribution="plugyard-host",
+)

@@ -70,11 +70,49 @@ class EventBus:
         self._loop_thread: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.Event | None = None
+        self._delivered = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     @property
     def last_seq(self) -> int:
         """The ``seq`` of the most recently published event (0 before the first)."""
         return self._last_seq
+
+    @property
+    def delivered_seq(self) -> int:
+        """The ``seq`` of the last event handed to every subscriber (or dropped)."""
+        return self._delivered
+
+    async def wait_delivered(self, seq: int, timeout: float | None = None) -> None:
+        """Wait until the event numbered ``seq`` has been delivered (or dropped on overflow).
+
+        ``TimeoutError`` names the seq waited for and the last one delivered.
+        """
+        if seq <= self._delivered:
+            return
+        if seq > self._last_seq:
+            raise ValueError(f"no event with seq {seq} has been published (last: {self._last_seq})")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, future))
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            raise TimeoutError(
+                f"event seq {seq} not delivered within {timeout:g}s "
+                f"(delivered up to {self._delivered}; is the host started?)"
+            ) from None
+        finally:
+            if not future.done():
+                future.cancel()
+            self._waiters = [w for w in self._waiters if w[1] is not future]
+
+    def _release(self, seq: int) -> None:
+        self._delivered = seq
+        if self._waiters:
+            for wanted, future in self._waiters:
+                if wanted <= seq and not future.done():
+                    future.set_result(None)
 
     @property
     def pending(self) -> int:
@@ -204,6 +242,7 @@ class EventBus:
                     await self._deliver(sub, event)
                 if self.after is not None:
                     await self.after(event)
+                self._release(event.seq)
                 delivered += 1
                 if delivered % _BURST == 0:
                     # synchronous subscribers never suspend: let the loop breathe in a burst

@@ -20,8 +20,9 @@ __all__ = ["cli", "load_config", "main", "parse_properties"]
 
 CONFIG_ENV = "PLUGYARD_CONFIG"
 CLI_GROUP = "plugyard.cli"
-"""Entry points that only add ``plugyard`` subcommands: ``name = module:function``, where the
-function receives the top-level click group (no adapter is registered with any host)."""
+"""Entry points of distributions that add ``plugyard`` subcommands without being adapters:
+``name = module:object``, where the object implements the ``plugyard_cli`` hook, as adapters
+do. It is registered with the command line only, never with a host."""
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -100,14 +101,21 @@ class PlugyardGroup(click.Group):
                 pm.register(import_target(info.value, where=info.name), name=info.name)
             except (PluginLoadError, ValueError) as exc:
                 logging.getLogger("plugyard.cli").debug("adapter %s skipped: %s", info.name, exc)
-        pm.hook.plugyard_cli(cli=self)
         for info in entry_points(CLI_GROUP):
             try:
-                add_commands = import_target(info.value, where=info.name)
-                add_commands(self)
-            except Exception as exc:
+                pm.register(
+                    import_target(info.value, where=info.name), name=f"{CLI_GROUP}:{info.name}"
+                )
+            except (PluginLoadError, ValueError) as exc:
                 logging.getLogger("plugyard.cli").warning(
                     "%s entry point %r (%s) failed: %s", CLI_GROUP, info.name, info.value, exc
+                )
+        for impl in reversed(pm.hook.plugyard_cli.get_hookimpls()):
+            try:
+                impl.function(cli=self)
+            except Exception as exc:
+                logging.getLogger("plugyard.cli").warning(
+                    "%r: plugyard_cli failed: %s: %s", impl.plugin_name, type(exc).__name__, exc
                 )
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -2,99 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
 import traceback
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
-from ._config import did_you_mean
+from plugyard.sdk import Command, CommandError, Errno, Param, did_you_mean
 
 __all__ = ["Command", "CommandError", "CommandPlane", "Errno", "Param"]
 
 logger = logging.getLogger("plugyard.host.commands")
-
-
-class Errno(IntEnum):
-    """Error numbers of command replies; the same meanings as circus's."""
-
-    NOT_SPECIFIED = 0
-    INVALID_JSON = 1
-    UNKNOWN_COMMAND = 2
-    MESSAGE_ERROR = 3
-    OS_ERROR = 4
-    COMMAND_ERROR = 5
-    BAD_MSG_DATA_ERROR = 6
-
-
-class CommandError(Exception):
-    """A command could not be carried out; ``errno`` says what kind of failure it was."""
-
-    def __init__(
-        self, reason: str, errno: Errno = Errno.COMMAND_ERROR, *, tb: str | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.errno = Errno(errno)
-        self.tb = tb
-
-    def to_dict(self) -> dict[str, Any]:
-        """The error as the body of an error reply."""
-        return {"status": "error", "reason": self.reason, "errno": int(self.errno), "tb": self.tb}
-
-
-_TYPE_NAMES = {
-    str: "string",
-    int: "integer",
-    float: "number",
-    bool: "boolean",
-    list: "list",
-    dict: "object",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One property a command accepts: its type, whether it is required, its default."""
-
-    type: type | tuple[type, ...] = str
-    required: bool = False
-    default: Any = None
-    help: str = ""
-
-    @property
-    def type_name(self) -> str:
-        """The expected type, in words."""
-        kinds = self.type if isinstance(self.type, tuple) else (self.type,)
-        return " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in kinds)
-
-    def accepts(self, value: Any) -> bool:
-        """Whether ``value`` has the right type (an int is a number; a bool is not an int)."""
-        kinds = self.type if isinstance(self.type, tuple) else (self.type,)
-        if isinstance(value, bool) and bool not in kinds:
-            return False
-        if float in kinds and isinstance(value, int):
-            return True
-        return isinstance(value, kinds)
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A named operation on the host, reachable in process, over ZMQ and from the CLI.
-
-    ``handler(**props)`` may be plain or ``async``; it returns a dict (the reply's fields) or a
-    list (sent as ``{"results": [...]}``) and raises :class:`CommandError` for a failure the
-    caller should see.
-    """
-
-    name: str
-    handler: Callable[..., Any]
-    help: str = ""
-    params: Mapping[str, Param] = field(default_factory=dict)
-    source: str = "host"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -110,36 +31,82 @@ def _defaulted(handler: Callable[..., Any]) -> frozenset[str]:
 class CommandPlane:
     """Every command the host and its adapters contribute, looked up case-insensitively."""
 
-    __slots__ = ("_commands",)
+    __slots__ = ("_aliases", "_commands", "_warned")
 
     def __init__(self) -> None:
         self._commands: dict[str, Command] = {}
+        self._aliases: dict[str, Command] = {}
+        self._warned: set[str] = set()
 
     def add(self, command: Command) -> None:
-        """Add a command; a name already taken is a ``ValueError`` naming both sources."""
+        """Add a command; a name already taken is a ``ValueError`` naming both sources.
+
+        An old name (``aliases``) that another command already has is left to that command.
+        """
         key = command.name.lower()
-        taken = self._commands.get(key)
+        taken = self._commands.get(key) or self._aliases.get(key)
         if taken is not None:
             raise ValueError(
                 f"command {command.name!r} from {command.source} is already provided by "
                 f"{taken.source}"
             )
         self._commands[key] = command
+        self._aliases.pop(key, None)
+        for alias in (a.lower() for a in command.aliases):
+            if alias in self._commands or alias in self._aliases:
+                logger.debug("old name %r of %s is taken; not an alias", alias, command.name)
+                continue
+            self._aliases[alias] = command
 
     def remove_from(self, source: str) -> None:
         """Drop every command a source contributed."""
-        for key in [k for k, c in self._commands.items() if c.source == source]:
-            del self._commands[key]
+        for table in (self._commands, self._aliases):
+            for key in [k for k, c in table.items() if c.source == source]:
+                del table[key]
+
+    def contribute(self, source: str, commands: Any) -> None:
+        """Add what ``source``'s ``plugyard_commands`` returned; anything that is not a
+        :class:`Command`, or whose name is taken, is logged with both sources and skipped."""
+        for command in commands or ():
+            if not isinstance(command, Command):
+                logger.error(
+                    "plugin %r returned %r from plugyard_commands; expected Command",
+                    source,
+                    command,
+                )
+                continue
+            if command.source == "host" and source != "plugyard.host":
+                command = dataclasses.replace(command, source=source)
+            try:
+                self.add(command)
+            except ValueError as exc:
+                logger.error("%s", exc)
+
+    def clear(self) -> None:
+        """Drop every command."""
+        self._commands.clear()
+        self._aliases.clear()
 
     def get(self, name: str) -> Command:
         """The command called ``name`` (any case); unknown names raise ``UNKNOWN_COMMAND``."""
         if not isinstance(name, str):
             raise CommandError(f"command name must be a string, got {name!r}", Errno.MESSAGE_ERROR)
-        found = self._commands.get(name.lower())
+        key = name.lower()
+        found = self._commands.get(key)
         if found is None:
-            hint = did_you_mean(name.lower(), self._commands)
-            raise CommandError(f"unknown command {name!r}{hint}", Errno.UNKNOWN_COMMAND)
+            found = self._aliases.get(key)
+            if found is None:
+                hint = did_you_mean(key, self._commands)
+                raise CommandError(f"unknown command {name!r}{hint}", Errno.UNKNOWN_COMMAND)
+            self._deprecated(key, found)
         return found
+
+    def _deprecated(self, alias: str, command: Command) -> None:
+        message = f"command {alias!r} is deprecated; use {command.name!r}"
+        warnings.warn(message, DeprecationWarning, stacklevel=4)
+        if alias not in self._warned:
+            self._warned.add(alias)
+            logger.warning("%s", message)
 
     def list(self) -> list[Command]:
         """Every command, sorted by name."""

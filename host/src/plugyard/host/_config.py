@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from plugyard.sdk import did_you_mean
 
 __all__ = [
     "Config",
@@ -27,12 +28,6 @@ _M = TypeVar("_M", bound=BaseModel)
 
 class ConfigError(ValueError):
     """The configuration is wrong; the message names the file, the key and what was expected."""
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A ``; did you mean 'x'?`` suffix when a close match exists, else an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class HostSettings(BaseModel):

@@ -1,24 +1,53 @@
-"""The host's own plugin: built-in commands and the loader for plain hook implementations."""
+"""The host's own plugin: built-in commands and the loader for plain hook implementations.
+
+It sees the host through :class:`HostView`, the few members it needs, so that this module
+and the host façade do not import each other.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+import pluggy
 
-from plugyard.sdk import PROJECT_NAME, hookimpl
+from plugyard.sdk import PROJECT_NAME, Event, HandleBase, StopPhase, hookimpl
 
-from ._commands import Command, CommandError, Errno, Param
-from ._discovery import PluginLoadError, PluginSpec, SourceKind
-from ._registry import PluginState
+from ._bus import EventBus
+from ._commands import Command, CommandError, CommandPlane, Errno, Param
+from ._discovery import PluginLoadError, PluginSpec
+from ._dispatch import hooks_of, register
+from ._registry import PluginRecord, PluginState, Registry
+from ._stats import Stats
 
-if TYPE_CHECKING:
-    from ._host import Host
+__all__ = ["CorePlugin", "HooksHandle", "HostView"]
 
-__all__ = ["CorePlugin", "HooksHandle", "sdk_conflict"]
+
+class HostView(Protocol):
+    """What the host's own plugin uses of the host."""
+
+    @property
+    def pm(self) -> pluggy.PluginManager: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def commands(self) -> CommandPlane: ...
+    @property
+    def bus(self) -> EventBus: ...
+    @property
+    def stats(self) -> Stats: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def plugins(self) -> list[PluginRecord]: ...
+
+    def start_plugin(self, name: str) -> Awaitable[PluginRecord]: ...
+    def stop_plugin(self, name: str) -> Awaitable[PluginRecord]: ...
+    def restart_plugin(self, name: str) -> Awaitable[PluginRecord]: ...
+    def publish_event(self, topic: str, data: Mapping[str, Any], *, source: str) -> Event: ...
+    def request_stop(self) -> None: ...
+
 
 _IMPL_ATTR = f"{PROJECT_NAME}_impl"
 
@@ -35,63 +64,16 @@ def _has_hookimpls(obj: Any) -> bool:
     return False
 
 
-def _installed_sdk() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
+class HooksHandle(HandleBase):
+    """A plugin made of plain hook implementations: started means registered with pluggy.
 
-    try:
-        return version("plugyard-sdk")
-    except PackageNotFoundError:
-        return None
-
-
-def _requires_of(spec: PluginSpec) -> tuple[tuple[str, ...], str | None, str | None]:
-    if spec.kind is SourceKind.ENTRY_POINT:
-        return spec.requires, spec.distribution, spec.version
-    if spec.kind is not SourceKind.CONFIG:
-        return (), None, None
-    from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
-
-    top = spec.target.partition(":")[0].split(".")[0]
-    for dist_name in packages_distributions().get(top, []):
-        try:
-            dist = distribution(dist_name)
-        except PackageNotFoundError:
-            continue
-        return tuple(dist.requires or ()), dist.metadata["Name"], dist.version
-    return (), None, None
-
-
-def sdk_conflict(spec: PluginSpec) -> str | None:
-    """Why a plugin's distribution cannot run with the installed plugyard-sdk, or ``None``."""
-    requires, dist, version = _requires_of(spec)
-    installed = None
-    for line in requires:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if canonicalize_name(req.name) != "plugyard-sdk":
-            continue
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-            continue
-        installed = installed or _installed_sdk()
-        if installed is None:
-            return f"plugin {spec.name!r} ({dist} {version}) requires {req}, which is not installed"
-        if not req.specifier.contains(installed, prereleases=True):
-            return (
-                f"plugin {spec.name!r} ({dist} {version}) requires {req}, "
-                f"but plugyard-sdk {installed} is installed"
-            )
-    return None
-
-
-class HooksHandle:
-    """A plugin made of plain hook implementations: started means registered with pluggy."""
+    It stops after ``plugyard_shutdown``, so that its implementations observe the shutdown.
+    """
 
     model = "hooks"
-    stops_after_shutdown = True
+    stop_phase = StopPhase.AFTER_SHUTDOWN
 
-    def __init__(self, host: Host, name: str, obj: Any) -> None:
+    def __init__(self, host: HostView, name: str, obj: Any) -> None:
         self.host, self.name, self.obj = host, name, obj
         self.hooks: tuple[str, ...] = ()
 
@@ -99,10 +81,10 @@ class HooksHandle:
         """Register the implementations now (loading does it, so startup hooks reach them)."""
         if self.host.pm.is_registered(self.obj):
             return
-        problem = self.host._register(self.name, self.obj)
+        problem = register(self.host.pm, self.name, self.obj)
         if problem is not None:
             raise PluginLoadError(problem)
-        self.hooks = self.host._hooks_of(self.obj)
+        self.hooks = hooks_of(self.host.pm, self.obj)
 
     def start(self) -> None:
         """Register the implementations again after a stop (and its commands with them)."""
@@ -113,7 +95,7 @@ class HooksHandle:
         if self.host.running and callable(contribute):
             params = inspect.signature(contribute).parameters
             commands = contribute(host=self.host) if "host" in params else contribute()
-            self.host._add_commands(self.name, commands)
+            self.host.commands.contribute(self.name, commands)
 
     def stop(self) -> None:
         """Unregister the implementations and commands: the plugin no longer takes calls."""
@@ -151,11 +133,11 @@ def _instantiate(obj: Any, options: Mapping[str, Any], name: str) -> Any:
 class CorePlugin:
     """Hook implementations of the host itself."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: HostView) -> None:
         self.host = host
 
     @hookimpl(trylast=True)
-    def plugyard_load_plugin(self, host: Host, spec: PluginSpec) -> HooksHandle | None:
+    def plugyard_load_plugin(self, host: HostView, spec: PluginSpec) -> HooksHandle | None:
         """Claim objects that carry plugyard hook implementations and register them."""
         obj = spec.load()
         if inspect.ismodule(obj) and not _has_hookimpls(obj):
@@ -167,7 +149,7 @@ class CorePlugin:
         return handle
 
     @hookimpl(tryfirst=True)
-    def plugyard_commands(self, host: Host) -> list[Command]:
+    def plugyard_commands(self, host: HostView) -> list[Command]:
         """The built-in commands."""
         name = {"name": Param(str, required=True, help="plugin name")}
         maybe_name = {"name": Param(str, help="plugin name (all plugins if omitted)")}
@@ -189,7 +171,7 @@ class CorePlugin:
             Command("quit", self.quit, "Stop the host"),
         ]
 
-    def _record(self, name: str) -> Any:
+    def _record(self, name: str) -> PluginRecord:
         try:
             return self.host.registry.get(name)
         except KeyError:
@@ -224,8 +206,13 @@ class CorePlugin:
                 f"{name!r} is an adapter; adapters cannot be driven by {action}",
                 Errno.COMMAND_ERROR,
             )
+        drive = {
+            "start": self.host.start_plugin,
+            "stop": self.host.stop_plugin,
+            "restart": self.host.restart_plugin,
+        }[action]
         try:
-            record = await getattr(self.host, f"{action}_plugin")(name)
+            record = await drive(name)
         except RuntimeError as exc:
             raise CommandError(str(exc), Errno.COMMAND_ERROR) from None
         if record.state is PluginState.FAILED:

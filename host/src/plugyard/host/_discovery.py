@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._config import Config
 
 __all__ = [
     "EntryPointInfo",
@@ -18,11 +22,15 @@ __all__ = [
     "PluginSpec",
     "SourceKind",
     "directory_spec",
+    "discover",
     "entry_points",
     "find_in_dirs",
     "import_target",
     "refresh_entry_points",
 ]
+
+
+logger = logging.getLogger("plugyard.host")
 
 
 class PluginLoadError(ImportError):
@@ -145,7 +153,8 @@ class PluginSpec:
 
     ``target`` is what to import (``pkg.mod:attr``, or a file for directory plugins);
     ``group`` is the entry-point group it came from, if any, which tells adapters what kind of
-    plugin it is meant to be; ``options`` are its configuration.
+    plugin it is meant to be; ``model`` says so directly when an adapter made the spec
+    itself; ``options`` are its configuration.
     """
 
     name: str
@@ -158,6 +167,7 @@ class PluginSpec:
     requires: tuple[str, ...] = ()
     path: Path | None = None
     where: str = ""
+    model: str | None = None
     _obj: Any = None
     _loaded: bool = False
 
@@ -179,6 +189,8 @@ class PluginSpec:
             return str(self.path)
         if self.kind is SourceKind.CONFIG:
             return f"{self.where} use = {self.target!r}"
+        if self.where and self.where != "object":
+            return self.where
         return f"object {self.target}"
 
     @property
@@ -217,3 +229,78 @@ def directory_spec(name: str, dirs: Sequence[Path], where: str) -> PluginSpec:
     return PluginSpec(
         name, str(path) if path else searched, SourceKind.DIRECTORY, path=path, where=where
     )
+
+
+def discover(
+    config: Config,
+    *,
+    objects: Mapping[str, Any],
+    added: Sequence[PluginSpec],
+    groups: Iterable[str],
+    autoload: bool,
+    taken: Container[str],
+) -> list[PluginSpec]:
+    """Every plugin a host should load, in loading order, one spec per name.
+
+    Sources: ``[plugins.NAME] use = ...`` tables, objects handed to the host, specs adapters
+    added (``host.add_plugin_spec``), entry points of ``groups`` (with ``autoload``) and
+    ``[host] active_plugins`` in ``plugin_dirs``. A name already in ``taken`` (an adapter),
+    or found twice, is logged and skipped: the first source wins. Installed (entry-point)
+    plugins come first, so that what the configuration names explicitly loads later and has
+    the last word on shared settings.
+    """
+    settings = config.host
+    specs: list[PluginSpec] = []
+    for name, entry in config.plugins.items():
+        if entry.use is not None:
+            where = f"{config.where} [plugins.{name}]"
+            specs.append(PluginSpec(name, entry.use, SourceKind.CONFIG, entry.options, where=where))
+    for name, obj in objects.items():
+        options = config.plugins[name].options if name in config.plugins else {}
+        specs.append(PluginSpec.for_object(name, obj, options))
+    specs.extend(added)
+    if autoload:
+        for group in groups:
+            for info in entry_points(group):
+                specs.append(
+                    PluginSpec(
+                        info.name,
+                        info.value,
+                        SourceKind.ENTRY_POINT,
+                        dict(config.plugins[info.name].options)
+                        if info.name in config.plugins
+                        else {},
+                        group=group,
+                        distribution=info.distribution,
+                        version=info.version,
+                        requires=info.requires,
+                    )
+                )
+    for name in settings.active_plugins:
+        specs.append(
+            directory_spec(name, settings.plugin_dirs, f"{config.where} [host] active_plugins")
+        )
+    options_only = {n for n, e in config.plugins.items() if e.use is None}
+    for spec in specs:
+        if spec.kind is SourceKind.DIRECTORY and spec.name in config.plugins:
+            spec.options = {**config.plugins[spec.name].options, **spec.options}
+    for name in sorted(options_only - {spec.name for spec in specs}):
+        specs.append(
+            PluginSpec(name, name, SourceKind.CONFIG, where=f"{config.where} [plugins.{name}]")
+        )
+    unique: dict[str, PluginSpec] = {}
+    for spec in specs:
+        if spec.name in unique or spec.name in taken:
+            other = unique.get(spec.name)
+            logger.warning(
+                "plugin %r from %s ignored: the name is taken by %s",
+                spec.name,
+                spec.source,
+                other.source if other else "an adapter",
+            )
+            continue
+        unique[spec.name] = spec
+    ordered = list(unique.values())
+    return [s for s in ordered if s.kind is SourceKind.ENTRY_POINT] + [
+        s for s in ordered if s.kind is not SourceKind.ENTRY_POINT
+    ]

@@ -1,4 +1,4 @@
-"""``host.acall``: policy-driven async dispatch of a hook, with results attributed to plugins."""
+"""``host.call_hook``: policy-driven async dispatch of a hook, results attributed to plugins."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ import pluggy
 from ._policy import DEFAULT_POLICY, POLICY_ATTR, ErrorMode, HookPolicy, ResultMode
 from ._stats import PluginStats, Stats
 
-__all__ = ["HookFailure", "HookResult", "HookTimeout", "Outcome", "PluginManager"]
+__all__ = [
+    "HookFailure",
+    "HookResult",
+    "HookTimeout",
+    "Outcome",
+    "PluginManager",
+    "hook_problem",
+    "hooks_of",
+    "register",
+]
 
 logger = logging.getLogger("plugyard.host")
 
@@ -66,7 +75,7 @@ class HookFailure:
 
 @dataclass(slots=True)
 class Outcome:
-    """What ``host.acall`` gathered: results and failures, each carrying its plugin's name."""
+    """What ``host.call_hook`` gathered: results and failures, each carrying its plugin's name."""
 
     hook: str
     results: list[HookResult] = field(default_factory=list)
@@ -124,8 +133,8 @@ def wrapper_problem(caller: pluggy.HookCaller) -> str | None:
             kind = "wrapper=True" if impl.wrapper else "hookwrapper=True"
             return (
                 f"plugin {impl.plugin_name!r} implements {caller.name} with {kind}, but "
-                f"{caller.name} is dispatched by host.acall, which calls implementations one at "
-                "a time and does not run wrappers; use tryfirst/trylast, or a plain "
+                f"{caller.name} is dispatched by host.call_hook, which calls implementations "
+                "one at a time and does not run wrappers; use tryfirst/trylast, or a plain "
                 "implementation"
             )
     return None
@@ -264,3 +273,50 @@ async def _bounded(value: Awaitable[Any], timeout: float, plugin: str, hook: str
             return await value
     except TimeoutError:
         raise HookTimeout(f"plugin {plugin!r} did not finish {hook} within {timeout:g}s") from None
+
+
+def _has_policy(caller: pluggy.HookCaller) -> bool:
+    return caller.spec is not None and hasattr(caller.spec.function, POLICY_ATTR)
+
+
+def hook_problem(pm: pluggy.PluginManager, obj: object) -> str | None:
+    """Why ``obj``'s hook implementations cannot be dispatched, or ``None``: an unknown hook
+    (not marked optional), or a wrapper on a hook that has a call policy."""
+    from plugyard.sdk import did_you_mean
+
+    for caller in pm.get_hookcallers(obj) or ():
+        if caller.spec is None:
+            impls = [i for i in caller.get_hookimpls() if i.plugin is obj]
+            if any(not i.optionalhook for i in impls):
+                known = [
+                    n
+                    for n in dir(pm.hook)
+                    if not n.startswith("_") and getattr(pm.hook, n).spec is not None
+                ]
+                return f"unknown hook {caller.name!r}" + did_you_mean(caller.name, known)
+        elif _has_policy(caller):
+            problem = wrapper_problem(caller)
+            if problem is not None:
+                return problem
+    return None
+
+
+def register(pm: pluggy.PluginManager, name: str, obj: object, *, vet: bool = True) -> str | None:
+    """Register ``obj`` with pluggy under ``name`` and vet its hooks; returns why it was
+    refused (and leaves it unregistered), or ``None``."""
+    try:
+        if pm.register(obj, name=name) is None:
+            return "blocked"
+    except Exception as exc:
+        return f"cannot register: {exc}"
+    if not vet:
+        return None
+    problem = hook_problem(pm, obj)
+    if problem is not None:
+        pm.unregister(obj)
+    return problem
+
+
+def hooks_of(pm: pluggy.PluginManager, obj: object) -> tuple[str, ...]:
+    """The names of the hooks ``obj`` implements, sorted."""
+    return tuple(sorted(c.name for c in pm.get_hookcallers(obj) or ()))

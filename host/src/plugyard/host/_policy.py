@@ -1,4 +1,4 @@
-"""Call policies: how ``host.acall`` dispatches a hook, declared on its specification."""
+"""Call policies: how ``host.call_hook`` dispatches a hook, declared on its specification."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class ErrorMode(StrEnum):
-    """What ``host.acall`` does when an implementation raises or times out.
+    """What ``host.call_hook`` does when an implementation raises or times out.
 
     ``raise`` stops at the first failure and raises it (pluggy's own behaviour);
     ``collect`` calls every implementation, then raises an ``ExceptionGroup`` of the failures;
@@ -35,7 +35,7 @@ class ErrorMode(StrEnum):
 
 
 class ResultMode(StrEnum):
-    """Whether ``host.acall`` calls every implementation or stops at the first non-``None``."""
+    """Whether ``host.call_hook`` calls every implementation or stops at the first non-``None``."""
 
     ALL = "all"
     FIRST = "first"
@@ -43,7 +43,7 @@ class ResultMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class HookPolicy:
-    """How ``host.acall`` dispatches one hook.
+    """How ``host.call_hook`` dispatches one hook.
 
     ``timeout`` is per implementation, in seconds (``None``: the host's ``hook_timeout``);
     an awaitable that overruns it is cancelled; a plain function cannot be interrupted, so
@@ -69,7 +69,7 @@ def policy(
     errors: ErrorMode | str = ErrorMode.RAISE,
     result: ResultMode | str = ResultMode.ALL,
 ) -> Callable[[_F], _F]:
-    """Declare a hook specification's call policy for ``host.acall``.
+    """Declare a hook specification's call policy for ``host.call_hook``.
 
     Put it on a hook specification next to ``@hookspec``; plain ``host.hook.NAME(...)`` calls
     ignore it and keep pluggy's semantics.

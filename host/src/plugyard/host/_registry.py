@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-__all__ = ["PluginHandle", "PluginRecord", "PluginState", "Registry"]
+from plugyard.sdk import PluginHandle
+
+__all__ = [
+    "TRANSITIONS",
+    "InvalidTransition",
+    "PluginRecord",
+    "PluginState",
+    "Registry",
+    "state_event",
+]
 
 
 class PluginState(StrEnum):
@@ -21,32 +31,32 @@ class PluginState(StrEnum):
     DISABLED = "disabled"
 
 
-@runtime_checkable
-class PluginHandle(Protocol):
-    """What an adapter returns from ``plugyard_load_plugin`` so the host can drive a plugin.
+TRANSITIONS: dict[PluginState, frozenset[PluginState]] = {
+    PluginState.DISCOVERED: frozenset(
+        {PluginState.LOADED, PluginState.FAILED, PluginState.DISABLED}
+    ),
+    PluginState.LOADED: frozenset({PluginState.STARTED, PluginState.STOPPED, PluginState.FAILED}),
+    PluginState.STARTED: frozenset({PluginState.STOPPED, PluginState.FAILED}),
+    PluginState.STOPPED: frozenset({PluginState.STARTED, PluginState.FAILED}),
+    PluginState.FAILED: frozenset({PluginState.STARTED, PluginState.STOPPED}),
+    PluginState.DISABLED: frozenset(),
+}
+"""The state changes a plugin may make; staying in a state (with a new reason) is allowed."""
 
-    ``start`` and ``stop`` may be plain or ``async``; the host applies its timeouts. A handle
-    may also carry ``order`` (an int, default 0): lower starts first and stops last.
 
-    Example::
+def state_event(record: PluginRecord, previous: PluginState | None) -> tuple[str, dict[str, Any]]:
+    """The topic and data of the event that announces a plugin's state change."""
+    return f"plugin.{record.name}.{record.state}", {
+        "name": record.name,
+        "model": record.model,
+        "state": str(record.state),
+        "previous": str(previous) if previous is not None else None,
+        "error": record.error,
+    }
 
-        class Handle:
-            model = "asyncio"
-            async def start(self) -> None: await self.plugin.initialize()
-            async def stop(self) -> None: await self.plugin.close()
-            def describe(self) -> dict[str, Any]: return {"event": self.plugin.event_name}
-    """
 
-    model: str
-
-    def start(self) -> Awaitable[None] | None:
-        """Start the plugin; called at host start and by the ``start`` command."""
-
-    def stop(self) -> Awaitable[None] | None:
-        """Stop the plugin; called at host stop and by the ``stop`` command."""
-
-    def describe(self) -> Mapping[str, Any]:
-        """JSON-serialisable details for ``plugyard plugins`` and the ``status`` command."""
+class InvalidTransition(RuntimeError):
+    """A plugin was asked to change state in a way :data:`TRANSITIONS` does not allow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,8 @@ class PluginRecord:
     error: str | None = None
     distribution: str | None = None
     hooks: tuple[str, ...] = ()
+    target: str | None = None
+    """What the plugin's source names (``pkg.mod:Class``, a file), when there is one."""
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready data."""
@@ -73,6 +85,7 @@ class PluginRecord:
             "state": str(self.state),
             "error": self.error,
             "hooks": list(self.hooks),
+            "target": self.target,
         }
 
 
@@ -83,7 +96,7 @@ class Registry:
 
     def __init__(self, on_change: Callable[[PluginRecord, PluginState | None], None]) -> None:
         self._records: dict[str, PluginRecord] = {}
-        self._handles: dict[str, Any] = {}
+        self._handles: dict[str, PluginHandle] = {}
         self._on_change = on_change
 
     def __contains__(self, name: object) -> bool:
@@ -115,25 +128,47 @@ class Registry:
             raise KeyError(f"no plugin named {name!r}") from None
 
     def update(self, name: str, **changes: Any) -> PluginRecord:
-        """Change fields of a record; a state change is announced."""
+        """Change fields of a record other than its state (``model``, ``hooks`` ...)."""
+        if "state" in changes:
+            raise TypeError(
+                "a plugin's state changes through host.set_plugin_state(), not update()"
+            )
         old = self.get(name)
-        if "state" in changes and changes["state"] is not old.state and "error" not in changes:
-            changes["error"] = None
         new = replace(old, **changes)
+        self._records[name] = new
+        return new
+
+    def transition(self, name: str, state: PluginState, error: str | None = None) -> PluginRecord:
+        """Move a plugin to ``state`` (with the reason, for failed and disabled), announced.
+
+        A change :data:`TRANSITIONS` does not allow raises :class:`InvalidTransition`.
+        """
+        old = self.get(name)
+        if state is not old.state and state not in TRANSITIONS[old.state]:
+            raise InvalidTransition(
+                f"plugin {name!r} cannot go from {old.state} to {state}"
+                + (f" ({error})" if error else "")
+            )
+        new = replace(old, state=state, error=error)
         self._records[name] = new
         if new.state is not old.state:
             self._on_change(new, old.state)
         return new
 
     def set_state(self, name: str, state: PluginState, error: str | None = None) -> PluginRecord:
-        """Move a plugin to ``state`` (with the reason, for failed and disabled)."""
-        return self.update(name, state=state, error=error)
+        """Deprecated: use ``host.set_plugin_state`` (the transition table applies)."""
+        warnings.warn(
+            "registry.set_state() is deprecated; use host.set_plugin_state()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.transition(name, state, error)
 
-    def attach(self, name: str, handle: Any) -> None:
+    def attach(self, name: str, handle: PluginHandle) -> None:
         """Remember the handle that drives ``name``."""
         self._handles[name] = handle
 
-    def handle(self, name: str) -> Any | None:
+    def handle(self, name: str) -> PluginHandle | None:
         """The handle of ``name``, or ``None`` if it has none (failed, disabled, adapters)."""
         self.get(name)
         return self._handles.get(name)
@@ -142,3 +177,8 @@ class Registry:
         """Forget a plugin (its record and handle)."""
         self._records.pop(name, None)
         self._handles.pop(name, None)
+
+    def clear(self) -> None:
+        """Forget every plugin (a failed load is rolled back this way)."""
+        self._records.clear()
+        self._handles.clear()

@@ -1,7 +1,7 @@
 """The plugyard hook specifications: the one contract between the host, adapters and plugins.
 
 Every hook takes keyword arguments only. An implementation names just the arguments it needs.
-Hooks with a call policy (``@policy``) are dispatched by ``host.acall``: one implementation at a
+Hooks with a call policy (``@policy``) are dispatched by ``host.call_hook``: one implementation at a
 time in pluggy's order, awaiting what returns an awaitable, with a per-implementation timeout,
 and with each result and error attributed to its plugin. The same hooks called as
 ``host.hook.NAME(...)`` keep pluggy's plain semantics.
@@ -19,12 +19,10 @@ from ._policy import hookspec, policy
 if TYPE_CHECKING:
     import click
 
-    from plugyard.sdk import Event
+    from plugyard.sdk import Command, Event, PluginHandle
 
-    from ._commands import Command
     from ._discovery import PluginSpec
     from ._host import Host
-    from ._registry import PluginHandle
 
 __all__ = [
     "plugyard_addhooks",
@@ -35,6 +33,7 @@ __all__ = [
     "plugyard_load_plugin",
     "plugyard_routes",
     "plugyard_shutdown",
+    "plugyard_started",
     "plugyard_startup",
 ]
 
@@ -46,7 +45,7 @@ def plugyard_addhooks(pluginmanager: pluggy.PluginManager) -> None:
     Called once for every adapter or plugin as soon as it is registered (the call is
     historic, so late registrations see it too). Call ``pluginmanager.add_hookspecs(module)``
     here, as ``pytest_addhooks`` does, with ``@policy`` on the specifications that
-    ``host.acall`` should dispatch. A plain pluggy call, without a policy. Returns nothing.
+    ``host.call_hook`` should dispatch. A plain pluggy call, without a policy. Returns nothing.
     """
 
 
@@ -58,7 +57,7 @@ def plugyard_configure(host: Host) -> Awaitable[None] | None:
     Called once per start, after every adapter is registered; plugins are loaded after it,
     so only adapters receive it. An adapter validates its own section here with
     ``host.config.section("name", Model)``, which also marks the section as read, and
-    declares what its plugins will need: services on the host (``host.extend``), extra
+    declares what its plugins will need: its typed service (``host.services.add(...)``), extra
     entry-point groups (``host.add_plugin_group``) and plugins it found itself
     (``host.add_plugin_spec``). May be ``async``.
 
@@ -74,14 +73,18 @@ def plugyard_load_plugin(host: Host, spec: PluginSpec) -> PluginHandle | None:
     """Turn a discovered plugin into a handle the host can start and stop.
 
     Called once per discovered plugin that is not disabled, after ``plugyard_configure``.
-    ``spec`` has ``name``, ``target``, ``kind``, ``group``, ``options``, ``distribution``,
-    ``version`` and ``path``; ``spec.load()`` imports the target, once. The adapter that
-    recognises the object returns a :class:`~plugyard.host.PluginHandle`: ``model`` (a
-    string), ``start()`` and ``stop()`` (plain or ``async``, bounded by ``[host]
-    startup_timeout`` and ``shutdown_timeout``), ``describe()`` (a JSON-ready mapping that
-    the ``status`` command shows), and optionally ``order`` (an int, default 0: lower starts
-    first and stops last) and ``hooks`` (names shown by ``plugyard plugins``). Every other
-    adapter returns ``None`` and the next one is asked; the first non-``None`` result wins.
+    ``spec`` has ``name``, ``target``, ``kind``, ``group``, ``model``, ``options``,
+    ``distribution``, ``version`` and ``path``; ``spec.load()`` imports the target, once.
+    The plugins of every model come this way: entry points, ``[plugins.NAME]`` tables,
+    plugin folders, and the specs adapters add (a blueprint's plugins, a pod run's plugin).
+    The adapter that recognises the object returns a :class:`~plugyard.sdk.PluginHandle`
+    (subclass :class:`~plugyard.sdk.HandleBase` for the defaults): ``model`` (a string),
+    ``order`` (an int: lower starts first and stops last), ``hooks`` (names shown by
+    ``plugyard plugins``), ``stop_phase``, ``start()`` and ``stop()`` (plain or ``async``,
+    bounded by ``[host] startup_timeout`` and ``shutdown_timeout``) and ``describe()`` (a
+    JSON-ready mapping that the ``status`` command shows). A handle that lacks one of them
+    fails the plugin with the names of what is missing. Every other adapter returns
+    ``None`` and the next one is asked; the first non-``None`` result wins.
     The host's own implementation runs last (``trylast``) and claims objects that carry
     plugyard hook implementations (the built-in ``hooks`` model).
 
@@ -101,6 +104,21 @@ def plugyard_startup(host: Host) -> Awaitable[None] | None:
     ``async``. Each implementation gets ``[host] startup_timeout`` seconds (10 by default).
     An implementation that raises or times out is recorded against its plugin, which is then
     marked failed and unregistered; the others still run and the host starts.
+    """
+
+
+@hookspec
+@policy(errors="isolate")
+def plugyard_started(host: Host) -> Awaitable[None] | None:
+    """Every plugin has started: serve, announce, advertise.
+
+    Called once per start, after the plugins of every model have been started and just
+    before ``host.started`` is published, so that what an adapter announces here (an HTTP
+    URL in ``host.json``, a server that plugins call back) is there for anyone who reacts to
+    ``host.started``. May be ``async``; bounded by ``[host] startup_timeout``. An
+    implementation that raises or times out is recorded against its plugin, which is marked
+    failed and unregistered; the host still starts. Never start servers from an event
+    subscriber: it would hold up every event after it.
     """
 
 
@@ -126,9 +144,11 @@ def plugyard_event(host: Host, event: Event) -> Awaitable[None] | None:
     stack). May be ``async``. Keep it quick: a slow implementation delays later events to
     every other observer, so hand long work to a task or a queue. Failures are isolated.
 
-    Plain hook plugins are unregistered before the events still queued at stop time are
-    delivered: those events, ``host.stopping`` among them, reach ``host.subscribe``
-    callbacks but not ``plugyard_event``.
+    At stop, plain hook plugins stay registered until the events still queued have been
+    delivered (for up to half of ``[host] shutdown_timeout``): ``host.stopping`` and the
+    ``plugin.<name>.stopped`` events of the other models reach ``plugyard_event``. The
+    ``plugin.<name>.stopped`` events of plain hook plugins themselves come after they are
+    unregistered, so they reach ``host.subscribe`` callbacks only.
     """
 
 
@@ -138,7 +158,7 @@ def plugyard_commands(host: Host) -> Sequence[Command] | None:
     """Contribute commands to the host's command plane.
 
     Called once per start, after every plugin is loaded; the host's built-in commands come
-    first. Returns a list of :class:`~plugyard.host.Command` ``(name, handler, help,
+    first. Returns a list of :class:`~plugyard.sdk.Command` ``(name, handler, help,
     params)``, where ``params`` maps property names to ``Param(type, required=False,
     default=None, help="")``. The handler, plain or ``async``, is called with the validated
     properties as keyword arguments and returns a dict (the reply's fields) or a list (sent
@@ -166,9 +186,12 @@ def plugyard_cli(cli: click.Group) -> None:
 
     Called at most once per ``plugyard`` invocation, with the top-level click group: the
     first time the CLI lists its subcommands (``plugyard --help``) or is asked for one that
-    is not built in. It goes to the adapters of the ``plugyard.adapters`` entry points only
-    (not to plugins, nor to adapters named only in ``[host] adapters``), and with
-    ``PLUGYARD_DISABLE_AUTOLOAD=1`` to nobody. Call ``cli.add_command(...)``. A plain pluggy
-    call; wrappers are allowed. Keep the implementing module light and import heavy
-    libraries inside the commands, so that ``plugyard --help`` stays fast.
+    is not built in. It goes to the adapters of the ``plugyard.adapters`` entry points and to
+    the objects of the ``plugyard.cli`` entry points (distributions that add commands
+    without being adapters), not to plugins, and with ``PLUGYARD_DISABLE_AUTOLOAD=1`` to
+    nobody. This is the one way a distribution adds subcommands. Call
+    ``cli.add_command(...)``. Each implementation is called on its own: one that raises is
+    logged with its name and the others still add theirs. Keep the implementing module
+    light and import heavy libraries inside the commands, so that ``plugyard --help`` stays
+    fast.
     """

@@ -1,18 +1,34 @@
 """What plugyard plugin authors import.
 
-The SDK never imports the host: a plugin package depends on ``plugyard-sdk`` alone.
+The SDK never imports the host: a plugin package depends on ``plugyard-sdk`` alone. The
+contracts that plugins implement live here: hook markers, events, commands and the plugin
+handle.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from ._commands import Command, CommandError, Errno, Param
 from ._events import Event, EventFormatError
+from ._exports import lazy_exports
+from ._handle import HandleBase, PluginHandle, StopPhase
+from ._hints import did_you_mean
 from ._markers import PROJECT_NAME, hookimpl
 
-__all__ = ["PROJECT_NAME", "Event", "EventFormatError", "__version__", "hookimpl"]
+__all__ = [
+    "PROJECT_NAME",
+    "Command",
+    "CommandError",
+    "Errno",
+    "Event",
+    "EventFormatError",
+    "HandleBase",
+    "Param",
+    "PluginHandle",
+    "StopPhase",
+    "__version__",
+    "did_you_mean",
+    "hookimpl",
+    "lazy_exports",
+]
 
-try:
-    __version__ = version("plugyard-sdk")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+__getattr__, __dir__ = lazy_exports(__name__, {}, public=__all__, distribution="plugyard-sdk")

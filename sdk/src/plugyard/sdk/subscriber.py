@@ -43,16 +43,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURVE_KEYS_ENV",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "MAX_MESSAGE_SIZE_ENV",
     "CallError",
     "SubscriberPlugin",
     "event_seq",
     "load_curve_keys",
+    "max_message_size",
     "parse_config",
     "split_topic",
 ]
 
 CURVE_KEYS_ENV = "PLUGYARD_ZMQ_CURVE_KEYS"
 """Environment variable naming a JSON file with ``server_key``, ``public_key``, ``secret_key``."""
+
+MAX_MESSAGE_SIZE_ENV = "PLUGYARD_ZMQ_MAX_MESSAGE_SIZE"
+"""Environment variable with the largest frame, in bytes, a plugin's sockets accept (the
+host sets it to its ``[zmq] max_message_size`` for the plugins it starts)."""
+
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+"""The largest ZMQ frame accepted when nothing else is configured: 1 MiB."""
 
 _PARENT_ENV = "PLUGYARD_PARENT_PID"
 _SEQ_PREFIX = b'{"seq":'
@@ -98,6 +108,16 @@ def event_seq(body: bytes) -> int | None:
         return int(body[7:end])
     except ValueError:
         return None
+
+
+def max_message_size() -> int:
+    """The frame limit from ``$PLUGYARD_ZMQ_MAX_MESSAGE_SIZE``, else the default (1 MiB)."""
+    value = os.environ.get(MAX_MESSAGE_SIZE_ENV, "")
+    try:
+        size = int(value)
+    except ValueError:
+        return DEFAULT_MAX_MESSAGE_SIZE
+    return size if size > 0 else DEFAULT_MAX_MESSAGE_SIZE
 
 
 def load_curve_keys(path: str | os.PathLike[str] | None = None) -> dict[str, str] | None:
@@ -322,8 +342,10 @@ class SubscriberPlugin:
         self._ctx = ctx
         sub = ctx.socket(zmq.SUB)
         dealer = ctx.socket(zmq.DEALER)
+        limit = max_message_size()
         for sock in (sub, dealer):
             self._apply_curve(sock)
+            sock.setsockopt(zmq.MAXMSGSIZE, limit)
         sub.linger = 0
         sub.rcvhwm = self.rcvhwm
         prefixes = {t.encode() for t in self.topics}
@@ -443,7 +465,7 @@ class SubscriberPlugin:
         count, self._unreported = self._unreported, 0
         if count and self._dealer is not None:
             with contextlib.suppress(Exception):
-                self.cast("drops", name=self.name, count=count)
+                self.cast("zmq.drops", name=self.name, count=count)
 
     # -- handshake ------------------------------------------------------------------------
 
@@ -465,11 +487,11 @@ class SubscriberPlugin:
             if time.monotonic() > deadline:
                 self.log.warning("no answer from the host at %s", self.endpoint)
                 return
-            self.cast("hello", name=self.name, pid=os.getpid())
+            self.cast("zmq.hello", name=self.name, pid=os.getpid())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(confirmed.wait(), delay)
             delay = min(delay * 2, 0.5)
-        self.cast("hello", name=self.name, pid=os.getpid(), ready=True)
+        self.cast("zmq.hello", name=self.name, pid=os.getpid(), ready=True)
 
     # -- commands -------------------------------------------------------------------------
 

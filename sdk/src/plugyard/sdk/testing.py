@@ -1,39 +1,45 @@
-"""Test helpers for plugin authors, and a pytest plugin (registered as ``pytest11``).
+"""Test helpers for plugin authors that need no host, and a pytest plugin (``pytest11``).
 
 * :class:`EventRecorder` keeps every event a host publishes and waits for the ones a test
   expects.
-* :func:`run_host` is an async context manager: a started host with the plugins you name.
-* :class:`HostRunner` runs a host on a background thread so that plain (sync) tests can
-  drive it; the ``plugyard_host`` fixture gives one, configured by
-  ``@pytest.mark.plugyard(plugins=[...], config={...})``.
+* :func:`require_service` makes sure a local server (PostgreSQL, Redis, RabbitMQ) answers.
+* The ``mock_ctx`` fixture sets a lifecycle ``MockContext`` as the current ``ctx``.
 
-The SDK does not depend on the host: these helpers import ``plugyard.host`` when used.
+Helpers that run a host (``run_host``, ``HostRunner`` and the ``plugyard_host`` fixture) are
+in :mod:`plugyard.host.testing`: the SDK never imports the host.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
-import importlib
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ._events import Event
 
-__all__ = [
-    "SERVICES",
-    "EventRecorder",
-    "HostRunner",
-    "mock_ctx",
-    "plugyard_host",
-    "require_service",
-    "run_host",
-]
+__all__ = ["SERVICES", "EventRecorder", "mock_ctx", "require_service"]
 
-_T = TypeVar("_T")
+_MOVED = {"run_host", "HostRunner", "plugyard_host"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        raise AttributeError(
+            f"plugyard.sdk.testing.{name} has moved to plugyard.host.testing (the SDK never "
+            "imports the host): from plugyard.host.testing import " + name
+        )
+    raise AttributeError(f"module 'plugyard.sdk.testing' has no attribute {name!r}")
+
+
+def _fixture(func: Callable[..., Any]) -> Any:
+    try:
+        import pytest
+    except ImportError:  # pragma: no cover - pytest is not installed
+        return func
+    return pytest.fixture(func)
 
 
 class EventRecorder:
@@ -106,130 +112,6 @@ class EventRecorder:
             if time.monotonic() >= deadline:
                 return self.wait_for(pattern, count=count, timeout=0)
             await asyncio.sleep(0.005)
-
-
-def _host_module() -> Any:
-    try:
-        return importlib.import_module("plugyard.host")
-    except ImportError as exc:  # pragma: no cover - the SDK installed without the host
-        raise RuntimeError("plugyard.sdk.testing needs plugyard-host to run a host") from exc
-
-
-@contextlib.asynccontextmanager
-async def run_host(
-    plugins: Any = (),
-    config: Mapping[str, Any] | None = None,
-    *,
-    adapters: Any = (),
-    autoload: bool = False,
-) -> AsyncIterator[Any]:
-    """A started host with ``plugins`` (objects, or a name-to-object mapping), stopped after.
-
-    Entry points are not loaded unless ``autoload=True``, so tests see only what they name.
-    """
-    host = _host_module().Host(config, autoload=autoload, plugins=plugins, adapters=adapters)
-    recorder = EventRecorder.attach(host)
-    host.recorder = recorder
-    async with host:
-        yield host
-
-
-class HostRunner:
-    """A host running on its own thread and loop, driven from synchronous code."""
-
-    def __init__(
-        self,
-        plugins: Any = (),
-        config: Mapping[str, Any] | None = None,
-        *,
-        adapters: Any = (),
-        autoload: bool = False,
-    ) -> None:
-        self._args = (plugins, config, adapters, autoload)
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="plugyard-host", daemon=True
-        )
-        self.host: Any = None
-        self.events = EventRecorder()
-
-    def run(self, coro: Coroutine[Any, Any, _T] | Awaitable[_T], timeout: float = 30.0) -> _T:
-        """Run a coroutine on the host's loop and return its result."""
-
-        async def wrap() -> _T:
-            return await coro
-
-        return asyncio.run_coroutine_threadsafe(wrap(), self.loop).result(timeout)
-
-    def start(self) -> HostRunner:
-        """Start the loop thread and the host."""
-        plugins, config, adapters, autoload = self._args
-        self._thread.start()
-        self.host = _host_module().Host(
-            config, autoload=autoload, plugins=plugins, adapters=adapters
-        )
-        self.host.subscribe("*", self.events, name="EventRecorder")
-        self.run(self.host.start())
-        return self
-
-    def call(self, command: str, **props: Any) -> dict[str, Any]:
-        """Run a host command and return its reply."""
-        result: dict[str, Any] = self.run(self.host.call(command, **props))
-        return result
-
-    def publish(self, topic: str, **data: Any) -> Event:
-        """Publish an event on the host."""
-        event: Event = self.host.publish(topic, **data)
-        return event
-
-    def stop(self) -> None:
-        """Stop the host, then the loop thread."""
-        if self.host is not None:
-            self.run(self.host.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
-    def __enter__(self) -> HostRunner:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _marker_kwargs(request: Any) -> dict[str, Any]:
-    marker = request.node.get_closest_marker("plugyard")
-    return dict(marker.kwargs) if marker is not None else {}
-
-
-def pytest_configure(config: Any) -> None:
-    """Register the ``plugyard`` marker."""
-    config.addinivalue_line(
-        "markers",
-        "plugyard(plugins=[...], config={...}, adapters=[...]): configure the "
-        "plugyard_host fixture",
-    )
-
-
-def _fixture(func: Callable[..., Any]) -> Any:
-    try:
-        import pytest
-    except ImportError:  # pragma: no cover - pytest is not installed
-        return func
-    return pytest.fixture(func)
-
-
-@_fixture
-def plugyard_host(request: Any) -> Iterator[HostRunner]:
-    """A started host on a background thread, with the plugins the test's marker names."""
-    options = _marker_kwargs(request)
-    with HostRunner(
-        options.get("plugins", ()),
-        options.get("config"),
-        adapters=options.get("adapters", ()),
-        autoload=options.get("autoload", False),
-    ) as runner:
-        yield runner
 
 
 SERVICES: dict[str, tuple[str, int, str]] = {

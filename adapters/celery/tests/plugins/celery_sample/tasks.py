@@ -30,6 +30,24 @@ def countdown(self: Any, n: int, step: float = 0.02) -> str:
     return "done"
 
 
+@app.task(bind=True)
+def until_canceled(self: Any, step: float = 0.01, limit: float = 120.0) -> str:
+    """Reports progress each step until canceled: a cancel test can never lose the race to it.
+
+    ``limit`` only bounds a test that forgets to cancel; it returns "not canceled" then.
+    """
+    deadline = time.monotonic() + limit
+    total = max(1, round(limit / step))
+    done = 0
+    while time.monotonic() < deadline:
+        if self.canceled:
+            return "canceled"
+        done += 1
+        self.update_progress(done, total, f"step {done}")
+        time.sleep(step)
+    return "not canceled"
+
+
 @app.task(time_limit=3)
 def overrun(seconds: float) -> float:
     """A task with its own 3 s time limit, for the time-limit tests."""

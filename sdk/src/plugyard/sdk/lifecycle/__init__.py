@@ -18,8 +18,9 @@ retries, :class:`NonRecoverableError` fails the workflow at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._exports import lazy_exports
 from ._context import (
     DEPLOYMENT,
     NODE_INSTANCE,
@@ -51,7 +52,7 @@ from ._resources import render_template, resolve_resource
 from ._state import CurrentContext, ctx, current_ctx
 
 if TYPE_CHECKING:
-    from .testing import MockContext, MockRelationshipSubject, workflow_test
+    from .testing import MockContext, MockRelationshipSubject
 
 __all__ = [
     "DEPLOYMENT",
@@ -85,16 +86,10 @@ __all__ = [
     "operation",
     "render_template",
     "resolve_resource",
-    "workflow_test",
 ]
 
-_TESTING = {"MockContext", "MockRelationshipSubject", "workflow_test"}
-
-
-def __getattr__(name: str) -> Any:
-    """The testing helpers, imported on first use."""
-    if name in _TESTING:
-        from . import testing
-
-        return getattr(testing, name)
-    raise AttributeError(f"module 'plugyard.sdk.lifecycle' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {name: ".testing" for name in ("MockContext", "MockRelationshipSubject")},
+    public=__all__,
+)

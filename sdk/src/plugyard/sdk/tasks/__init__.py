@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._exports import lazy_exports
 from ._channel import JobChannel
 from ._plugin import TaskPlugin
 from ._status import TERMINAL, TRANSITIONS, JobStatus, can_transition, next_status
@@ -41,22 +42,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Create the Celery app, and import the Celery-based classes, on first use."""
-    if name == "app":
-        from ._app import get_app
+def _app() -> Any:
+    from ._app import get_app
 
-        return get_app()
-    if name in ("PlugyardCelery", "PollingAsyncResult"):
-        from . import _app
-
-        return getattr(_app, name)
-    if name == "CancelableTask":
-        from ._task import CancelableTask
-
-        return CancelableTask
-    raise AttributeError(f"module 'plugyard.sdk.tasks' has no attribute {name!r}")
+    return get_app()
 
 
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {"PlugyardCelery": "._app", "PollingAsyncResult": "._app", "CancelableTask": "._task"},
+    public=__all__,
+    computed={"app": _app},
+)

@@ -1,14 +1,16 @@
 """plugyard's adapter for async event and background plugins (the ``asyncio`` model).
 
-Plugin authors import :mod:`plugyard.sdk.events`; applications use what this adapter adds to
-the host: ``host.events.declare(...)``, ``host.emit(...)``, ``await host.emit_and_wait(...)``
-and ``host.asgi_app``. Names are imported on first use, so loading the adapter stays light.
+Plugin authors import :mod:`plugyard.sdk.events`; applications use the host's
+:class:`AsyncioService`: ``AsyncioService.of(host).event_types.declare(...)``, ``.emit(...)``,
+``await ....emit_and_wait(...)`` and ``.asgi_app``. Names are imported on first use, so loading
+the adapter stays light.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plugyard.sdk import lazy_exports
 
 if TYPE_CHECKING:
     from ._adapter import AsyncioAdapter, adapter
@@ -22,10 +24,12 @@ if TYPE_CHECKING:
     from ._http import RouteClashError
     from ._hub import EmitResult, EventHub
     from ._mailbox import HandlerOutcome
+    from ._service import AsyncioService
     from ._settings import AsyncioSettings, HttpSettings
 
 __all__ = [
     "AsyncioAdapter",
+    "AsyncioService",
     "AsyncioSettings",
     "EmitResult",
     "EventHub",
@@ -40,31 +44,23 @@ __all__ = [
     "adapter",
 ]
 
-_EXPORTS = {
-    "AsyncioAdapter": "._adapter",
-    "adapter": "._adapter",
-    "EventType": "._declarations",
-    "OverflowPolicy": "._declarations",
-    "PayloadError": "._declarations",
-    "QueueFullError": "._declarations",
-    "UnknownEventError": "._declarations",
-    "RouteClashError": "._http",
-    "EmitResult": "._hub",
-    "EventHub": "._hub",
-    "HandlerOutcome": "._mailbox",
-    "AsyncioSettings": "._settings",
-    "HttpSettings": "._settings",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'plugyard.adapters.asyncio' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AsyncioAdapter": "._adapter",
+        "AsyncioService": "._service",
+        "adapter": "._adapter",
+        "EventType": "._declarations",
+        "OverflowPolicy": "._declarations",
+        "PayloadError": "._declarations",
+        "QueueFullError": "._declarations",
+        "UnknownEventError": "._declarations",
+        "RouteClashError": "._http",
+        "EmitResult": "._hub",
+        "EventHub": "._hub",
+        "HandlerOutcome": "._mailbox",
+        "AsyncioSettings": "._settings",
+        "HttpSettings": "._settings",
+    },
+    public=__all__,
+)

@@ -1,21 +1,19 @@
-"""The adapter object the host loads from the ``plugyard.adapters`` entry point.
+"""The adapter object the host loads from the ``plugyard.adapters`` entry point: hooks only.
 
-Light to import: Starlette, uvicorn and the engine are imported when a host configures it.
+Light to import: Starlette, uvicorn and the service are imported when a host configures it.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plugyard.sdk import hookimpl
 
 if TYPE_CHECKING:
     from plugyard.host import Command, Host, PluginSpec
 
-    from ._engine import Engine
-    from ._plugins import PluginHandle
+    from ._plugins import AsyncioHandle
 
 __all__ = ["AsyncioAdapter", "adapter"]
 
@@ -23,92 +21,69 @@ __all__ = ["AsyncioAdapter", "adapter"]
 class AsyncioAdapter:
     """Maps event and background plugins (``plugyard.sdk.events``) onto the host's hooks.
 
-    One adapter object may serve several hosts in a process; each host gets its own engine.
-    Adds ``host.events``, ``host.emit``, ``host.emit_and_wait`` and ``host.asgi_app``.
+    One adapter object serves every host in a process; each host gets its own
+    :class:`~plugyard.adapters.asyncio.AsyncioService`.
     """
 
     name = "asyncio"
 
-    def __init__(self) -> None:
-        self._engines: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
-
-    def engine(self, host: Host) -> Engine:
-        """The engine of ``host`` (``KeyError`` before ``plugyard_configure``)."""
-        return self._engines[host]
-
     @hookimpl
     def plugyard_configure(self, host: Host) -> None:
-        """Read ``[asyncio]`` and ``[http]``, extend the host, load directory plugins."""
-        from ._engine import Engine
+        """Read ``[asyncio]`` and ``[http]``, add the service, hand folder plugins over."""
+        from ._service import AsyncioService
         from ._settings import AsyncioSettings, HttpSettings
 
         settings = host.config.section("asyncio", AsyncioSettings)
         http = None
         if "http" in host.config.to_dict():
             http = host.config.section("http", HttpSettings)
-        engine = Engine(host, settings, http)
-        self._engines[host] = engine
-        host.extend("events", engine.hub)
-        host.extend("emit", engine.hub.emit)
-        host.extend("emit_and_wait", engine.hub.emit_and_wait)
-        host.extend("asgi_app", engine.asgi)
-        engine.declare_configured()
-        engine.load_directory_plugins()
+        service = AsyncioService(host, settings, http)
+        host.services.add(service)
+        service.declare_configured()
+        service.load_directory_plugins()
 
     @hookimpl
-    def plugyard_load_plugin(self, host: Host, spec: PluginSpec) -> PluginHandle | None:
+    def plugyard_load_plugin(self, host: Host, spec: PluginSpec) -> AsyncioHandle | None:
         """Claim event and background plugin classes, or modules that define one."""
-        engine = self._engines.get(host)
-        if engine is None:
-            return None
-        return engine.load(spec)
+        from ._service import AsyncioService
+
+        service = AsyncioService.find(host)
+        return service.load(spec) if service is not None else None
 
     @hookimpl(trylast=True)
     async def plugyard_startup(self, host: Host) -> None:
         """Initialise every plugin, assemble the ASGI app and bind the HTTP server."""
-        engine = self._engines.get(host)
-        if engine is not None:
-            await engine.startup()
+        from ._service import AsyncioService
+
+        service = AsyncioService.find(host)
+        if service is not None:
+            await service.startup()
+
+    @hookimpl
+    def plugyard_started(self, host: Host) -> None:
+        """Every plugin has started: begin answering HTTP requests."""
+        from ._service import AsyncioService
+
+        service = AsyncioService.find(host)
+        if service is not None:
+            service.serve()
 
     @hookimpl
     async def plugyard_shutdown(self, host: Host) -> None:
         """Stop the HTTP server and restore the loop."""
-        engine = self._engines.get(host)
-        if engine is not None:
-            await engine.shutdown()
+        from ._service import AsyncioService
+
+        service = AsyncioService.find(host)
+        if service is not None:
+            await service.shutdown()
 
     @hookimpl
     def plugyard_commands(self, host: Host) -> Sequence[Command]:
-        """``emit`` and ``events`` on the command plane."""
-        from plugyard.host import Command, CommandError, Errno, Param
+        """``events.emit`` and ``events.types`` on the command plane."""
+        from ._commands import commands
+        from ._service import AsyncioService
 
-        engine = self._engines[host]
-
-        async def emit(event: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-            try:
-                result = await engine.hub.emit_and_wait(event, **(payload or {}))
-            except (LookupError, TypeError, RuntimeError) as exc:
-                raise CommandError(str(exc), Errno.MESSAGE_ERROR) from None
-            return {
-                "event_id": result.event_id,
-                "outcomes": {
-                    name: {"status": o.status, "error": o.error}
-                    for name, o in result.outcomes.items()
-                },
-            }
-
-        def events() -> dict[str, Any]:
-            return {"events": engine.hub.describe()}
-
-        return [
-            Command(
-                "emit",
-                emit,
-                "Emit a declared event and wait for its plugins",
-                {"event": Param(str, required=True), "payload": Param(dict, default=None)},
-            ),
-            Command("events", events, "Declared event types, their plugins and queue depths"),
-        ]
+        return commands(AsyncioService.of(host))
 
 
 adapter = AsyncioAdapter()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
+
+from plugyard.sdk import did_you_mean
 
 __all__ = [
     "EventType",
@@ -25,11 +26,11 @@ RESERVED_FIELDS = frozenset({"logger"})
 class OverflowPolicy(StrEnum):
     """What happens to an event when a plugin's queue is full.
 
-    ``block``: emitters that can wait (``host.events.put``, ``host.emit_and_wait``) wait for
-    room; plain ``host.emit``, which never waits, raises :class:`QueueFullError` and delivers
-    the event nowhere. ``drop_oldest``: the oldest queued event makes room. ``drop_new``: the
-    new event is not queued for that plugin. Every drop is counted in ``host.stats[plugin]``
-    and reported as an ``events.<name>.dropped`` host event.
+    ``block``: emitters that can wait (``service.event_types.put``, ``service.emit_and_wait``) wait
+    for room; plain ``service.emit``, which never waits, raises :class:`QueueFullError` and delivers
+    the event nowhere. ``drop_oldest``: the oldest queued event makes room. ``drop_new``: the new
+    event is not queued for that plugin. Every drop is counted in ``host.stats[plugin]`` and
+    reported as an ``events.<name>.dropped`` host event.
     """
 
     BLOCK = "block"
@@ -52,12 +53,12 @@ class QueueFullError(RuntimeError):
 def unknown_event(name: str, known: Iterable[str]) -> UnknownEventError:
     """The error for emitting or subscribing to an undeclared event."""
     names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, names)
     listed = ", ".join(names) or "none"
     return UnknownEventError(
         f"event {name!r} is not declared (declared: {listed}){hint}; declare it with "
-        f"host.events.declare({name!r}, PayloadType) or [asyncio.events.{name}]"
+        f"AsyncioService.of(host).event_types.declare({name!r}, PayloadType) or "
+        f"[asyncio.events.{name}]"
     )
 
 

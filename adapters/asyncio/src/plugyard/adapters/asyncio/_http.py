@@ -288,8 +288,8 @@ def build_app(
 
 
 class AsgiApp:
-    """``host.asgi_app``: an ASGI app that an application can mount before the host starts;
-    it answers 503 until the routes are assembled at startup."""
+    """``AsyncioService.asgi_app``: an ASGI app that an application can mount before the host
+    starts; it answers 503 until the routes are assembled at startup."""
 
     def __init__(self) -> None:
         self.app: ASGIApp | None = None

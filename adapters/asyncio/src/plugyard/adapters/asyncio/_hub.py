@@ -1,4 +1,5 @@
-"""``host.events``: declared event types, and emitting to the plugins that handle them."""
+"""Declared event types (``AsyncioService.of(host).event_types``), and emitting to the
+plugins that handle them."""
 
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ class EmitResult:
 class EventHub:
     """The application's event types and the plugins subscribed to each.
 
-    ``host.emit`` returns at once (each plugin's queue takes the event); ``host.events.put``
-    waits for room under the ``block`` policy; ``host.emit_and_wait`` also waits until every
-    plugin has handled the event. Emit from the host's event loop (or use
+    ``service.emit`` returns at once (each plugin's queue takes the event);
+    ``service.event_types.put`` waits for room under the ``block`` policy; ``service.emit_and_wait``
+    also waits until every plugin has handled the event. Emit from the host's event loop (or use
     :meth:`emit_threadsafe`). Every emitted event is also published as the host event
     ``events.<name>`` with the payload serialised, unless its type says ``publish=False``.
     """
@@ -146,7 +147,7 @@ class EventHub:
             if current is not loop:
                 raise RuntimeError(
                     f"emit {name!r}: called outside the host's event loop; use "
-                    "host.events.emit_threadsafe(...) from another thread"
+                    "service.event_types.emit_threadsafe(...) from another thread"
                 )
         kwargs, instance = declared.validate(payload)
         return declared, kwargs, instance
@@ -174,8 +175,8 @@ class EventHub:
                 if box.full:
                     raise QueueFullError(
                         f"emit {name!r}: plugin {box.plugin!r} has {box.maxsize} events "
-                        "queued (policy 'block'); await host.events.put(...) or "
-                        "host.emit_and_wait(...) to wait for room"
+                        "queued (policy 'block'); await service.event_types.put(...) or "
+                        "service.emit_and_wait(...) to wait for room"
                     )
         event_id = self._publish(declared, instance)
         for box in boxes:

@@ -121,8 +121,8 @@ class Mailbox:
             else:
                 raise QueueFullError(
                     f"plugin {self.plugin!r}: queue full ({self.maxsize} events) for event "
-                    f"{item[1]!r} under the 'block' policy; await host.events.put(...) or "
-                    "host.emit_and_wait(...) to wait for room"
+                    f"{item[1]!r} under the 'block' policy; await service.event_types.put(...) or "
+                    "service.emit_and_wait(...) to wait for room"
                 )
         items.append(item)
         if self._wake is not None:

@@ -9,15 +9,16 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from plugyard.sdk import HandleBase
 from plugyard.sdk.events import BackgroundPlugin, EventPlugin, RouteSpec
 
 from ._tasks import TaskTracker, owner
 
 if TYPE_CHECKING:
-    from ._engine import Engine
     from ._mailbox import Mailbox
+    from ._service import AsyncioService
 
-__all__ = ["PluginContext", "PluginHandle", "plugin_classes"]
+__all__ = ["PluginContext", "AsyncioHandle", "plugin_classes"]
 
 
 def plugin_classes(obj: Any) -> list[type]:
@@ -42,7 +43,7 @@ class PluginContext:
 
     __slots__ = ("_engine", "config", "logger", "name")
 
-    def __init__(self, engine: Engine, name: str, options: Mapping[str, Any]) -> None:
+    def __init__(self, engine: AsyncioService, name: str, options: Mapping[str, Any]) -> None:
         self._engine = engine
         self.name = name
         self.config: Mapping[str, Any] = MappingProxyType(dict(options))
@@ -83,13 +84,15 @@ class PluginContext:
         return f"<app of plugin {self.name!r}>"
 
 
-class PluginHandle:
+class AsyncioHandle(HandleBase):
     """What the host drives: ``start`` initialises (if needed) and starts, ``stop`` stops
     delivery, cancels the plugin's tasks and closes it."""
 
     model = "asyncio"
 
-    def __init__(self, engine: Engine, name: str, cls: type, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self, engine: AsyncioService, name: str, cls: type, options: Mapping[str, Any]
+    ) -> None:
         self.engine = engine
         self.name = name
         self.cls = cls

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from plugyard.host import HttpLimits
+
 __all__ = ["HttpServer"]
 
 logger = logging.getLogger("plugyard.adapters.asyncio.http")
@@ -22,14 +24,27 @@ class HttpServer:
 
     Binding first gives the real port (``port = 0`` picks a free one) before plugins start;
     connections made before serving begins wait in the listen backlog. uvicorn's signal
-    handling is left out: the host owns SIGINT and SIGTERM and stops the server itself.
+    handling is left out: the host owns SIGINT and SIGTERM and stops the server itself. The
+    server keeps ``limits`` (connections, header and body time, body size; see
+    :class:`plugyard.host.HttpLimits`).
     """
 
-    def __init__(self, app: ASGIApp, host: str, port: int, *, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        *,
+        log_level: str = "warning",
+        limits: HttpLimits | None = None,
+    ) -> None:
+        from plugyard.host import HttpLimits
+
         self.app = app
         self.host = host
         self.port = port
         self.log_level = log_level
+        self.limits = limits or HttpLimits()
         self._socket: socket.socket | None = None
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -43,10 +58,7 @@ class HttpServer:
     def bind(self) -> str:
         """Bind and listen; returns the URL. Raises ``OSError`` naming the address."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
-        # they are TCP, and accepted connections inherit the listener's protocol. Without it
-        # a response written in two parts waits for the client's delayed ACK (~40 ms).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
@@ -67,13 +79,16 @@ class HttpServer:
             return
         import uvicorn
 
+        from plugyard.host import uvicorn_config
+
         class _Server(uvicorn.Server):
             @contextlib.contextmanager
             def capture_signals(self) -> Iterator[None]:
                 yield
 
-        config = uvicorn.Config(
+        config = uvicorn_config(
             self.app,
+            self.limits,
             log_config=None,
             log_level=self.log_level,
             lifespan="off",

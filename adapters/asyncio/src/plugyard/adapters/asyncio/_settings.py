@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._declarations import OverflowPolicy
+
+if TYPE_CHECKING:
+    from plugyard.host import HttpLimits
 
 __all__ = ["AsyncioSettings", "DeliverySettings", "EventTypeSettings", "HttpSettings"]
 
@@ -41,7 +45,6 @@ class DeliverySettings(BaseModel):
 class AsyncioSettings(BaseModel):
     """The ``[asyncio]`` section.
 
-    ``plugin_dirs`` and ``active_plugins`` enable plugins by file name (without ``.py``);
     ``queue_size`` and ``handler_timeout`` (seconds, 0 for none) apply to every event plugin
     unless ``[asyncio.delivery.PLUGIN]`` says otherwise.
     """
@@ -49,10 +52,11 @@ class AsyncioSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plugin_dirs: list[Path] = []
-    """Folders of event and background plugin files, relative to the configuration file's
-    folder."""
+    """Deprecated: use ``[host] plugin_dirs``, the one plugin-folder setting for every model.
+    Still read for one release, with a warning."""
     active_plugins: list[str] = []
-    """Plugins to load from ``plugin_dirs``, by file name without ``.py``."""
+    """Deprecated: use ``[host] active_plugins``. Still read for one release, with a
+    warning."""
     queue_size: int = Field(1000, gt=0)
     """Events each event plugin's queue holds before the event type's overflow policy
     applies."""
@@ -100,6 +104,32 @@ class HttpSettings(BaseModel):
     request_id_header: str = Field("X-Request-Id", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
     """The header that carries a request's id (``Luna-Request-Id`` for LUNA clients); a
     request without it gets a generated id, and every response carries it."""
+    max_connections: int = Field(256, ge=1, le=100_000)
+    """Connections open at once; one more is answered 503 and closed."""
+    header_timeout: float = Field(10.0, gt=0, le=3600)
+    """Seconds a connection may take to send a request's headers before it is closed."""
+    max_header_size: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    """Bytes of request line and headers; more is answered 431."""
+    body_timeout: float = Field(30.0, gt=0, le=3600)
+    """Seconds a request body may stall before the request is answered 408."""
+    max_body_size: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 31)
+    """Bytes of request body; more is answered 413 (the pod API has its own, smaller or
+    equal, ``[pod] max_body_size``)."""
+    keepalive_timeout: float = Field(5.0, ge=1, le=3600)
+    """Seconds an idle kept-alive connection stays open."""
+
+    def limits(self) -> HttpLimits:
+        """These settings as the server's :class:`~plugyard.host.HttpLimits`."""
+        from plugyard.host import HttpLimits
+
+        return HttpLimits(
+            max_connections=self.max_connections,
+            header_timeout=self.header_timeout,
+            max_header_size=self.max_header_size,
+            body_timeout=self.body_timeout,
+            max_body_size=self.max_body_size,
+            keepalive_timeout=self.keepalive_timeout,
+        )
 
     @field_validator("host")
     @classmethod

@@ -8,31 +8,38 @@ A script that sends tasks calls :func:`connect` first.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plugyard.sdk import lazy_exports
 
 from ._adapter import CeleryAdapter, adapter
 
 if TYPE_CHECKING:
-    from ._core import connect
-    from ._service import TaskService
+    from ._core import client_service, connect
+    from ._service import CeleryService, TaskService
     from ._settings import CelerySettings
     from ._store import Job
 
-__all__ = ["CeleryAdapter", "CelerySettings", "Job", "TaskService", "adapter", "connect"]
+__all__ = [
+    "CeleryAdapter",
+    "CeleryService",
+    "CelerySettings",
+    "Job",
+    "TaskService",
+    "adapter",
+    "client_service",
+    "connect",
+]
 
-_LAZY = {
-    "connect": "._core",
-    "TaskService": "._service",
-    "CelerySettings": "._settings",
-    "Job": "._store",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import Celery-dependent names on first use (the adapter itself must stay light)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'plugyard.adapters.celery' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module, __name__), name)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "client_service": "._core",
+        "connect": "._core",
+        "CeleryService": "._service",
+        "TaskService": "._service",
+        "CelerySettings": "._settings",
+        "Job": "._store",
+    },
+    public=__all__,
+)

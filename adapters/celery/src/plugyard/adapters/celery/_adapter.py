@@ -1,9 +1,9 @@
-"""The adapter object found through ``plugyard.adapters``: light to import (Celery loads only
-when a host configures it)."""
+"""The adapter object found through ``plugyard.adapters``: hooks only, light to import (Celery
+loads only when a host configures it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plugyard.sdk import hookimpl
 
@@ -12,75 +12,78 @@ if TYPE_CHECKING:
 
     from plugyard.host import Command, Host, PluginSpec
 
-    from ._core import CeleryRuntime
     from ._loader import TaskPluginHandle
 
 __all__ = ["CeleryAdapter", "adapter"]
 
 
 class CeleryAdapter:
-    """Maps task plugins (the girder_worker model) onto plugyard's hooks."""
+    """Maps task plugins (the girder_worker model) onto plugyard's hooks; one adapter object
+    serves every host, each with its own :class:`~plugyard.adapters.celery.CeleryService`."""
 
     name = "celery"
 
-    def __init__(self) -> None:
-        self.runtimes: dict[int, CeleryRuntime] = {}
-
-    def runtime(self, host: Host) -> CeleryRuntime:
-        """The adapter's state for ``host``."""
-        return self.runtimes[id(host)]
-
     @hookimpl
     def plugyard_configure(self, host: Host) -> None:
-        from ._core import CeleryRuntime
+        """Configure the shared Celery app from ``[celery]`` and add the host's service."""
+        from ._core import configure
+        from ._loader import TASKS_GROUP
+        from ._service import CeleryService
 
-        runtime = CeleryRuntime(host)
-        self.runtimes[id(host)] = runtime
-        host.add_plugin_group("plugyard.tasks", model="celery")
-        host.extend("tasks", runtime.service)
+        host.services.add(CeleryService(host, *configure(host.config, host.runtime_dir)))
+        host.add_plugin_group(TASKS_GROUP, model="celery")
 
     @hookimpl
     def plugyard_load_plugin(self, host: Host, spec: PluginSpec) -> TaskPluginHandle | None:
+        """Claim task plugins: ``plugyard.tasks`` entry points and ``TaskPlugin`` classes."""
         from ._loader import TASKS_GROUP, is_task_plugin, load_task_plugin
+        from ._service import CeleryService
 
-        runtime = self.runtimes.get(id(host))
-        if runtime is None:
+        service = CeleryService.find(host)
+        if service is None:
             return None
         if spec.group != TASKS_GROUP and not is_task_plugin(spec.load()):
             return None
-        return load_task_plugin(runtime.app, spec)
+        return load_task_plugin(service.app, spec)
 
     @hookimpl
     async def plugyard_startup(self, host: Host) -> None:
-        import asyncio
+        """Start the job-event relay and the embedded worker."""
+        from ._service import CeleryService
 
-        runtime = self.runtimes.get(id(host))
-        if runtime is not None:
-            await asyncio.to_thread(runtime.start)
+        service = CeleryService.find(host)
+        if service is not None:
+            import asyncio
+
+            await asyncio.to_thread(service.start)
 
     @hookimpl
     async def plugyard_shutdown(self, host: Host) -> None:
-        import asyncio
+        """Stop the embedded worker and the relay."""
+        from ._service import CeleryService
 
-        runtime = self.runtimes.pop(id(host), None)
-        if runtime is not None:
-            await asyncio.to_thread(runtime.stop)
+        service = CeleryService.find(host)
+        if service is not None:
+            import asyncio
+
+            await asyncio.to_thread(service.stop)
 
     @hookimpl
     def plugyard_commands(self, host: Host) -> list[Command]:
-        runtime = self.runtimes.get(id(host))
-        return runtime.commands() if runtime is not None else []
+        """``tasks.send``, ``tasks.status``, ``tasks.cancel`` and ``tasks.list``."""
+        from ._commands import commands
+        from ._service import CeleryService
+
+        return commands(CeleryService.of(host))
 
     @hookimpl
     def plugyard_cli(self, cli: click.Group) -> None:
+        """``plugyard worker`` and ``plugyard tasks ...``."""
         from ._cli import tasks, worker
 
         cli.add_command(worker)
         cli.add_command(tasks)
 
-    def __repr__(self) -> str:
-        return f"<CeleryAdapter {len(self.runtimes)} host(s)>"
 
-
-adapter: Any = CeleryAdapter()
+adapter = CeleryAdapter()
 """The instance registered under the ``plugyard.adapters`` entry point ``celery``."""

@@ -5,19 +5,24 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ._service import CeleryService
 
 __all__ = ["tasks", "worker"]
 
 
-def _loaded_host(config_path: str | None) -> Any:
-    """A host with every adapter and plugin loaded (not started)."""
+def _loaded_service(config_path: str | None) -> CeleryService:
+    """The Celery service of a host with every adapter and plugin loaded (not started)."""
     import asyncio
 
     from plugyard.host import ConfigError, Host
     from plugyard.host.cli import load_config
+
+    from ._service import CeleryService
 
     host = Host(load_config(config_path))
     try:
@@ -28,9 +33,10 @@ def _loaded_host(config_path: str | None) -> Any:
         if record.model == "celery" and record.state == "failed":
             first = (record.error or "").splitlines()[0] if record.error else ""
             click.echo(f"plugyard: task plugin {record.name!r} failed: {first}", err=True)
-    if not hasattr(host, "tasks"):
+    service = CeleryService.find(host)
+    if service is None:
         raise click.ClickException("the celery adapter is not loaded (see `plugyard plugins`)")
-    return host
+    return service
 
 
 def _service(config_path: str | None) -> Any:
@@ -73,7 +79,7 @@ def worker(
 
     Other Celery worker options pass through (``--without-mingle``, ``-O fair`` ...).
     """
-    host = _loaded_host(config_path)
+    service = _loaded_service(config_path)
     argv = ["worker", f"--loglevel={loglevel}"]
     for flag, value in (
         ("--concurrency", concurrency),
@@ -88,7 +94,7 @@ def worker(
     # worker: keep it out of the garbage collector's passes, which otherwise walk it again
     # and again while tasks run (and leave it shared with forked pool processes).
     gc.freeze()
-    sys.exit(_run_celery(host.tasks.app, argv))
+    sys.exit(_run_celery(service.app, argv))
 
 
 def _run_celery(app: Any, argv: list[str]) -> int:
@@ -115,8 +121,8 @@ def tasks() -> None:
 @config_option
 def list_tasks(config_path: str | None) -> None:
     """Registered tasks, plugin tasks included."""
-    host = _loaded_host(config_path)
-    for name in host.tasks.registered():
+    service = _loaded_service(config_path)
+    for name in service.registered():
         click.echo(name)
 
 

@@ -9,16 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from plugyard.host import Command, CommandError, Config, ConfigError, Host, Param
+from plugyard.host import Config, ConfigError, Host
 
 from ._jobs import Jobs
-from ._service import Relay, TaskService
+from ._service import TaskService
 from ._settings import CelerySettings, apply_settings, read_settings
 from ._signals import connect_signals
 from ._store import JobStore, open_store
-from ._worker import EmbeddedWorker
 
-__all__ = ["CeleryRuntime", "client_service", "configure", "connect"]
+__all__ = ["client_service", "configure", "connect", "redact"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
 
@@ -84,88 +83,8 @@ def connect(config: ConfigLike = None) -> Any:
     return client_service(config).app
 
 
-class CeleryRuntime:
-    """Everything the adapter holds for one host: settings, the task service, the relay and
-    the embedded worker."""
-
-    def __init__(self, host: Host) -> None:
-        self.host = host
-        self.app, self.settings, self.jobs = configure(host.config, host.runtime_dir)
-        self.service = TaskService(self.app, self.settings, self.jobs)
-        self.relay: Relay | None = None
-        self.worker: EmbeddedWorker | None = None
-
-    def start(self) -> None:
-        """Start relaying task events, then the embedded worker (if configured)."""
-
-        def publish(topic: str, data: dict[str, Any]) -> None:
-            self.host.publish_event(topic, data, source="celery")
-
-        self.relay = Relay(self.service, publish)
-        self.relay.start()
-        if self.settings.embedded_worker:
-            self.worker = EmbeddedWorker(
-                self.app,
-                pool=self.settings.embedded_pool,
-                concurrency=self.settings.embedded_concurrency,
-            )
-            self.worker.start()
-        self.host.advertise(
-            "celery",
-            {
-                "broker_url": _redact(self.settings.broker_url),
-                "result_backend": _redact(self.settings.result_backend),
-                "embedded_worker": self.settings.embedded_worker,
-            },
-        )
-
-    def stop(self) -> None:
-        """Stop the embedded worker, flush status updates, stop the relay."""
-        if self.worker is not None:
-            self.worker.stop(self.host.config.host.shutdown_timeout)
-            self.worker = None
-        self.jobs.writer.flush(5.0)
-        if self.relay is not None:
-            self.relay.stop()
-            self.relay = None
-
-    def commands(self) -> list[Command]:
-        """``task_status``, ``task_cancel``, ``task_send`` and ``task_list``."""
-        service = self.service
-
-        def status(id: str) -> dict[str, Any]:
-            return service.status(id)
-
-        def cancel(id: str, terminate: bool = False) -> dict[str, Any]:
-            return service.cancel(id, terminate=terminate)
-
-        def send(name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-            if name not in service.app.tasks:
-                raise CommandError(f"task_send: no task called {name!r} is registered")
-            return {"id": service.send_with(name, args or [], kwargs or {}).id}
-
-        def tasks() -> dict[str, Any]:
-            return {"tasks": service.registered()}
-
-        return [
-            Command("task_status", status, "Job status of a task.", {"id": Param(str, True)}),
-            Command(
-                "task_cancel",
-                cancel,
-                "Cancel a task (terminate=true kills a running plain task).",
-                {"id": Param(str, True), "terminate": Param(bool, default=False)},
-            ),
-            Command(
-                "task_send",
-                send,
-                "Queue a task by name.",
-                {"name": Param(str, True), "args": Param(list), "kwargs": Param(dict)},
-            ),
-            Command("task_list", tasks, "Registered task names."),
-        ]
-
-
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
+    """``url`` with its password masked, for logs, ``host.json`` and messages."""
     from kombu.utils.url import maybe_sanitize_url
 
     return str(maybe_sanitize_url(url))

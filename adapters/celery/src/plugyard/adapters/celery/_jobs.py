@@ -18,11 +18,53 @@ from typing import Any
 
 from plugyard.sdk.tasks import JobStatus
 
-from ._store import JobStore, Update
+from ._store import Job, JobStore, Update
 
-__all__ = ["Jobs", "StatusWriter"]
+__all__ = ["Jobs", "StatusWriter", "reap_lost"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def reap_lost(store: JobStore, app: Any) -> list[Job]:
+    """End the jobs a dead worker left RUNNING, and return them.
+
+    A job whose worker ran on this machine in a process that no longer exists (a worker
+    killed with SIGKILL) is never going to report again. If its task acknowledges late
+    (``acks_late``), the broker delivers it again and a live worker runs it; otherwise its
+    message is gone, and the job is marked ERROR with a "worker lost" error.
+    """
+    import socket
+
+    here = socket.gethostname()
+    lost = []
+    for job in store.running_jobs():
+        pid = job.info.get("pid")
+        if job.info.get("worker") != here or not isinstance(pid, int) or not _process_gone(pid):
+            continue
+        task = app.tasks.get(job.name)
+        late = getattr(task, "acks_late", None)
+        if late is None:
+            late = bool(app.conf.task_acks_late)
+        if late:
+            continue
+        error = (
+            f"WorkerLost: the worker process {pid} on {here} died while the task ran; it is "
+            "not run again (the task does not set acks_late)"
+        )
+        logger.warning("task %s[%s]: %s", job.name, job.id, error)
+        store.apply([Update(job.id, job.name, JobStatus.ERROR, {"error": error, "lost": True})])
+        lost.append(job)
+    return lost
 
 
 class _Marker:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugyard.host import PluginLoadError, PluginSpec
+from plugyard.sdk import HandleBase
 from plugyard.sdk.tasks import TaskPlugin
 
 from ._settings import normalize_conf
@@ -27,7 +28,7 @@ def is_task_plugin(obj: Any) -> bool:
     return inspect.isclass(obj) and issubclass(obj, TaskPlugin) and obj is not TaskPlugin
 
 
-class TaskPluginHandle:
+class TaskPluginHandle(HandleBase):
     """The host's handle on one task plugin (its tasks run in workers, not in the handle)."""
 
     model = "celery"

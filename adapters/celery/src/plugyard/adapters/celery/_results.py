@@ -13,8 +13,7 @@ from typing import Any
 
 from celery.app import backends  # type: ignore[import-untyped]
 from celery.backends.base import KeyValueStoreBackend  # type: ignore[import-untyped]
-
-from ._sqlite import connect, path_from_url
+from plugyard.host.sqlite import connect, path_from_url
 
 __all__ = ["SQLiteBackend", "register"]
 

@@ -1,5 +1,5 @@
-"""``host.tasks``: send tasks, read their job status, cancel them; and the relay that turns
-the job store's log into host events."""
+"""The task API (send tasks, read their job status, cancel them), the per-host
+:class:`CeleryService`, and the relay that turns the job store's log into host events."""
 
 from __future__ import annotations
 
@@ -9,18 +9,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from plugyard.host import Host, Service
 from plugyard.sdk.tasks import JobStatus
 
-from ._jobs import Jobs
+from ._jobs import Jobs, reap_lost
 from ._settings import CelerySettings
 from ._store import Job, Update
+from ._worker import EmbeddedWorker
 
-__all__ = ["Relay", "TaskService"]
+__all__ = ["CeleryService", "Relay", "TaskService"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
 
 FLUSH_TIMEOUT = 5.0
 """Seconds a status read or a cancellation waits for this process's queued updates."""
+
+REAP_INTERVAL = 5.0
+"""Seconds between two looks for jobs a dead worker left RUNNING."""
 
 _BACKEND_STATES = {
     "PENDING": None,
@@ -34,7 +39,8 @@ _BACKEND_STATES = {
 
 
 class TaskService:
-    """What ``host.tasks`` is: the Celery side of the host, usable from any thread."""
+    """Send tasks, read their job status and cancel them, from any thread: with a host (as
+    :class:`CeleryService`) or without one (``client_service()``)."""
 
     def __init__(self, app: Any, settings: CelerySettings, jobs: Jobs) -> None:
         self.app = app
@@ -169,13 +175,16 @@ class Relay:
         self._thread.start()
 
     def _run(self, cursor: str) -> None:
-        next_sweep = 0.0
+        next_sweep = next_reap = 0.0
         while not self._stop.is_set():
             try:
                 cursor = self._relay(cursor, self.wait)
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + 0.5
                     self.service.resolve_overdue()
+                if time.monotonic() >= next_reap:
+                    next_reap = time.monotonic() + REAP_INTERVAL
+                    reap_lost(self._store, self.service.app)
             except Exception as exc:
                 logger.warning("task event relay: %s; retrying", exc)
                 self._stop.wait(1.0)
@@ -199,3 +208,58 @@ class Relay:
         if self._thread is not None:
             self._thread.join(timeout)
         self._store.close()
+
+
+class CeleryService(TaskService, Service):
+    """The Celery side of one host: the task API, the relay of job events onto the host's
+    event stream, and the embedded worker.
+
+    Example::
+
+        result = CeleryService.of(host).send("fibonacci", 26)
+        CeleryService.of(host).status(result.id)["status"]
+    """
+
+    name = "celery"
+    legacy_attributes = {"tasks": ""}
+
+    def __init__(self, host: Host, app: Any, settings: CelerySettings, jobs: Jobs) -> None:
+        super().__init__(app, settings, jobs)
+        self.host = host
+        self.relay: Relay | None = None
+        self.worker: EmbeddedWorker | None = None
+
+    def start(self) -> None:
+        """Start relaying task events, then the embedded worker (if configured)."""
+        from ._core import redact
+
+        def publish(topic: str, data: dict[str, Any]) -> None:
+            self.host.publish_event(topic, data, source="celery")
+
+        self.relay = Relay(self, publish)
+        self.relay.start()
+        if self.settings.embedded_worker:
+            self.worker = EmbeddedWorker(
+                self.app,
+                pool=self.settings.embedded_pool,
+                concurrency=self.settings.embedded_concurrency,
+            )
+            self.worker.start()
+        self.host.advertise(
+            "celery",
+            {
+                "broker_url": redact(self.settings.broker_url),
+                "result_backend": redact(self.settings.result_backend),
+                "embedded_worker": self.settings.embedded_worker,
+            },
+        )
+
+    def stop(self) -> None:
+        """Stop the embedded worker, flush status updates, stop the relay."""
+        if self.worker is not None:
+            self.worker.stop(self.host.config.host.shutdown_timeout)
+            self.worker = None
+        self.jobs.writer.flush(5.0)
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None

@@ -3,12 +3,13 @@ defaults (a SQLite broker, result backend and job store in the state folder)."""
 
 from __future__ import annotations
 
-import difflib
 import threading
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from plugyard.sdk import did_you_mean
 
 __all__ = ["CelerySettings", "apply_settings", "normalize_conf", "read_settings"]
 
@@ -96,8 +97,7 @@ def read_settings(
         if key in _OURS:
             continue
         if key not in known:
-            close = difflib.get_close_matches(key, [*known, *_OURS], n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, [*known, *_OURS])
             raise config_error(f"{where}: celery.{key}: not a Celery or plugyard setting{hint}")
         celery[known[key]] = value
     try:

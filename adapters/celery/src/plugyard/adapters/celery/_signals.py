@@ -92,6 +92,21 @@ def connect_signals(app: Any) -> None:
     def on_process_shutdown(**_: Any) -> None:
         jobs.flush()
 
+    def on_worker_ready(sender: Any = None, **_: Any) -> None:
+        current = getattr(app, "plugyard_jobs", None)
+        if current is None:
+            return
+        from ._jobs import reap_lost
+
+        try:
+            reap_lost(current.store, app)
+        except Exception as exc:
+            import logging
+
+            logging.getLogger("plugyard.adapters.celery").warning(
+                "job store: cannot look for jobs of dead workers: %s", exc
+            )
+
     for signal, handler in (
         (signals.before_task_publish, on_publish),
         (signals.task_prerun, on_prerun),
@@ -101,5 +116,6 @@ def connect_signals(app: Any) -> None:
         (signals.task_revoked, on_revoked),
         (signals.worker_process_shutdown, on_process_shutdown),
         (signals.worker_shutdown, on_process_shutdown),
+        (signals.worker_ready, on_worker_ready),
     ):
         signal.connect(handler, weak=False, dispatch_uid=f"{_UID}:{handler.__name__}")

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from plugyard.host.sqlite import connect
 from plugyard.sdk.tasks import TRANSITIONS, JobStatus, next_status
-
-from ._sqlite import connect
 
 __all__ = ["Job", "JobStore", "SQLiteJobStore", "Update", "open_store"]
 
@@ -85,6 +84,9 @@ class JobStore(Protocol):
 
     def overdue_cancels(self, now: float) -> list[Job]:
         """Jobs still CANCELING after their deadline."""
+
+    def running_jobs(self) -> list[Job]:
+        """Jobs RUNNING or CANCELING now (to find those of a worker that died)."""
 
     def last_event(self) -> str:
         """A cursor just after the newest logged event."""
@@ -299,6 +301,13 @@ class SQLiteJobStore:
             ).fetchall()
             return [job for job in (self._row(row[0]) for row in rows) if job is not None]
 
+    def running_jobs(self) -> list[Job]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id FROM jobs WHERE status IN ('running', 'canceling')"
+            ).fetchall()
+            return [job for job in (self._row(row[0]) for row in rows) if job is not None]
+
     def last_event(self) -> str:
         with self._lock:
             row = self.db.execute("SELECT MAX(seq) FROM events").fetchone()
@@ -341,7 +350,7 @@ def open_store(url: str, *, prefix: str = "plugyard:") -> JobStore:
         from ._store_redis import RedisJobStore
 
         return RedisJobStore(url, prefix=prefix)
-    from ._sqlite import path_from_url
+    from plugyard.host.sqlite import path_from_url
 
     return SQLiteJobStore(path_from_url(url))
 

@@ -133,6 +133,17 @@ class RedisJobStore:
                 overdue.append(job)
         return overdue
 
+    def running_jobs(self) -> list[Job]:
+        found = []
+        start = len(self.prefix) + 4
+        for key in self.client.scan_iter(match=f"{self.prefix}job:*", count=1000):
+            status = self.client.hget(key, "status")
+            if status in (b"running", b"canceling"):
+                job = self.get(key.decode()[start:])
+                if job is not None and job.status in (JobStatus.RUNNING, JobStatus.CANCELING):
+                    found.append(job)
+        return found
+
     def last_event(self) -> str:
         newest = self.client.xrevrange(self._events, count=1)
         return newest[0][0].decode() if newest else "0-0"

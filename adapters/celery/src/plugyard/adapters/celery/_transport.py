@@ -1,27 +1,49 @@
 """The embedded broker: a kombu virtual transport on one SQLite file, polled every few ms.
 
 Reached as ``plugyard+sqlite:///path/broker.sqlite``. Several worker processes and clients on
-one machine share the file (WAL mode; a message is taken and deleted in one ``BEGIN
-IMMEDIATE`` transaction, so each is delivered once). Unlike kombu's stock ``sqla+sqlite``
-transport it polls at ``polling_interval`` (default 5 ms; the stock default of 1 s makes every
-round trip take a second) and does not keep delivered messages.
+one machine share the file (WAL mode). Unlike kombu's stock ``sqla+sqlite`` transport it polls
+at ``polling_interval`` (default 5 ms; the stock default of 1 s makes every round trip take a
+second), and it loses no message when a worker dies:
+
+- a fetched message is *taken* (marked with the consumer's host name and pid, in one
+  ``BEGIN IMMEDIATE`` transaction, so each is delivered to one consumer at a time), and
+  deleted only when it is acknowledged;
+- a rejected message with ``requeue``, and every unacknowledged one of a consumer that closes,
+  is given back;
+- a message taken by a process of this machine that no longer exists (a worker killed with
+  SIGKILL), or taken longer ago than the ``visibility_timeout`` transport option (one hour
+  by default, as on Redis), is given back too, and delivered again.
+
+A consumer that does not acknowledge (``no_ack``, such as Celery's control replies) has its
+messages deleted as they are fetched.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 import sqlite3
 import threading
+import time
 from queue import Empty
 from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES, virtual
 
-from ._sqlite import connect, path_from_url
+from plugyard.host.sqlite import connect, path_from_url
 
 __all__ = ["ALIAS", "Channel", "Transport", "register"]
 
 ALIAS = "plugyard"
+
+logger = logging.getLogger("plugyard.adapters.celery.broker")
+
+VISIBILITY_TIMEOUT = 3600.0
+"""Seconds a taken, unacknowledged message waits before it is delivered again."""
+
+_SWEEP_INTERVAL = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -29,8 +51,39 @@ CREATE TABLE IF NOT EXISTS messages (
     queue TEXT NOT NULL,
     payload TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS messages_queue ON messages (queue, id);
 """
+
+_COLUMNS = {"tag": "TEXT", "taken_by": "TEXT", "taken_at": "REAL"}
+
+_INDEXES = """
+DROP INDEX IF EXISTS messages_queue;
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, taken_by, id);
+CREATE INDEX IF NOT EXISTS messages_tag ON messages (tag);
+"""
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the table, and add the columns a file made by an older version lacks."""
+    db.executescript(_SCHEMA)
+    have = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+    for column, kind in _COLUMNS.items():
+        if column not in have:
+            try:
+                db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
+    db.executescript(_INDEXES)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Channel(virtual.Channel):
@@ -40,6 +93,16 @@ class Channel(virtual.Channel):
         super().__init__(connection, **kwargs)  # type: ignore[no-untyped-call]
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._hostname = socket.gethostname()
+        self._no_ack_queues: set[str] = set()
+        self._next_sweep = 0.0
+        options = getattr(connection.client, "transport_options", None) or {}
+        self.visibility_timeout = float(options.get("visibility_timeout", VISIBILITY_TIMEOUT))
+
+    @property
+    def consumer(self) -> str:
+        """Who takes messages on this channel: ``HOSTNAME:PID`` (the pid after a fork)."""
+        return f"{self._hostname}:{os.getpid()}"
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -47,45 +110,129 @@ class Channel(virtual.Channel):
         if self._db is None:
             path = path_from_url(self.connection.client.hostname or "")
             db = connect(path)
-            db.executescript(_SCHEMA)
+            _migrate(db)
             self._db = db
         return self._db
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        tag = (message.get("properties") or {}).get("delivery_tag")
         with self._lock:
             self.db.execute(
-                "INSERT INTO messages (queue, payload) VALUES (?, ?)", (queue, json.dumps(message))
+                "INSERT INTO messages (queue, payload, tag) VALUES (?, ?, ?)",
+                (queue, json.dumps(message), tag),
             )
 
+    def basic_consume(
+        self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any
+    ) -> Any:
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        return super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)  # type: ignore[no-untyped-call]
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        return super().basic_get(queue, no_ack, **kwargs)  # type: ignore[no-untyped-call]
+
     def _get(self, queue: str, timeout: float | None = None) -> Any:
+        now = time.time()
         with self._lock:
             db = self.db
+            if now >= self._next_sweep:
+                self._next_sweep = now + _SWEEP_INTERVAL
+                self._give_back_orphans(db, now)
             row = db.execute(
-                "SELECT id FROM messages WHERE queue = ? ORDER BY id LIMIT 1", (queue,)
+                "SELECT id FROM messages WHERE queue = ? AND taken_by IS NULL ORDER BY id LIMIT 1",
+                (queue,),
             ).fetchone()
             if row is None:
                 raise Empty()
             db.execute("BEGIN IMMEDIATE")
             try:
-                taken = db.execute(
-                    "DELETE FROM messages WHERE id = (SELECT id FROM messages WHERE queue = ? "
-                    "ORDER BY id LIMIT 1) RETURNING payload",
-                    (queue,),
-                ).fetchone()
+                if queue in self._no_ack_queues:
+                    taken = db.execute(
+                        "DELETE FROM messages WHERE id = (SELECT id FROM messages WHERE queue = ? "
+                        "AND taken_by IS NULL ORDER BY id LIMIT 1) RETURNING payload",
+                        (queue,),
+                    ).fetchone()
+                else:
+                    taken = db.execute(
+                        "UPDATE messages SET taken_by = ?, taken_at = ? WHERE id = (SELECT id "
+                        "FROM messages WHERE queue = ? AND taken_by IS NULL ORDER BY id LIMIT 1) "
+                        "RETURNING payload",
+                        (self.consumer, now, queue),
+                    ).fetchone()
             finally:
                 db.execute("COMMIT")
         if taken is None:
             raise Empty()
         return json.loads(taken[0])
 
+    def _give_back_orphans(self, db: sqlite3.Connection, now: float) -> None:
+        """Make messages deliverable again whose consumer died or kept them too long."""
+        dead = []
+        prefix = f"{self._hostname}:"
+        for (consumer,) in db.execute(
+            "SELECT DISTINCT taken_by FROM messages WHERE taken_by IS NOT NULL"
+        ).fetchall():
+            if consumer.startswith(prefix):
+                pid = consumer[len(prefix) :]
+                if pid.isdigit() and not _alive(int(pid)):
+                    dead.append(consumer)
+        cutoff = now - self.visibility_timeout
+        marks = ",".join("?" * len(dead))
+        given = db.execute(
+            "UPDATE messages SET taken_by = NULL, taken_at = NULL WHERE taken_by IS NOT NULL "
+            f"AND (taken_at < ? OR taken_by IN ({marks}))",
+            (cutoff, *dead),
+        ).rowcount
+        if given:
+            logger.warning(
+                "embedded broker: %d unacknowledged message(s) delivered again (%s)",
+                given,
+                f"consumer gone: {', '.join(dead)}" if dead else "visibility timeout",
+            )
+
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        super().basic_ack(delivery_tag, multiple)  # type: ignore[no-untyped-call]
+        with self._lock:
+            self.db.execute(
+                "DELETE FROM messages WHERE tag = ? AND taken_by = ?", (delivery_tag, self.consumer)
+            )
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        super().basic_reject(delivery_tag, requeue)  # type: ignore[no-untyped-call]
+        if not requeue:
+            with self._lock:
+                self.db.execute(
+                    "DELETE FROM messages WHERE tag = ? AND taken_by = ?",
+                    (delivery_tag, self.consumer),
+                )
+
+    def _restore(self, message: Any) -> None:
+        """Give a taken message back (a requeue, or a consumer closing before it acked)."""
+        tag = message.delivery_tag
+        with self._lock:
+            given = self.db.execute(
+                "UPDATE messages SET taken_by = NULL, taken_at = NULL "
+                "WHERE tag = ? AND taken_by = ?",
+                (tag, self.consumer),
+            ).rowcount
+        if not given:
+            super()._restore(message)  # type: ignore[no-untyped-call]
+
     def _size(self, queue: str) -> int:
         with self._lock:
-            row = self.db.execute("SELECT COUNT(*) FROM messages WHERE queue = ?", (queue,))
+            row = self.db.execute(
+                "SELECT COUNT(*) FROM messages WHERE queue = ? AND taken_by IS NULL", (queue,)
+            )
             return int(row.fetchone()[0])
 
     def _purge(self, queue: str) -> int:
         with self._lock:
-            cursor = self.db.execute("DELETE FROM messages WHERE queue = ?", (queue,))
+            cursor = self.db.execute(
+                "DELETE FROM messages WHERE queue = ? AND taken_by IS NULL", (queue,)
+            )
             return int(cursor.rowcount)
 
     def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:

@@ -7,7 +7,9 @@ a YAML blueprint maps node lifecycle operations to them; :func:`init_env` (also 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plugyard.sdk import lazy_exports
 
 if TYPE_CHECKING:
     from ._blueprint import load_blueprint
@@ -43,41 +45,29 @@ __all__ = [
     "load_env",
 ]
 
-_EXPORTS = {
-    "Blueprint": "._model",
-    "BlueprintError": "._errors",
-    "DeploymentHandle": "._service",
-    "DeploymentSettings": "._settings",
-    "Environment": "._environment",
-    "Execution": "._storage",
-    "ExecutionResult": "._environment",
-    "LifecycleService": "._service",
-    "LifecycleSettings": "._settings",
-    "NodeInstance": "._plan",
-    "NodeSpec": "._model",
-    "OperationCall": "._runner",
-    "OperationSpec": "._model",
-    "PluginDecl": "._model",
-    "RelationshipSpec": "._model",
-    "Storage": "._storage",
-    "StorageError": "._errors",
-    "init_env": "._environment",
-    "load_blueprint": "._blueprint",
-    "load_env": "._environment",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first use, so that loading the adapter stays light."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'plugyard.adapters.lifecycle' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Blueprint": "._model",
+        "BlueprintError": "._errors",
+        "DeploymentHandle": "._service",
+        "DeploymentSettings": "._settings",
+        "Environment": "._environment",
+        "Execution": "._storage",
+        "ExecutionResult": "._environment",
+        "LifecycleService": "._service",
+        "LifecycleSettings": "._settings",
+        "NodeInstance": "._plan",
+        "NodeSpec": "._model",
+        "OperationCall": "._runner",
+        "OperationSpec": "._model",
+        "PluginDecl": "._model",
+        "RelationshipSpec": "._model",
+        "Storage": "._storage",
+        "StorageError": "._errors",
+        "init_env": "._environment",
+        "load_blueprint": "._blueprint",
+        "load_env": "._environment",
+    },
+    public=__all__,
+)

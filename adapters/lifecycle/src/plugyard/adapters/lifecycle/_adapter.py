@@ -1,4 +1,4 @@
-"""The adapter object the host loads from the ``plugyard.adapters`` entry point.
+"""The adapter object the host loads from the ``plugyard.adapters`` entry point: hooks only.
 
 Importing this module stays light (no SQLAlchemy, YAML or Jinja2): ``plugyard --help``
 imports it to collect the ``lifecycle`` subcommands.
@@ -6,7 +6,7 @@ imports it to collect the ``lifecycle`` subcommands.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -15,15 +15,15 @@ from plugyard.sdk import hookimpl
 if TYPE_CHECKING:
     import click
 
-    from plugyard.host import Command, Host
+    from plugyard.host import Command, Host, PluginSpec
 
-    from ._service import LifecycleService
+    from ._plugins import LifecyclePluginHandle
 
 __all__ = ["LifecycleAdapter", "adapter"]
 
 
 class LifecycleAdapter:
-    """Maps lifecycle-operation plugins onto the host: config, commands, CLI, events."""
+    """Maps lifecycle-operation plugins onto the host: config, plugins, commands, CLI."""
 
     name = "lifecycle"
 
@@ -36,32 +36,50 @@ class LifecycleAdapter:
 
     @hookimpl
     def plugyard_configure(self, host: Host) -> None:
-        """Read ``[lifecycle]`` and make ``host.lifecycle``."""
+        """Read ``[lifecycle]``, add the service, and hand the plugins of the configured
+        deployments' blueprints and of ``plugyard.lifecycle`` entry points to the host."""
+        from ._plugins import LIFECYCLE_GROUP
         from ._service import LifecycleService
         from ._settings import LifecycleSettings
 
         settings = host.config.section("lifecycle", LifecycleSettings)
-        host.extend("lifecycle", LifecycleService(host, settings))
+        service = LifecycleService(host, settings)
+        host.services.add(service)
+        host.add_plugin_group(LIFECYCLE_GROUP, model="lifecycle")
+        for spec in service.configured_plugin_specs():
+            host.add_plugin_spec(spec)
+
+    @hookimpl
+    def plugyard_load_plugin(self, host: Host, spec: PluginSpec) -> LifecyclePluginHandle | None:
+        """Claim a blueprint's plugin declarations and ``plugyard.lifecycle`` packages."""
+        from ._plugins import handle_for
+
+        return handle_for(spec, spec.load())
 
     @hookimpl
     async def plugyard_startup(self, host: Host) -> None:
         """Open the deployments named in the configuration (they become host plugins)."""
-        service: LifecycleService = host.lifecycle
+        from ._service import LifecycleService
+
+        service = LifecycleService.of(host)
         for name, deployment in service.settings.deployments.items():
             await service.open(name, deployment.blueprint, deployment.inputs)
 
     @hookimpl
     async def plugyard_shutdown(self, host: Host) -> None:
         """Close every deployment's storage."""
-        await host.lifecycle.close()
+        from ._service import LifecycleService
+
+        await LifecycleService.of(host).close()
 
     @hookimpl
     def plugyard_commands(self, host: Host) -> list[Command]:
-        """``lifecycle_install``, ``lifecycle_uninstall``, ``lifecycle_execute``,
-        ``lifecycle_status``, ``lifecycle_outputs`` and ``lifecycle_instances``."""
+        """``lifecycle.install``, ``.uninstall``, ``.execute``, ``.status``, ``.outputs``
+        and ``.instances``."""
         from ._commands import commands
+        from ._service import LifecycleService
 
-        return commands(host.lifecycle)
+        return commands(LifecycleService.of(host))
 
     @hookimpl
     def plugyard_cli(self, cli: click.Group) -> None:
@@ -70,13 +88,6 @@ class LifecycleAdapter:
 
         cli.add_command(lifecycle)
 
-    def __repr__(self) -> str:
-        return "<LifecycleAdapter>"
-
 
 adapter = LifecycleAdapter()
 """The object named by the ``lifecycle`` entry point."""
-
-
-def __getattr__(name: str) -> Any:  # pragma: no cover - guards typos in entry points
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

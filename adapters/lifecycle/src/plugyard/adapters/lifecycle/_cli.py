@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from ._environment import Environment, ExecutionResult
+    from ._service import LifecycleService
 
 __all__ = ["lifecycle"]
 
@@ -65,24 +68,74 @@ class _Progress:
             click.echo(f"{'':11}{data['node_instance_id']:<24} log: {data['message']}")
 
 
-def _run(env: Environment, action: str, run: Any, verbose: bool) -> ExecutionResult:
-    from plugyard.sdk.lifecycle import WorkflowFailed
-
-    env.subscribe(_Progress(verbose))
-    try:
-        result: ExecutionResult = run()
-    except WorkflowFailed as exc:
-        click.echo(f"{action} failed (execution {exc.execution_id}): {exc.message}", err=True)
-        for cause in exc.causes[1:]:
-            click.echo(f"  caused by {cause['type']}: {cause['message']}", err=True)
-        env.close()
-        sys.exit(1)
+def _report(result: ExecutionResult) -> None:
     click.echo(
         f"{result['workflow_id']} {result['status']} in {result['duration']:.2f}s: "
         f"{result['succeeded']} operations succeeded, {result['retried']} retried, "
         f"{result['skipped']} skipped, {result['failed']} failed (execution {result.id})"
     )
-    return result
+
+
+def _on_host(
+    config_path: str | None,
+    deployment: str,
+    storage: str | None,
+    work: Callable[[LifecycleService, Environment], Awaitable[ExecutionResult]],
+    *,
+    action: str,
+    verbose: bool,
+    blueprint: str | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> None:
+    """Run ``work`` on a host loaded from the configuration (or a default one): its
+    operation wrappers run around every operation, its event observers see the workflow's
+    events, and the deployment and its plugins are registry records."""
+    import asyncio
+
+    from plugyard.host import ConfigError, Host
+    from plugyard.host.cli import load_config
+    from plugyard.sdk.lifecycle import WorkflowFailed
+
+    from ._errors import BlueprintError, StorageError
+    from ._service import LifecycleService
+
+    config = load_config(config_path)
+    url, _ = _storage(config_path, storage, deployment)
+    if blueprint is None and "://" not in url and not Path(url).is_file():
+        raise click.ClickException(
+            f"no deployment {deployment!r}: {url} does not exist (install it first, or pass "
+            "--storage / -c)"
+        )
+
+    async def main() -> ExecutionResult:
+        host = Host(config)
+        async with host.loaded():
+            service = LifecycleService.find(host)
+            if service is None:
+                raise click.ClickException(
+                    "the lifecycle adapter is not loaded (see `plugyard plugins`)"
+                )
+            try:
+                env = await service.open(deployment, blueprint, inputs, storage=url)
+                env.subscribe(_Progress(verbose))
+                return await work(service, env)
+            finally:
+                await service.close()
+
+    try:
+        result = asyncio.run(main())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0] if exc.args else exc)) from None
+    except (BlueprintError, StorageError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except WorkflowFailed as exc:
+        click.echo(f"{action} failed (execution {exc.execution_id}): {exc.message}", err=True)
+        for cause in exc.causes[1:]:
+            click.echo(f"  caused by {cause['type']}: {cause['message']}", err=True)
+        sys.exit(1)
+    _report(result)
 
 
 def _open(
@@ -158,14 +211,14 @@ def retry_options(func: Any) -> Any:
     )(func)
 
 
-def _retry_args(
-    settings: Any, retries: int | None, interval: float | None, pool: int | None
-) -> dict[str, Any]:
-    return {
-        "task_retries": settings.task_retries if retries is None else retries,
-        "task_retry_interval": settings.task_retry_interval if interval is None else interval,
-        "task_thread_pool_size": settings.thread_pool_size if pool is None else pool,
+def _retry_args(retries: int | None, interval: float | None, pool: int | None) -> dict[str, Any]:
+    """The command line's overrides of the ``[lifecycle]`` retry settings."""
+    given = {
+        "task_retries": retries,
+        "task_retry_interval": interval,
+        "task_thread_pool_size": pool,
     }
+    return {key: value for key, value in given.items() if value is not None}
 
 
 @click.group()
@@ -198,12 +251,22 @@ def install(
     pool_size: int | None,
     verbose: bool,
 ) -> None:
-    """Create deployment DEPLOYMENT from BLUEPRINT (if new) and run install."""
-    url, settings = _storage(config_path, storage, deployment)
-    env = _open(deployment, url, blueprint, _inputs(inputs))
-    args = _retry_args(settings, task_retries, task_retry_interval, pool_size)
-    _run(env, "install", lambda: env.execute("install", **args), verbose)
-    env.close()
+    """Create deployment DEPLOYMENT from BLUEPRINT (if new) and run install, on a host."""
+    retries = _retry_args(task_retries, task_retry_interval, pool_size)
+
+    async def work(service: LifecycleService, env: Environment) -> ExecutionResult:
+        return await service.run(deployment, "install", retries=retries)
+
+    _on_host(
+        config_path,
+        deployment,
+        storage,
+        work,
+        action="install",
+        verbose=verbose,
+        blueprint=blueprint,
+        inputs=_inputs(inputs),
+    )
 
 
 @lifecycle.command()
@@ -221,12 +284,13 @@ def uninstall(
     pool_size: int | None,
     verbose: bool,
 ) -> None:
-    """Run uninstall on DEPLOYMENT."""
-    url, settings = _storage(config_path, storage, deployment)
-    env = _open(deployment, url)
-    args = _retry_args(settings, task_retries, task_retry_interval, pool_size)
-    _run(env, "uninstall", lambda: env.execute("uninstall", **args), verbose)
-    env.close()
+    """Run uninstall on DEPLOYMENT, on a host."""
+    retries = _retry_args(task_retries, task_retry_interval, pool_size)
+
+    async def work(service: LifecycleService, env: Environment) -> ExecutionResult:
+        return await service.run(deployment, "uninstall", retries=retries)
+
+    _on_host(config_path, deployment, storage, work, action="uninstall", verbose=verbose)
 
 
 @lifecycle.command()
@@ -253,24 +317,17 @@ def execute(
     """Run OPERATION (e.g. lifecycle.start) on the deployment's instances."""
     from plugyard.host.cli import parse_properties
 
-    url, settings = _storage(config_path, storage, deployment)
-    env = _open(deployment, url)
     parameters: dict[str, Any] = {"operation": operation}
     if node_ids:
         parameters["node_ids"] = list(node_ids)
     if params:
         parameters["operation_kwargs"] = parse_properties(params)
-    args = _retry_args(settings, task_retries, task_retry_interval, pool_size)
-    try:
-        _run(
-            env,
-            "execute_operation",
-            lambda: env.execute("execute_operation", parameters, **args),
-            verbose,
-        )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    env.close()
+    retries = _retry_args(task_retries, task_retry_interval, pool_size)
+
+    async def work(service: LifecycleService, env: Environment) -> ExecutionResult:
+        return await service.run(deployment, "execute_operation", retries=retries, **parameters)
+
+    _on_host(config_path, deployment, storage, work, action="execute_operation", verbose=verbose)
 
 
 @lifecycle.command()
@@ -317,19 +374,17 @@ def resume(
     config_path: str | None,
     verbose: bool,
 ) -> None:
-    """Resume an interrupted execution (default: the latest unfinished one)."""
-    url, _ = _storage(config_path, storage, deployment)
-    env = _open(deployment, url)
-    if execution_id is None:
-        pending = [
-            e for e in env.storage.list_executions(deployment) if e.status not in ("succeeded",)
-        ]
-        if not pending:
-            raise click.ClickException(f"deployment {deployment!r} has no execution to resume")
-        execution_id = pending[-1].id
-    exec_id = execution_id
-    try:
-        _run(env, "resume", lambda: env.resume(exec_id), verbose)
-    except (KeyError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    env.close()
+    """Resume an interrupted execution (default: the latest unfinished one), on a host."""
+
+    async def work(service: LifecycleService, env: Environment) -> ExecutionResult:
+        exec_id = execution_id
+        if exec_id is None:
+            pending = [
+                e for e in env.storage.list_executions(deployment) if e.status not in ("succeeded",)
+            ]
+            if not pending:
+                raise ValueError(f"deployment {deployment!r} has no execution to resume")
+            exec_id = pending[-1].id
+        return await service.resume(deployment, exec_id)
+
+    _on_host(config_path, deployment, storage, work, action="resume", verbose=verbose)

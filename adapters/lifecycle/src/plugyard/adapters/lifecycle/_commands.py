@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from plugyard.host import Command, CommandError, Errno, Param
+from plugyard.sdk import Command, CommandError, Errno, Param
 from plugyard.sdk.lifecycle import WorkflowFailed
 
 from ._errors import BlueprintError, StorageError
@@ -91,7 +91,7 @@ def commands(service: LifecycleService) -> list[Command]:
 
     return [
         Command(
-            "lifecycle_install",
+            "lifecycle.install",
             install,
             "Create a deployment from a blueprint and run install",
             {
@@ -99,10 +99,17 @@ def commands(service: LifecycleService) -> list[Command]:
                 **DEPLOYMENT,
                 "inputs": Param(dict, default=None, help="blueprint inputs"),
             },
+            aliases=("lifecycle_install",),
         ),
-        Command("lifecycle_uninstall", uninstall, "Run uninstall on a deployment", DEPLOYMENT),
         Command(
-            "lifecycle_execute",
+            "lifecycle.uninstall",
+            uninstall,
+            "Run uninstall on a deployment",
+            DEPLOYMENT,
+            aliases=("lifecycle_uninstall",),
+        ),
+        Command(
+            "lifecycle.execute",
             execute,
             "Run one operation on a deployment's instances",
             {
@@ -111,15 +118,29 @@ def commands(service: LifecycleService) -> list[Command]:
                 "node_ids": Param(list, default=None),
                 "kwargs": Param(dict, default=None),
             },
+            aliases=("lifecycle_execute",),
         ),
         Command(
-            "lifecycle_status",
+            "lifecycle.status",
             status,
             "Instance states and last execution of one deployment, or of all",
             {"deployment": Param(str, help="deployment name (all if omitted)")},
+            aliases=("lifecycle_status",),
         ),
-        Command("lifecycle_outputs", outputs, "A deployment's outputs", DEPLOYMENT),
-        Command("lifecycle_instances", instances, "A deployment's node instances", DEPLOYMENT),
+        Command(
+            "lifecycle.outputs",
+            outputs,
+            "A deployment's outputs",
+            DEPLOYMENT,
+            aliases=("lifecycle_outputs",),
+        ),
+        Command(
+            "lifecycle.instances",
+            instances,
+            "A deployment's node instances",
+            DEPLOYMENT,
+            aliases=("lifecycle_instances",),
+        ),
     ]
 
 

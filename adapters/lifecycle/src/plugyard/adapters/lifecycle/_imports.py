@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from plugyard.sdk import did_you_mean
 
 from ._model import PluginDecl
 
@@ -20,12 +21,6 @@ _path_lock = threading.Lock()
 
 class MappingError(LookupError):
     """An operation mapping does not name an importable function (message says why)."""
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``; did you mean 'x'?`` when a close match exists, else an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _add_source(source: Path | None) -> None:
@@ -55,6 +50,12 @@ def resolve_operation(
         raise MappingError(f"operation {mapping!r} is not of the form plugin_name.module.function")
     plugin_name, rest, func_name = parts[0], parts[1:-1], parts[-1]
     decl = plugins.get(plugin_name)
+    if decl is None:
+        from ._plugins import installed_plugin
+
+        decl = installed_plugin(plugin_name)
+        if decl is not None:
+            plugins[plugin_name] = decl
     if decl is None:
         declared = ", ".join(sorted(plugins)) or "none"
         raise MappingError(

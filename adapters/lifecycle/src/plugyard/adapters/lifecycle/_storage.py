@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from plugyard.host.sqlite import apply_pragmas
 from plugyard.sdk.lifecycle import VersionConflict
 
 from ._errors import StorageError
@@ -150,7 +151,7 @@ class Storage:
         except Exception as exc:
             raise StorageError(f"cannot open storage {self.safe_url}: {exc}") from exc
         if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "connect", apply_pragmas)
         self._lock = threading.RLock() if self.is_sqlite else None
         try:
             metadata.create_all(self.engine)
@@ -388,14 +389,6 @@ OPERATION_FIELDS = (
     "started_at",
     "ended_at",
 )
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
 
 
 def _instance_row(instance: NodeInstance) -> dict[str, Any]:

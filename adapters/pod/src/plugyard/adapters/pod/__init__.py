@@ -8,8 +8,9 @@ supervised subprocesses, in Docker or on Kubernetes. Plugin authors use
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plugyard.sdk import lazy_exports
 
 if TYPE_CHECKING:
     from ._adapter import PodAdapter, adapter
@@ -25,37 +26,10 @@ if TYPE_CHECKING:
     )
     from ._pod import OWNER, Pod, Scope
     from ._runs import RunManager
-    from ._runtime import PodRuntime
     from ._schema import Schema
+    from ._service import PodRuntime, PodService
     from ._settings import DockerSettings, KubernetesSettings, PodSettings
     from ._store import ItemRow, Store
-
-_EXPORTS = {
-    "PodAdapter": "._adapter",
-    "adapter": "._adapter",
-    "DockerLauncher": "._containers",
-    "KubernetesLauncher": "._containers",
-    "container_name": "._containers",
-    "pod_manifest": "._containers",
-    "DirectTransport": "._direct",
-    "InProcessLauncher": "._launchers",
-    "LaunchRequest": "._launchers",
-    "Launcher": "._launchers",
-    "ProcessLauncher": "._launchers",
-    "RunHandle": "._launchers",
-    "runner_command": "._launchers",
-    "OWNER": "._pod",
-    "Pod": "._pod",
-    "Scope": "._pod",
-    "RunManager": "._runs",
-    "PodRuntime": "._runtime",
-    "Schema": "._schema",
-    "DockerSettings": "._settings",
-    "KubernetesSettings": "._settings",
-    "PodSettings": "._settings",
-    "ItemRow": "._store",
-    "Store": "._store",
-}
 
 __all__ = [
     "DirectTransport",
@@ -71,6 +45,7 @@ __all__ = [
     "Pod",
     "PodAdapter",
     "PodRuntime",
+    "PodService",
     "PodSettings",
     "ProcessLauncher",
     "RunHandle",
@@ -84,16 +59,34 @@ __all__ = [
     "runner_command",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first use, so loading the adapter stays light."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return list(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "PodAdapter": "._adapter",
+        "adapter": "._adapter",
+        "DockerLauncher": "._containers",
+        "KubernetesLauncher": "._containers",
+        "container_name": "._containers",
+        "pod_manifest": "._containers",
+        "DirectTransport": "._direct",
+        "InProcessLauncher": "._launchers",
+        "LaunchRequest": "._launchers",
+        "Launcher": "._launchers",
+        "ProcessLauncher": "._launchers",
+        "RunHandle": "._launchers",
+        "runner_command": "._launchers",
+        "OWNER": "._pod",
+        "Pod": "._pod",
+        "Scope": "._pod",
+        "RunManager": "._runs",
+        "PodRuntime": "._service",
+        "Schema": "._schema",
+        "DockerSettings": "._settings",
+        "KubernetesSettings": "._settings",
+        "PodSettings": "._settings",
+        "ItemRow": "._store",
+        "Store": "._store",
+        "PodService": "._service",
+    },
+    public=__all__,
+)

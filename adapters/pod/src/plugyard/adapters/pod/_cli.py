@@ -25,20 +25,25 @@ _EXIT_BY_STATUS = {"done": 0, "daemon": 0, "error": 1, "aborted": 3}
 
 def _running_pod(config_path: str | None) -> tuple[str, str] | None:
     """``(pod URL, owner token)`` of the running host this configuration names, if any."""
-    from plugyard.host import HostInfoError, default_runtime_dir, read_host_info
+    from plugyard.host import (
+        HostInfoError,
+        UnsafePathError,
+        default_runtime_dir,
+        read_host_info,
+        read_private_file,
+    )
 
     config = load_config(config_path)
     folder = config.host.runtime_dir or default_runtime_dir(config.host.name)
     try:
         info = read_host_info(Path(folder))
-    except HostInfoError:
-        return None
-    url, token_file = info.get("pod_url"), info.get("pod_owner_token_file")
-    if not url or not token_file:
-        return None
-    try:
-        return str(url), Path(token_file).read_text(encoding="utf-8").strip()
-    except OSError:
+        url, token_file = info.get("pod_url"), info.get("pod_owner_token_file")
+        if not url or not token_file:
+            return None
+        return str(url), read_private_file(Path(token_file)).strip()
+    except UnsafePathError as exc:  # never hand the owner token to whoever wrote this
+        raise click.ClickException(str(exc)) from None
+    except (HostInfoError, OSError):
         return None
 
 
@@ -251,6 +256,7 @@ def _launch_embedded(
     from plugyard.sdk.pod import PodError
 
     from ._adapter import adapter
+    from ._service import PodService
 
     config = load_config(config_path)
     raw = config.to_dict()
@@ -261,10 +267,11 @@ def _launch_embedded(
 
     async def go() -> dict[str, Any]:
         async with Host(embedded, autoload=False, adapters={"pod": adapter}) as host:
-            run = await host.pod.launch(dict(fields), launcher)
+            pod = PodService.of(host)
+            run = await pod.launch(dict(fields), launcher)
             if not as_json:
                 click.echo(f"run {run['id']}: launched ({run.get('launcher')})", err=True)
-            result: dict[str, Any] = await host.pod.wait(run["id"])
+            result: dict[str, Any] = await pod.wait(run["id"])
             return result
 
     try:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from plugyard.host import Command, CommandError, Errno, Param
+from plugyard.sdk import Command, CommandError, Errno, Param
 from plugyard.sdk.pod import PodError
 
 if TYPE_CHECKING:
-    from plugyard.host import Host
+    from ._service import PodService
 
 __all__ = ["commands"]
 
 
-def commands(host: Host) -> list[Command]:
-    """The commands, bound to ``host``'s pod."""
+def commands(service: PodService) -> list[Command]:
+    """The commands, bound to one host's pod service."""
 
     async def guarded(coro: Any) -> Any:
         try:
@@ -34,17 +34,17 @@ def commands(host: Host) -> list[Command]:
         fields["config"] = config or {}
         if timeout is not None:
             fields["timeout"] = timeout
-        run = await guarded(host.pod.launch(fields, launcher))
+        run = await guarded(service.launch(fields, launcher))
         return {"run": run}
 
     async def abort(run_id: str) -> dict[str, Any]:
-        assert host.pod.runs is not None
-        return {"run": await guarded(host.pod.runs.abort(run_id))}
+        assert service.runs is not None
+        return {"run": await guarded(service.runs.abort(run_id))}
 
     async def show(run_id: str) -> dict[str, Any]:
         from ._pod import OWNER
 
-        pod = host.pod._require_pod()
+        pod = service.require_pod()
         return {"run": await guarded(asyncio.to_thread(pod.get_run, OWNER, run_id))}
 
     run_id = {"run_id": Param(str, required=True, help="the PluginRun's id")}

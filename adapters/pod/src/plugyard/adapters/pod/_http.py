@@ -44,8 +44,13 @@ async def _body(request: Request) -> Any:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
-def pod_routes(get_pod: Callable[[], Pod], get_runs: Callable[[], RunManager | None]) -> list[Any]:
-    """The API as one ``Mount`` at ``/pod/v1``; the pod is looked up per request."""
+def pod_routes(
+    get_pod: Callable[[], Pod],
+    get_runs: Callable[[], RunManager | None],
+    max_body_size: int = 16 * 1024 * 1024,
+) -> list[Any]:
+    """The API as one ``Mount`` at ``/pod/v1``; the pod is looked up per request. A body
+    over ``max_body_size`` bytes is answered 413 and never read whole."""
 
     def scoped(
         handler: Callable[[Pod, Scope, Request], Awaitable[Any]], status: int = 200
@@ -170,4 +175,10 @@ def pod_routes(get_pod: Callable[[], Pod], get_runs: Callable[[], RunManager | N
         Route("/runs/{run_id}/account", scoped(set_account), methods=["PUT"]),
         Route("/runs/{run_id}/logs", scoped(logs), methods=["GET"]),
     ]
-    return [Mount(PREFIX, routes=routes)]
+    from starlette.middleware import Middleware
+
+    from plugyard.host import BodyLimit
+
+    return [
+        Mount(PREFIX, routes=routes, middleware=[Middleware(BodyLimit, max_size=max_body_size)])
+    ]

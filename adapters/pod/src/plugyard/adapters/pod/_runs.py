@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,10 @@ class RunManager:
         default: str = "process",
         timeout: float | None = None,
         abort_grace: float = 5.0,
+        on_end: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.pod = pod
+        self._on_end = on_end
         self.launchers = dict(launchers)
         self.default = default
         self.timeout = timeout
@@ -118,6 +120,11 @@ class RunManager:
             if run_id not in self._logs:
                 self._keep_logs(run_id, active)
             self._active.pop(run_id, None)
+            if self._on_end is not None:
+                try:
+                    await self._on_end(run_id)
+                except Exception:
+                    logger.exception("run %s: end callback failed", run_id)
 
     def _keep_logs(self, run_id: str, active: _Active) -> None:
         self._logs[run_id] = active.handle.logs()

@@ -67,6 +67,10 @@ class PodSettings(BaseModel):
     so put TLS in front of it."""
     http_port: int = Field(0, ge=0, le=65535)
     """The port for that server; 0 picks a free one. The URL is advertised as ``pod_url``."""
+    max_body_size: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 31)
+    """Bytes of request body the pod API accepts (an item, a bulk batch); more is answered
+    413 before it is stored. Served on the host's HTTP app, ``[http] max_body_size`` applies
+    too."""
     python: str | None = None
     """The interpreter the ``process`` launcher runs plugins with; none means the host's."""
     docker: DockerSettings = DockerSettings()

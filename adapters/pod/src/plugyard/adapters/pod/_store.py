@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from plugyard.host.sqlite import apply_pragmas
+
 __all__ = ["ItemRow", "Store"]
 
 _T = TypeVar("_T")
@@ -348,11 +350,7 @@ def _sqlite_setup(engine: Engine, *, immediate: bool) -> None:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
+        apply_pragmas(dbapi_connection)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:

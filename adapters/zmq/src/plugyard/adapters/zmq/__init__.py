@@ -7,7 +7,9 @@ own supervised processes. Built-in plugins live in :mod:`plugyard.adapters.zmq.p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plugyard.sdk import lazy_exports
 
 if TYPE_CHECKING:
     from ._adapter import ZmqAdapter, adapter
@@ -37,36 +39,24 @@ __all__ = [
     "read_circus_plugins",
 ]
 
-_EXPORTS = {
-    "CommandServer": "._server",
-    "EventPublisher": "._publisher",
-    "HostClient": "._client",
-    "HostUnavailable": "._client",
-    "IniError": "._ini",
-    "ProcessOptions": "._settings",
-    "SubscriberHandle": "._plugins",
-    "ZmqAdapter": "._adapter",
-    "ZmqService": "._service",
-    "ZmqSettings": "._settings",
-    "adapter": "._adapter",
-    "encode_event": "._publisher",
-    "find_endpoints": "._client",
-    "parse_request": "._server",
-    "read_circus_plugins": "._ini",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first use: a plugin process should not pay for the host."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'plugyard.adapters.zmq' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CommandServer": "._server",
+        "EventPublisher": "._publisher",
+        "HostClient": "._client",
+        "HostUnavailable": "._client",
+        "IniError": "._ini",
+        "ProcessOptions": "._settings",
+        "SubscriberHandle": "._plugins",
+        "ZmqAdapter": "._adapter",
+        "ZmqService": "._service",
+        "ZmqSettings": "._settings",
+        "adapter": "._adapter",
+        "encode_event": "._publisher",
+        "find_endpoints": "._client",
+        "parse_request": "._server",
+        "read_circus_plugins": "._ini",
+    },
+    public=__all__,
+)

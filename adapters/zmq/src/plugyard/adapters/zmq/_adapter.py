@@ -6,7 +6,7 @@ CLI commands. Everything heavy is imported inside the hooks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plugyard.sdk import hookimpl
 
@@ -25,8 +25,9 @@ SUBSCRIBERS_GROUP = "plugyard.subscribers"
 
 
 def _service(host: Host) -> ZmqService:
-    service: ZmqService = host.zmq
-    return service
+    from ._service import ZmqService
+
+    return ZmqService.of(host)
 
 
 class ZmqAdapter:
@@ -36,17 +37,10 @@ class ZmqAdapter:
 
     @hookimpl
     def plugyard_configure(self, host: Host) -> None:
-        """Validate ``[zmq]``, read a circus INI file if named, and attach ``host.zmq``."""
+        """Validate ``[zmq]``, read a circus INI file if named, and add the service."""
         from ._service import ZmqService
-        from ._settings import ZmqSettings
 
-        settings = host.config.section("zmq", ZmqSettings)
-        _check_exposure(host, settings)
-        if settings.circus_config is not None:
-            _add_ini_plugins(host, settings.circus_config)
-        service = ZmqService(host, settings, self.name)
-        _check_default_paths(host, service)
-        host.extend("zmq", service)
+        host.services.add(ZmqService.configured(host))
         host.add_plugin_group(SUBSCRIBERS_GROUP, model="zmq")
 
     @hookimpl
@@ -80,7 +74,7 @@ class ZmqAdapter:
 
     @hookimpl
     def plugyard_commands(self, host: Host) -> list[Command]:
-        """``hello`` and ``drops``, used by subscriber plugins."""
+        """``zmq.hello`` and ``zmq.drops``, used by subscriber plugins."""
         return _service(host).commands()
 
     @hookimpl
@@ -90,58 +84,6 @@ class ZmqAdapter:
 
         cli.add_command(call_cmd, "call")
         cli.add_command(events_cmd, "events")
-
-
-def _check_exposure(host: Host, settings: Any) -> None:
-    from plugyard.host import ConfigError
-
-    from ._settings import is_loopback
-
-    for key in ("endpoint", "pubsub_endpoint"):
-        endpoint = getattr(settings, key)
-        if endpoint and not is_loopback(endpoint) and settings.curve_secret_key is None:
-            raise ConfigError(
-                f"{host.config.where}: zmq.{key}: {endpoint} is reachable from other machines; "
-                "set zmq.curve_secret_key and zmq.curve_clients, or bind 127.0.0.1"
-            )
-
-
-def _check_default_paths(host: Host, service: ZmqService) -> None:
-    from plugyard.host import ConfigError
-
-    from ._settings import check_endpoint
-
-    for key, endpoint in (
-        ("endpoint", service.endpoint),
-        ("pubsub_endpoint", service.pubsub_endpoint),
-    ):
-        try:
-            check_endpoint(endpoint)
-        except ValueError as exc:
-            raise ConfigError(f"{host.config.where}: zmq.{key} (default): {exc}") from None
-
-
-def _add_ini_plugins(host: Host, path: Any) -> None:
-    from pathlib import Path
-
-    from plugyard.host import ConfigError, PluginConfig
-
-    from ._ini import IniError, read_circus_plugins
-
-    file = Path(path)
-    if not file.is_absolute():
-        file = host.config.base_dir / file
-    try:
-        found = read_circus_plugins(file)
-    except IniError as exc:
-        raise ConfigError(f"{host.config.where}: zmq.circus_config: {exc}") from None
-    for name, table in found.items():
-        if name in host.config.plugins:
-            raise ConfigError(
-                f"{file}: [plugin:{name}]: a plugin called {name!r} is already configured "
-                f"in {host.config.where}"
-            )
-        host.config.plugins[name] = PluginConfig.model_validate(table)
 
 
 adapter = ZmqAdapter()

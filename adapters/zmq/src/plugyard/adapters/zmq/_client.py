@@ -44,9 +44,13 @@ class HostClient:
         *,
         curve_keys: dict[str, str] | None = None,
         timeout: float = 5.0,
+        max_message_size: int | None = None,
     ) -> None:
         import zmq
+        from plugyard.sdk.subscriber import max_message_size as default_limit
 
+        self.max_message_size = max_message_size or default_limit()
+        """The largest frame the client's sockets accept (the host's advertised limit)."""
         self.endpoint = endpoint
         self.pubsub_endpoint = pubsub_endpoint
         self.curve_keys = curve_keys
@@ -60,11 +64,19 @@ class HostClient:
         from plugyard.sdk.subscriber import load_curve_keys
 
         keys = load_curve_keys(facts["curve_keys_file"]) if facts.get("curve_keys_file") else None
+        limit = facts.get("max_message_size")
         return cls(
-            facts["endpoint"], facts.get("pubsub_endpoint"), curve_keys=keys, timeout=timeout
+            facts["endpoint"],
+            facts.get("pubsub_endpoint"),
+            curve_keys=keys,
+            timeout=timeout,
+            max_message_size=limit if isinstance(limit, int) and limit > 0 else None,
         )
 
     def _secure(self, sock: zmq.Socket[Any]) -> None:
+        import zmq
+
+        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_size)
         keys = self.curve_keys
         if keys:
             sock.curve_serverkey = keys["server_key"].encode()

@@ -72,13 +72,16 @@ class CurveKeys:
 class ZapHandler:
     """Answer ZAP requests on the host's context: CURVE clients with a listed key pass."""
 
-    def __init__(self, ctx: zmq.asyncio.Context, allowed: set[str]) -> None:
+    def __init__(
+        self, ctx: zmq.asyncio.Context, allowed: set[str], max_message_size: int = 1 << 20
+    ) -> None:
         import zmq
 
         self.allowed = allowed
         self.refused = 0
         self._socket = ctx.socket(zmq.REP)
         self._socket.linger = 0
+        self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
         self._socket.bind(ZAP_ENDPOINT)
         self._task: asyncio.Task[None] | None = None
 

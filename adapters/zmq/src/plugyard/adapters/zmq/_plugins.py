@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from plugyard.host import PluginLoadError, PluginState, ProcessSpec, ProcessState, RestartPolicy
+from plugyard.sdk import HandleBase
+from plugyard.sdk.subscriber import MAX_MESSAGE_SIZE_ENV
 
 from ._settings import ProcessOptions
 
@@ -74,7 +76,7 @@ def process_options(defaults: ProcessOptions, raw: Any, where: str) -> ProcessOp
         raise ConfigError(f"{where}: process.{key}: {item['msg']}") from None
 
 
-class SubscriberHandle:
+class SubscriberHandle(HandleBase):
     """Drives one subscriber plugin's process through the host's supervisor."""
 
     model = "zmq"
@@ -181,6 +183,7 @@ class SubscriberHandle:
             env = {
                 "PYTHONUNBUFFERED": "1",
                 CONFIG_ENV: json.dumps(self.options, default=str),
+                MAX_MESSAGE_SIZE_ENV: str(service.settings.max_message_size),
             }
             if service.key_file is not None:
                 env["PLUGYARD_ZMQ_CURVE_KEYS"] = str(service.key_file)
@@ -253,6 +256,6 @@ class SubscriberHandle:
         if record.state is not PluginState.STARTED:
             return
         if info.state is ProcessState.FLAPPING:
-            host.registry.set_state(self.name, PluginState.FAILED, f"flapping: {info.reason}")
+            host.set_plugin_state(self.name, PluginState.FAILED, f"flapping: {info.reason}")
         elif info.state is ProcessState.EXITED:
-            host.registry.set_state(self.name, PluginState.STOPPED, info.reason)
+            host.set_plugin_state(self.name, PluginState.STOPPED, info.reason)

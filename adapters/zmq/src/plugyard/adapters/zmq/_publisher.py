@@ -65,6 +65,7 @@ class EventPublisher:
         buffer: int,
         circus_compat: bool = False,
         on_overflow: Callable[[int], None] | None = None,
+        max_size: int = 1 << 20,
     ) -> None:
         import zmq
 
@@ -75,6 +76,8 @@ class EventPublisher:
         self.on_overflow = on_overflow
         self.sent = 0
         self.overflowed = 0
+        self.max_size = max_size
+        self.oversized = 0
         self.subscriptions = 0
         self._pending: collections.deque[tuple[bytes, bytes]] = collections.deque()
         self._retry: asyncio.TimerHandle | None = None
@@ -110,6 +113,9 @@ class EventPublisher:
             self._publish((topic, body))
 
     def _publish(self, frames: tuple[bytes, bytes]) -> None:
+        if len(frames[1]) > self.max_size or len(frames[0]) > self.max_size:
+            self._refuse_oversized(frames)
+            return
         if self._pending:
             self._pending.append(frames)
             self._flush(self.buffer)
@@ -121,6 +127,17 @@ class EventPublisher:
         except self._again:
             self._pending.append(frames)
             self._schedule()
+
+    def _refuse_oversized(self, frames: tuple[bytes, bytes]) -> None:
+        """A frame over the subscribers' limit would make each of them drop its connection;
+        drop the event instead, and say so."""
+        self.oversized += 1
+        logger.warning(
+            "event %r not published: %d bytes, over [zmq] max_message_size (%d)",
+            frames[0][:80].decode(errors="replace"),
+            max(len(frames[0]), len(frames[1])),
+            self.max_size,
+        )
 
     def _flush(self, limit: int) -> None:
         """Send what the subscribers' queues accept now; past ``limit`` held events, send the

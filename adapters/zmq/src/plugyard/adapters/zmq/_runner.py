@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         endpoint = endpoint or facts["endpoint"]
         pubsub = pubsub or facts["pubsub_endpoint"]
         keys_file = keys_file or facts.get("curve_keys_file")
+        if facts.get("max_message_size"):
+            os.environ["PLUGYARD_ZMQ_MAX_MESSAGE_SIZE"] = str(facts["max_message_size"])
     if keys_file:
         os.environ["PLUGYARD_ZMQ_CURVE_KEYS"] = keys_file
     from plugyard.host import PluginLoadError, import_target

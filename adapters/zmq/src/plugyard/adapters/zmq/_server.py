@@ -97,8 +97,10 @@ class CommandServer:
         *,
         max_inflight: int = 1000,
         circus_compat: bool = False,
+        max_size: int = 1 << 20,
     ) -> None:
         self.host = host
+        self.max_size = max_size
         self.socket = socket
         self.max_inflight = max_inflight
         self.circus_compat = circus_compat
@@ -215,6 +217,20 @@ class CommandServer:
                 {
                     **CommandError(f"reply cannot be encoded: {exc}").to_dict(),
                     "id": reply.get("id") if isinstance(reply.get("id"), str | int) else None,
+                    "time": reply["time"],
+                }
+            ).encode()
+        if len(body) > self.max_size:
+            error = CommandError(
+                f"reply of {len(body)} bytes is over [zmq] max_message_size "
+                f"({self.max_size}); ask for less (e.g. a limit or a filter)",
+                Errno.COMMAND_ERROR,
+            )
+            msg_id = reply.get("id")
+            body = _ENCODE(
+                {
+                    **error.to_dict(),
+                    "id": msg_id if isinstance(msg_id, str | int) else None,
                     "time": reply["time"],
                 }
             ).encode()

@@ -1,6 +1,6 @@
 """One host's ZMQ side: the sockets, the event publisher, the command server and the plugins.
 
-Available as ``host.zmq`` once the adapter has read its configuration.
+Available as ``ZmqService.of(host)`` once the adapter has read its configuration.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plugyard.host import Command, CommandError, Errno, HostInfoError, Param, read_host_info
+from plugyard.host import HostInfoError, Service, read_host_info
+from plugyard.sdk import Command, CommandError, Errno, Param
 
 from ._settings import ZmqSettings, describe_settings
 
@@ -31,13 +32,15 @@ __all__ = ["ZmqService"]
 logger = logging.getLogger("plugyard.adapters.zmq")
 
 
-class ZmqService:
+class ZmqService(Service):
     """The event and command sockets of one host, and its subscriber plugins."""
 
-    def __init__(self, host: Host, settings: ZmqSettings, name: str = "zmq") -> None:
+    name = "zmq"
+    legacy_attributes = {"zmq": ""}
+
+    def __init__(self, host: Host, settings: ZmqSettings) -> None:
         self.host = host
         self.settings = settings
-        self.name = name
         folder = Path(host.runtime_dir)
         self.endpoint = settings.endpoint or f"ipc://{folder / 'zmq-control.sock'}"
         self.pubsub_endpoint = settings.pubsub_endpoint or f"ipc://{folder / 'zmq-events.sock'}"
@@ -50,6 +53,19 @@ class ZmqService:
         self._zap: ZapHandler | None = None
         self._ctx: zmq.asyncio.Context | None = None
         self._unsubscribe: list[Any] = []
+
+    @classmethod
+    def configured(cls, host: Host) -> ZmqService:
+        """The service for ``host`` from its ``[zmq]`` section, with the plugins of a
+        circus INI file (``zmq.circus_config``) added to the configuration; a
+        ``ConfigError`` names the key at fault."""
+        settings = host.config.section("zmq", ZmqSettings)
+        _check_exposure(host, settings)
+        if settings.circus_config is not None:
+            _add_ini_plugins(host, settings.circus_config)
+        service = cls(host, settings)
+        _check_default_paths(host, service)
+        return service
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -71,7 +87,7 @@ class ZmqService:
                 settings.curve_secret_key.get_secret_value(), settings.curve_clients
             )
             self.key_file = self.curve.write_client_file(Path(self.host.runtime_dir))
-            self._zap = ZapHandler(ctx, self.curve.allowed)
+            self._zap = ZapHandler(ctx, self.curve.allowed, settings.max_message_size)
             self._zap.start()
         router = ctx.socket(zmq.ROUTER)
         router.linger = 0
@@ -81,6 +97,7 @@ class ZmqService:
         xpub.sndhwm = settings.sndhwm
         xpub.linger = 0
         for sock in (router, xpub):
+            sock.setsockopt(zmq.MAXMSGSIZE, settings.max_message_size)
             if self.curve is not None:
                 self.curve.apply_server(sock)
         try:
@@ -99,6 +116,7 @@ class ZmqService:
             buffer=settings.buffer,
             circus_compat=settings.circus_compat,
             on_overflow=self._count_overflow,
+            max_size=settings.max_message_size,
         )
         self.publisher.start()
         self._unsubscribe.append(self.host.subscribe("*", self.publisher, name=self.name))
@@ -107,6 +125,7 @@ class ZmqService:
             router,
             max_inflight=settings.max_inflight,
             circus_compat=settings.circus_compat,
+            max_size=settings.max_message_size,
         )
         self.server.start()
         self._unsubscribe.append(self.host.processes.on_state(self._on_process_state))
@@ -141,6 +160,7 @@ class ZmqService:
             "pubsub_endpoint": self.pubsub_endpoint,
             "curve_server_key": self.curve.server_public if self.curve else None,
             "curve_keys_file": str(self.key_file) if self.key_file else None,
+            "max_message_size": self.settings.max_message_size,
         }
 
     def _refuse_second_host(self) -> None:
@@ -172,10 +192,10 @@ class ZmqService:
     # -- commands -------------------------------------------------------------------------
 
     def commands(self) -> list[Command]:
-        """Commands the subscriber plugins use: ``hello`` and ``drops``."""
+        """Commands the subscriber plugins use: ``zmq.hello`` and ``zmq.drops``."""
         return [
             Command(
-                "hello",
+                "zmq.hello",
                 self.hello,
                 "A subscriber announces itself; ready=true once its subscription is live",
                 {
@@ -184,9 +204,10 @@ class ZmqService:
                     "ready": Param(bool, default=False),
                 },
                 source=self.name,
+                aliases=("hello",),
             ),
             Command(
-                "drops",
+                "zmq.drops",
                 self.drops,
                 "A subscriber reports events it missed (seq gaps); stats shows them",
                 {
@@ -194,6 +215,7 @@ class ZmqService:
                     "count": Param(int, required=True, help="events missed"),
                 },
                 source=self.name,
+                aliases=("drops",),
             ),
         ]
 
@@ -227,3 +249,55 @@ class ZmqService:
         if self.server is not None:
             data["commands"] = {"requests": self.server.requests, "errors": self.server.errors}
         return data
+
+
+def _check_exposure(host: Host, settings: Any) -> None:
+    from plugyard.host import ConfigError
+
+    from ._settings import is_loopback
+
+    for key in ("endpoint", "pubsub_endpoint"):
+        endpoint = getattr(settings, key)
+        if endpoint and not is_loopback(endpoint) and settings.curve_secret_key is None:
+            raise ConfigError(
+                f"{host.config.where}: zmq.{key}: {endpoint} is reachable from other machines; "
+                "set zmq.curve_secret_key and zmq.curve_clients, or bind 127.0.0.1"
+            )
+
+
+def _check_default_paths(host: Host, service: ZmqService) -> None:
+    from plugyard.host import ConfigError
+
+    from ._settings import check_endpoint
+
+    for key, endpoint in (
+        ("endpoint", service.endpoint),
+        ("pubsub_endpoint", service.pubsub_endpoint),
+    ):
+        try:
+            check_endpoint(endpoint)
+        except ValueError as exc:
+            raise ConfigError(f"{host.config.where}: zmq.{key} (default): {exc}") from None
+
+
+def _add_ini_plugins(host: Host, path: Any) -> None:
+    from pathlib import Path
+
+    from plugyard.host import ConfigError, PluginConfig
+
+    from ._ini import IniError, read_circus_plugins
+
+    file = Path(path)
+    if not file.is_absolute():
+        file = host.config.base_dir / file
+    try:
+        found = read_circus_plugins(file)
+    except IniError as exc:
+        raise ConfigError(f"{host.config.where}: zmq.circus_config: {exc}") from None
+    for name, table in found.items():
+        if name in host.config.plugins:
+            raise ConfigError(
+                f"{file}: [plugin:{name}]: a plugin called {name!r} is already configured "
+                f"in {host.config.where}"
+            )
+        host.config.plugins[name] = PluginConfig.model_validate(table)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from plugyard.sdk.subscriber import DEFAULT_MAX_MESSAGE_SIZE
+
 __all__ = [
     "IPC_PATH_MAX",
     "ProcessOptions",
@@ -54,6 +56,12 @@ class ZmqSettings(BaseModel):
     ``ipc://RUNTIME/zmq-control.sock`` in the host's runtime folder."""
     pubsub_endpoint: str | None = None
     """The event socket (XPUB); none means ``ipc://RUNTIME/zmq-events.sock``."""
+    max_message_size: int = Field(DEFAULT_MAX_MESSAGE_SIZE, ge=1024, le=1 << 30)
+    """The largest frame, in bytes, that any of the host's ZMQ sockets accepts (libzmq's
+    ``ZMQ_MAXMSGSIZE``): a peer that sends a bigger one is disconnected. The host's clients
+    and plugins get the same limit, and the host publishes no event and sends no reply
+    bigger than this (an oversized event is dropped and logged; an oversized reply becomes
+    an error reply)."""
     sndhwm: int = Field(10_000, gt=0)
     """Events queued per subscriber before the host holds them back."""
     buffer: int = Field(100_000, ge=0)

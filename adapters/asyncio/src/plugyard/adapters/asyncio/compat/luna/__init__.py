@@ -1,7 +1,7 @@
 """LUNA PLATFORM handlers plugins on plugyard's asyncio model.
 
 LUNA plugin files import ``crutches_on_wheels.*`` and ``classes.*``; those names are supplied
-by an import hook that the adapter activates only for a host whose ``[asyncio]`` plugin
+by an import hook that the adapter activates only for a host whose plugin
 folders hold such files (or with ``[asyncio] luna_compat = true``). The classes themselves
 (``BaseEventPlugin``, ``BaseBackgroundPlugin``, ``LunaApplication``, ``BaseHandler``,
 ``Logger``, ``BaseRequestMonitoringPoint``, ``Event``, ``RawEvent``) live in this package's

@@ -1,4 +1,4 @@
-"""The adapter's public names are pinned, and loading it for the CLI stays light."""
+"""Loading the zmq adapter for the CLI stays light, and `plugyard plugins` lists subscribers."""
 
 from __future__ import annotations
 
@@ -7,41 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import plugyard.adapters.zmq as package
-import plugyard.sdk.subscriber as subscriber
-
 BIN = Path(sys.executable).parent
-
-
-def test_public_names_are_pinned() -> None:
-    assert sorted(package.__all__) == [
-        "CommandServer",
-        "EventPublisher",
-        "HostClient",
-        "HostUnavailable",
-        "IniError",
-        "ProcessOptions",
-        "SubscriberHandle",
-        "ZmqAdapter",
-        "ZmqService",
-        "ZmqSettings",
-        "adapter",
-        "encode_event",
-        "find_endpoints",
-        "parse_request",
-        "read_circus_plugins",
-    ]
-    for name in package.__all__:
-        assert getattr(package, name) is not None
-    assert sorted(subscriber.__all__) == [
-        "CURVE_KEYS_ENV",
-        "CallError",
-        "SubscriberPlugin",
-        "event_seq",
-        "load_curve_keys",
-        "parse_config",
-        "split_topic",
-    ]
 
 
 def test_the_entry_point_object_imports_without_zmq_or_pydantic() -> None:

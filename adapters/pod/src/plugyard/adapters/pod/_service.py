@@ -1,4 +1,5 @@
-"""One host's pod: the store, the run manager, the URL plugins reach it at, the owner token."""
+"""One host's pod (``PodService.of(host)``): the store, the run manager, the URL plugins
+reach it at, the owner token, and the registry records of pod plugins and runs."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from plugyard.host import PluginState, Service
 from plugyard.sdk.pod import PodClient, PodError
 
 from ._http import PREFIX, pod_routes
+from ._plugins import MODEL, PodPluginHandle, PodRunHandle
 from ._settings import PodSettings
 
 if TYPE_CHECKING:
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from ._pod import Pod
     from ._runs import RunManager
 
-__all__ = ["OWNER_TOKEN_FILE", "PodRuntime"]
+__all__ = ["OWNER_TOKEN_FILE", "PodRuntime", "PodService"]
 
 logger = logging.getLogger("plugyard.adapters.pod")
 OWNER_TOKEN_FILE = "pod-owner.token"
@@ -33,14 +36,21 @@ class _Unavailable(PodError):
     status = 503
 
 
-class PodRuntime:
-    """What the pod adapter keeps per host; reachable as ``host.pod``.
+class PodService(Service):
+    """What the pod adapter keeps per host.
 
     Example::
 
-        run = await host.pod.launch({"plugin_module": "dogs", "plugin_name": "ExamplePlugin"})
-        client = host.pod.client()          # the owner's direct client
+        pod = PodService.of(host)
+        run = await pod.launch({"plugin_module": "dogs", "plugin_name": "ExamplePlugin"})
+        client = pod.client()          # the owner's direct client
     """
+
+    name = "pod"
+    legacy_attributes = {"pod": ""}
+    KEEP_RUN_RECORDS = 100
+    """Ended runs kept in the host's registry (older ones are dropped from it, not from the
+    pod's store)."""
 
     def __init__(self, host: Host, settings: PodSettings) -> None:
         self.host = host
@@ -51,6 +61,7 @@ class PodRuntime:
         self._url_lock = asyncio.Lock()
         self._server: Any = None
         self._server_task: asyncio.Task[None] | None = None
+        self._ended_runs: list[str] = []
 
     @property
     def token_file(self) -> Path:
@@ -59,9 +70,10 @@ class PodRuntime:
 
     def routes(self) -> list[Any]:
         """The HTTP API, for the host's ASGI app."""
-        return pod_routes(self._require_pod, lambda: self.runs)
+        return pod_routes(self.require_pod, lambda: self.runs, self.settings.max_body_size)
 
-    def _require_pod(self) -> Pod:
+    def require_pod(self) -> Pod:
+        """The open pod; a 503 ``PodError`` before startup or after shutdown."""
         if self.pod is None:
             raise _Unavailable("the pod is not started")
         return self.pod
@@ -86,6 +98,7 @@ class PodRuntime:
             default=settings.launcher,
             timeout=settings.run_timeout,
             abort_grace=settings.abort_grace,
+            on_end=self._run_ended,
         )
         from plugyard.host import ensure_private_dir
 
@@ -153,8 +166,11 @@ class PodRuntime:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.settings.http_host, self.settings.http_port))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        from plugyard.host import HttpLimits, uvicorn_config
+
+        config = uvicorn_config(
             Starlette(routes=self.routes()),
+            HttpLimits(max_body_size=self.settings.max_body_size),
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -177,21 +193,92 @@ class PodRuntime:
         from ._direct import DirectTransport
         from ._pod import Scope
 
-        return PodClient(transport=DirectTransport(self._require_pod(), Scope(run_id)))
+        return PodClient(transport=DirectTransport(self.require_pod(), Scope(run_id)))
 
     async def launch(
         self,
         fields: dict[str, Any],
         launcher: str | None = None,
     ) -> dict[str, Any]:
-        """Create a run from ``fields`` (plugin_module, plugin_name, config ...) and launch it."""
-        pod, runs = self._require_pod(), self.runs
+        """Create a run from ``fields`` (plugin_module, plugin_name, config ...) and launch it.
+
+        The plugin is a registry record (found by its module and class, or added now); a
+        plugin that is disabled, failed or stopped is refused with a ``BadRequest``.
+        """
+        pod, runs = self.require_pod(), self.runs
         assert runs is not None
         from ._pod import OWNER
 
+        plugin = self._plugin_for(fields)
         run, _token = await asyncio.to_thread(pod.create_run, OWNER, fields)
-        await runs.launch(run["id"], launcher)
-        return pod.get_run(OWNER, run["id"])
+        run_id = run["id"]
+        chosen = launcher or runs.default
+        self.host.add_plugin(
+            f"pod.run.{run_id}",
+            PodRunHandle(self, run_id, plugin, chosen),
+            source=f"pod run of {plugin}",
+            filtered=False,
+            started=self.host.running,
+        )
+        handle = self.host.registry.handle(plugin)
+        if isinstance(handle, PodPluginHandle):
+            handle.launches += 1
+        try:
+            await runs.launch(run_id, launcher)
+        except BaseException:
+            self._record_end(run_id, "error")
+            raise
+        return pod.get_run(OWNER, run_id)
+
+    def _plugin_for(self, fields: Mapping[str, Any]) -> str:
+        from plugyard.sdk.pod import BadRequest
+
+        module = str(fields.get("plugin_module") or "")
+        cls = str(fields.get("plugin_name") or "")
+        if not module or not cls:
+            raise BadRequest("a run needs plugin_module and plugin_name")
+        for record in self.host.registry:
+            if record.target == f"{module}:{cls}" and record.model in (MODEL, "unknown"):
+                name = record.name
+                break
+        else:
+            name = cls if cls not in self.host.registry else f"{module}:{cls}"
+            if name not in self.host.registry:
+                self.host.add_plugin(
+                    name,
+                    PodPluginHandle(module, cls, "a run's metadata"),
+                    source=f"run metadata {module}:{cls}",
+                    started=self.host.running,
+                    target=f"{module}:{cls}",
+                )
+        record = self.host.registry.get(name)
+        if record.state in (PluginState.DISABLED, PluginState.FAILED, PluginState.STOPPED):
+            reason = f" ({record.error})" if record.error else ""
+            raise BadRequest(
+                f"pod plugin {name!r} is {record.state}{reason}; it cannot be launched"
+            )
+        return name
+
+    async def _run_ended(self, run_id: str) -> None:
+        from ._pod import OWNER
+
+        run = await asyncio.to_thread(self.require_pod().get_run, OWNER, run_id)
+        self._record_end(run_id, str(run.get("status")))
+
+    def _record_end(self, run_id: str, status: str) -> None:
+        """Mark a run's record stopped (or failed), keeping the last ended runs listed."""
+        name = f"pod.run.{run_id}"
+        if name not in self.host.registry:
+            return
+        record = self.host.registry.get(name)
+        if record.state is PluginState.STARTED or record.state is PluginState.LOADED:
+            if status in ("error", "aborted"):
+                self.host.set_plugin_state(name, PluginState.FAILED, f"run ended: {status}")
+            else:
+                self.host.set_plugin_state(name, PluginState.STOPPED, f"run ended: {status}")
+        self._ended_runs.append(name)
+        while len(self._ended_runs) > self.KEEP_RUN_RECORDS:
+            self.host.registry.remove(self._ended_runs.pop(0))
 
     async def wait(self, run_id: str, timeout: float | None = None) -> dict[str, Any]:
         """Wait until a launched run is no longer watched; returns the run."""
@@ -199,7 +286,7 @@ class PodRuntime:
         from ._pod import OWNER
 
         await asyncio.wait_for(self.runs.wait(run_id), timeout)
-        return self._require_pod().get_run(OWNER, run_id)
+        return self.require_pod().get_run(OWNER, run_id)
 
     async def close(self) -> None:
         """Abort runs still going, stop the server, close the store."""
@@ -214,3 +301,7 @@ class PodRuntime:
         if self.pod is not None:
             self.pod.store.close()
         self.token_file.unlink(missing_ok=True)
+
+
+PodRuntime = PodService
+"""The former name of :class:`PodService` (deprecated; kept for one release)."""

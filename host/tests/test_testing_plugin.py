@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from plugyard.host.testing import HostRunner
 from plugyard.sdk import hookimpl
-from plugyard.sdk.testing import EventRecorder, HostRunner
+from plugyard.sdk.testing import EventRecorder
 
 
 class Greeter:
@@ -23,13 +24,13 @@ def test_the_fixture_starts_a_host_with_the_marked_plugins(plugyard_host: HostRu
     assert plugyard_host.host.name == "fixture"
     event = plugyard_host.events.wait_for("greeter.ready")[0]
     assert event.data == {"who": "tests"}
-    assert plugyard_host.call("status", name="greeter")["status"] == "started"
+    assert plugyard_host.run_command("status", name="greeter")["status"] == "started"
     plugyard_host.publish("app.ping", n=1)
     assert plugyard_host.events.wait_for("app.ping")[0].data == {"n": 1}
 
 
 def test_the_fixture_without_a_marker_gives_an_empty_host(plugyard_host: HostRunner) -> None:
-    assert plugyard_host.call("list") == {"plugins": []}
+    assert plugyard_host.run_command("list") == {"plugins": []}
 
 
 def test_wait_for_times_out_naming_what_arrived() -> None:

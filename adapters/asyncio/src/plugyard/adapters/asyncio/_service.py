@@ -1,4 +1,5 @@
-"""One host's asyncio model: plugins, event hub, routes, task tracking and the HTTP server."""
+"""One host's asyncio model (``AsyncioService.of(host)``): plugins, declared event types,
+routes, task tracking and the HTTP server."""
 
 from __future__ import annotations
 
@@ -16,15 +17,16 @@ from plugyard.host import (
     PluginLoadError,
     PluginSpec,
     PluginState,
+    Service,
     directory_spec,
 )
 from plugyard.sdk.events import MonitoringPayload, SendingPayload
 
 from ._http import AsgiApp, RouteTable, build_app, plugin_gate, to_route
-from ._hub import EventHub
+from ._hub import EmitResult, EventHub
 from ._mailbox import Mailbox
 from ._monitoring import MONITORING_EVENT, RequestMonitor
-from ._plugins import PluginHandle, plugin_classes
+from ._plugins import AsyncioHandle, plugin_classes
 from ._settings import AsyncioSettings, HttpSettings
 from ._tasks import install_task_factory
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
     from ._server import HttpServer
 
-__all__ = ["Engine"]
+__all__ = ["AsyncioService"]
 
 logger = logging.getLogger("plugyard.adapters.asyncio")
 
@@ -41,8 +43,24 @@ logger = logging.getLogger("plugyard.adapters.asyncio")
 STARTUP_BUDGET = 9.0
 
 
-class Engine:
-    """Everything the adapter keeps for one host."""
+class AsyncioService(Service):
+    """Everything the asyncio adapter keeps for one host, and what an application uses.
+
+    Example::
+
+        service = AsyncioService.of(host)
+        service.event_types.declare("order_placed", OrderPlaced)
+        result = await service.emit_and_wait("order_placed", order_id=1)
+        app = service.asgi_app  # mount it, or let [http] serve it
+    """
+
+    name = "asyncio"
+    legacy_attributes = {
+        "events": "event_types",
+        "emit": "emit",
+        "emit_and_wait": "emit_and_wait",
+        "asgi_app": "asgi_app",
+    }
 
     def __init__(self, host: Host, settings: AsyncioSettings, http: HttpSettings | None) -> None:
         self.host = host
@@ -51,7 +69,7 @@ class Engine:
         self.hub = EventHub(host)
         self.routes = RouteTable()
         self.asgi = AsgiApp()
-        self.handles: dict[str, PluginHandle] = {}
+        self.handles: dict[str, AsyncioHandle] = {}
         self.server: HttpServer | None = None
         self._states: dict[str, SimpleNamespace] = {}
         self._restore_factory: Any = None
@@ -63,6 +81,24 @@ class Engine:
         """``[http]``, or its defaults when the section is absent (an application serving
         ``host.asgi_app`` itself)."""
         return self.http if self.http is not None else HttpSettings.model_validate({})
+
+    @property
+    def event_types(self) -> EventHub:
+        """The declared event types: ``declare(...)``, ``describe()``, and emitting."""
+        return self.hub
+
+    @property
+    def asgi_app(self) -> AsgiApp:
+        """The host's ASGI application (plugin routes, ``plugyard_routes``, ``/health``)."""
+        return self.asgi
+
+    def emit(self, event: str, /, **payload: Any) -> str:
+        """Queue a declared event for its plugins; returns the event id at once."""
+        return self.hub.emit(event, **payload)
+
+    async def emit_and_wait(self, event: str, /, **payload: Any) -> EmitResult:
+        """Emit a declared event and wait until every plugin of it has handled it."""
+        return await self.hub.emit_and_wait(event, **payload)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -83,22 +119,35 @@ class Engine:
             self.hub.declare(MONITORING_EVENT, MonitoringPayload, publish=False)
 
     def load_directory_plugins(self) -> None:
-        """Hand ``[asyncio] active_plugins`` (found by file name in ``plugin_dirs``) to the host.
+        """Hand the deprecated ``[asyncio] active_plugins`` (found by file name in its
+        ``plugin_dirs``) to the host, as ``[host] active_plugins`` would.
 
         The host then filters, records and loads them like any other plugin, and this
         adapter's ``plugyard_load_plugin`` claims them.
         """
         config = self.host.config
+        if self.settings.plugin_dirs or self.settings.active_plugins:
+            logger.warning(
+                "%s: [asyncio] plugin_dirs and active_plugins are deprecated; move them to "
+                "[host] plugin_dirs and active_plugins (one setting for every model)",
+                config.where,
+            )
         dirs = [d if d.is_absolute() else config.base_dir / d for d in self.settings.plugin_dirs]
         where = f"{config.where} [asyncio] active_plugins"
         specs = [directory_spec(name, dirs, where) for name in self.settings.active_plugins]
-        self._luna_compat([spec.path for spec in specs if spec.path is not None])
+        folder = config.host
+        specs_of_host = [
+            directory_spec(name, folder.plugin_dirs, where) for name in folder.active_plugins
+        ]
+        found = [spec.path for spec in (*specs_of_host, *specs) if spec.path is not None]
+        self._luna_compat(found)
         for spec in specs:
             self.host.add_plugin_spec(spec)
 
     def _luna_compat(self, files: list[Path]) -> None:
         """Supply LUNA's module names if ``luna_compat`` says so, or (unset) if an active
-        plugin file imports them; LUNA's two event types are declared if nobody has."""
+        plugin file (``[host]`` or ``[asyncio]`` plugin folders) imports them; LUNA's two
+        event types are declared if nobody has."""
         wanted = self.settings.luna_compat
         if wanted is False:
             return
@@ -123,9 +172,9 @@ class Engine:
 
     def _fail(self, name: str, reason: str, exc: BaseException | None = None) -> None:
         logger.error("plugin %r: %s", name, reason, exc_info=exc, extra={"plugin": name})
-        self.host.registry.set_state(name, PluginState.FAILED, reason)
+        self.host.set_plugin_state(name, PluginState.FAILED, reason)
 
-    def load(self, spec: PluginSpec) -> PluginHandle | None:
+    def load(self, spec: PluginSpec) -> AsyncioHandle | None:
         """A handle for ``spec`` if it is an event or background plugin, else ``None``."""
         found = plugin_classes(spec.load())
         if not found:
@@ -136,7 +185,7 @@ class Engine:
                 f"plugin {spec.name!r}: {spec.source} defines several plugin classes ({names}); "
                 f"name one with [plugins.{spec.name}] use = 'module:Class'"
             )
-        handle = PluginHandle(self, spec.name, found[0], spec.options)
+        handle = AsyncioHandle(self, spec.name, found[0], spec.options)
         self.handles[spec.name] = handle
         return handle
 
@@ -171,7 +220,7 @@ class Engine:
 
         return plugin_gate(started, count)(owner, path, app)
 
-    def mailbox_for(self, handle: PluginHandle) -> Mailbox:
+    def mailbox_for(self, handle: AsyncioHandle) -> Mailbox:
         """A new mailbox for an event plugin, with its delivery settings."""
         delivery = self.settings.delivery.get(handle.name)
         size = (delivery.queue_size if delivery else None) or self.settings.queue_size
@@ -216,13 +265,17 @@ class Engine:
             from ._server import HttpServer
 
             self.server = HttpServer(
-                self.asgi, self.http.host, self.http.port, log_level=self.http.log_level
+                self.asgi,
+                self.http.host,
+                self.http.port,
+                log_level=self.http.log_level,
+                limits=self.http.limits(),
             )
             url = self.server.bind()
             self.host.advertise("http_url", url)
-            self.host.subscribe("host.started", self._serve, name="plugyard-asyncio")
 
-    def _serve(self, event: Any) -> None:
+    def serve(self) -> None:
+        """Begin answering HTTP requests (the socket was bound at startup)."""
         if self.server is not None and not self._http_stopped:
             self.server.serve()
 
@@ -241,7 +294,7 @@ class Engine:
                 self._fail(name, f"initialize() failed: {type(exc).__name__}: {exc}", exc)
 
     async def _assemble(self) -> None:
-        outcome = await self.host.acall("plugyard_routes", host=self.host)
+        outcome = await self.host.call_hook("plugyard_routes", host=self.host)
         for result in outcome.results:
             try:
                 routes = [
