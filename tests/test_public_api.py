@@ -293,6 +293,16 @@ PUBLIC: dict[str, list[str]] = {
         "UnknownEventError",
         "adapter",
     ],
+    "plugyard.adapters.asyncio.compat": [],
+    "plugyard.adapters.asyncio.compat.luna": [
+        "LUNA_MODULES",
+        "LUNA_TOP_LEVEL",
+        "activate",
+        "active",
+        "deactivate",
+        "is_luna_plugin",
+        "luna_imports",
+    ],
     "plugyard.adapters.celery": [
         "CeleryAdapter",
         "CeleryService",

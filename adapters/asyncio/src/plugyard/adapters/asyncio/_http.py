@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,34 +110,51 @@ def _who(owner: str) -> str:
     return "plugyard-asyncio (built in)" if owner == BUILTIN else f"plugin {owner!r}"
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(scope: Scope, header: bytes) -> str:
     for key, value in scope.get("headers", ()):
-        if key == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
+        if key == header and 0 < len(value) <= 64 and value.isascii():
             return str(value.decode())
     return uuid.uuid4().hex[:16]
 
 
-class RequestIdMiddleware:
-    """Gives each request an id (``X-Request-Id``) and turns an unhandled error into a JSON
-    500 that carries it; the error is logged with the plugin that owns the route."""
+RequestHook = Callable[["MutableMapping[str, Any]", str, int, float, float], None]
+"""Called when a request ends: ``(scope, request_id, status, started, duration)``."""
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestIdMiddleware:
+    """Gives each request an id (from the request-id header, or generated), sent back in the
+    same header; turns an unhandled error into a JSON 500 that carries it (logged with the
+    plugin that owns the route); and reports every finished request to ``on_request``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        header: str = "X-Request-Id",
+        on_request: RequestHook | None = None,
+    ) -> None:
         self.app = app
+        self.header = header.lower().encode("latin-1")
+        self.on_request = on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _request_id(scope)
+        rid = _request_id(scope, self.header)
         scope.setdefault("state", {})["request_id"] = rid
+        header = self.header
         started = False
+        status = 500
+        began = time.time()
+        clock = time.perf_counter()
 
         async def send_with_id(message: Any) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", rid.encode()))
+                headers.append((header, rid.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -155,15 +173,20 @@ class RequestIdMiddleware:
                 exc_info=exc,
                 extra={"plugin": owner, "request_id": rid},
             )
-            if started:
-                return
-            from starlette.responses import JSONResponse
+            if not started:
+                from starlette.responses import JSONResponse
 
-            response = JSONResponse(
-                {"error": "internal server error", "status": 500, "request_id": rid},
-                status_code=500,
-            )
-            await response(scope, receive, send_with_id)
+                response = JSONResponse(
+                    {"error": "internal server error", "status": 500, "request_id": rid},
+                    status_code=500,
+                )
+                await response(scope, receive, send_with_id)
+        finally:
+            if self.on_request is not None:
+                try:
+                    self.on_request(scope, rid, status, began, time.perf_counter() - clock)
+                except Exception:
+                    logger.exception("request %s: reporting the finished request failed", rid)
 
 
 def _error_body(request: Request, status: int, message: str) -> dict[str, Any]:
@@ -219,8 +242,12 @@ def build_app(
     host: Host,
     table: RouteTable,
     describe_plugins: Callable[[], list[dict[str, Any]]],
+    *,
+    request_id_header: str = "X-Request-Id",
+    on_request: RequestHook | None = None,
 ) -> Starlette:
-    """The Starlette app with ``/health``, ``/plugins`` and every route in ``table``."""
+    """The Starlette app with ``/health``, ``/plugins`` and every route in ``table``;
+    ``on_request`` hears of every finished request."""
     from pydantic import ValidationError
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -249,7 +276,9 @@ def build_app(
     )
     return Starlette(
         routes=table.routes(),
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware, header=request_id_header, on_request=on_request)
+        ],
         exception_handlers={
             HTTPException: _http_error,
             ValidationError: _validation_error,

@@ -183,6 +183,32 @@ class EventHub:
             box.offer((event_id, name, kwargs, None), policy)
         return event_id
 
+    def wanted(self, name: str) -> bool:
+        """Whether emitting ``name`` reaches anything: a subscribed plugin or the host's
+        event stream (for callers that would rather not build a payload for nobody)."""
+        declared = self._types.get(name)
+        return declared is not None and (declared.publish or bool(self._boxes.get(name)))
+
+    def emit_payload(self, name: str, payload: Any, /) -> str:
+        """Emit ``name`` with a payload instance already of its declared type (not validated
+        again); drops instead of raising when a queue under ``block`` is full."""
+        declared = self._types.get(name)
+        if declared is None:
+            raise unknown_event(name, self._types)
+        if not isinstance(payload, declared.payload):
+            raise TypeError(
+                f"emit {name!r}: expected a {declared.payload.__qualname__}, got "
+                f"{type(payload).__qualname__}"
+            )
+        kwargs = {field: getattr(payload, field) for field in declared.fields}
+        event_id = self._publish(declared, payload)
+        policy = declared.overflow
+        if policy is OverflowPolicy.BLOCK:
+            policy = OverflowPolicy.DROP_NEW
+        for box in self._boxes.get(name, ()):
+            box.offer((event_id, name, kwargs, None), policy)
+        return event_id
+
     async def _room(self, declared: EventType, boxes: tuple[Mailbox, ...]) -> None:
         if declared.overflow is not OverflowPolicy.BLOCK:
             return

@@ -8,6 +8,7 @@ import inspect
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,12 @@ from plugyard.host import (
     Service,
     directory_spec,
 )
+from plugyard.sdk.events import MonitoringPayload, SendingPayload
 
 from ._http import AsgiApp, RouteTable, build_app, plugin_gate, to_route
 from ._hub import EmitResult, EventHub
 from ._mailbox import Mailbox
+from ._monitoring import MONITORING_EVENT, RequestMonitor
 from ._plugins import AsyncioHandle, plugin_classes
 from ._settings import AsyncioSettings, HttpSettings
 from ._tasks import install_task_factory
@@ -71,6 +74,13 @@ class AsyncioService(Service):
         self._states: dict[str, SimpleNamespace] = {}
         self._restore_factory: Any = None
         self._http_stopped = False
+        self._luna = False
+
+    @property
+    def http_settings(self) -> HttpSettings:
+        """``[http]``, or its defaults when the section is absent (an application serving
+        ``host.asgi_app`` itself)."""
+        return self.http if self.http is not None else HttpSettings.model_validate({})
 
     @property
     def event_types(self) -> EventHub:
@@ -101,6 +111,12 @@ class AsyncioService(Service):
                 self.hub.declare(name, payload, overflow=entry.overflow, publish=entry.publish)
             except (ImportError, AttributeError, TypeError, ValueError) as exc:
                 raise ConfigError(f"{where}: asyncio.events.{name}: {exc}") from None
+        if (
+            self.http is not None
+            and self.http.monitors_requests
+            and MONITORING_EVENT not in self.hub
+        ):
+            self.hub.declare(MONITORING_EVENT, MonitoringPayload, publish=False)
 
     def load_directory_plugins(self) -> None:
         """Hand the deprecated ``[asyncio] active_plugins`` (found by file name in its
@@ -118,8 +134,41 @@ class AsyncioService(Service):
             )
         dirs = [d if d.is_absolute() else config.base_dir / d for d in self.settings.plugin_dirs]
         where = f"{config.where} [asyncio] active_plugins"
-        for name in self.settings.active_plugins:
-            self.host.add_plugin_spec(directory_spec(name, dirs, where))
+        specs = [directory_spec(name, dirs, where) for name in self.settings.active_plugins]
+        folder = config.host
+        specs_of_host = [
+            directory_spec(name, folder.plugin_dirs, where) for name in folder.active_plugins
+        ]
+        found = [spec.path for spec in (*specs_of_host, *specs) if spec.path is not None]
+        self._luna_compat(found)
+        for spec in specs:
+            self.host.add_plugin_spec(spec)
+
+    def _luna_compat(self, files: list[Path]) -> None:
+        """Supply LUNA's module names if ``luna_compat`` says so, or (unset) if an active
+        plugin file (``[host]`` or ``[asyncio]`` plugin folders) imports them; LUNA's two
+        event types are declared if nobody has."""
+        wanted = self.settings.luna_compat
+        if wanted is False:
+            return
+        from .compat import luna
+
+        if wanted is None:
+            luna_files = [path for path in files if luna.is_luna_plugin(path)]
+            if not luna_files:
+                return
+            logger.info(
+                "LUNA plugin files found (%s): supplying LUNA's module names",
+                ", ".join(path.name for path in luna_files),
+            )
+        luna.activate()
+        self._luna = True
+        for name, payload in (
+            ("monitoring_event", MonitoringPayload),
+            ("sending_event", SendingPayload),
+        ):
+            if name not in self.hub:
+                self.hub.declare(name, payload, publish=name != MONITORING_EVENT)
 
     def _fail(self, name: str, reason: str, exc: BaseException | None = None) -> None:
         logger.error("plugin %r: %s", name, reason, exc_info=exc, extra={"plugin": name})
@@ -254,7 +303,17 @@ class AsyncioService(Service):
                 self.routes.add(result.plugin, routes, gate=None)
             except (TypeError, ValueError) as exc:
                 logger.error("routes of %r left out: %s", result.plugin, exc)
-        self.asgi.app = build_app(self.host, self.routes, self.describe_plugins)
+        http = self.http_settings
+        monitor = None
+        if self.http is not None and http.monitors_requests:
+            monitor = RequestMonitor.for_hub(self.hub, self.host.name)
+        self.asgi.app = build_app(
+            self.host,
+            self.routes,
+            self.describe_plugins,
+            request_id_header=http.request_id_header,
+            on_request=monitor,
+        )
 
     def describe_plugins(self) -> list[dict[str, Any]]:
         """The host's registry with this model's details and counters, for ``/plugins``."""
@@ -282,9 +341,15 @@ class AsyncioService(Service):
             await server.stop()
 
     async def shutdown(self) -> None:
-        """Stop HTTP, report pending drops, restore the loop's task factory."""
+        """Stop HTTP, report pending drops, restore the loop's task factory, and stop
+        supplying LUNA's module names."""
         await self.stop_http()
         self.hub.close()
+        if self._luna:
+            from .compat import luna
+
+            self._luna = False
+            luna.deactivate()
         if self._restore_factory is not None:
             self._restore_factory()
             self._restore_factory = None

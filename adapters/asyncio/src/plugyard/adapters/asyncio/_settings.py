@@ -71,6 +71,10 @@ class AsyncioSettings(BaseModel):
     """Event types declared in configuration, one ``[asyncio.events.NAME]`` table each."""
     delivery: dict[str, DeliverySettings] = {}
     """Per-plugin queue settings, one ``[asyncio.delivery.PLUGIN]`` table each."""
+    luna_compat: bool | None = None
+    """Supply LUNA PLATFORM's module names (``crutches_on_wheels``, ``classes``) to plugin
+    files: ``true`` always, ``false`` never; unset, only when an active plugin file imports
+    them."""
 
 
 class HttpSettings(BaseModel):
@@ -93,6 +97,13 @@ class HttpSettings(BaseModel):
     """Allow a non-loopback ``host``, which serves every plugin route beyond this machine."""
     log_level: str = Field("warning", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     """uvicorn's log level: ``debug``, ``info``, ``warning``, ``error`` or ``critical``."""
+    request_monitoring: bool | None = None
+    """Emit ``monitoring_event`` after every request, with one point (route, status, request
+    id, start time, duration). Unset: on when plugyard serves HTTP (``enabled = true``), off
+    when an application serves ``host.asgi_app`` itself; ``true`` or ``false`` decides."""
+    request_id_header: str = Field("X-Request-Id", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+    """The header that carries a request's id (``Luna-Request-Id`` for LUNA clients); a
+    request without it gets a generated id, and every response carries it."""
     max_connections: int = Field(256, ge=1, le=100_000)
     """Connections open at once; one more is answered 503 and closed."""
     header_timeout: float = Field(10.0, gt=0, le=3600)
@@ -139,3 +150,8 @@ class HttpSettings(BaseModel):
                 "serve plugin routes beyond this machine"
             )
         return self
+
+    @property
+    def monitors_requests(self) -> bool:
+        """Whether request monitoring is on (``request_monitoring``, else ``enabled``)."""
+        return self.enabled if self.request_monitoring is None else self.request_monitoring
