@@ -8,9 +8,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._datatypes import PROPERTY_KEYS, DataTypes
 from ._errors import BlueprintError
-from ._functions import FunctionError, evaluate, function_of
+from ._functions import FunctionError, evaluate
 from ._imports import MappingError, did_you_mean, resolve_operation
+from ._imports_dsl import ImportRefused, locate_import
 from ._model import (
     INTERFACE_ALIASES,
     LIFECYCLE,
@@ -23,18 +25,44 @@ from ._model import (
     PluginDecl,
     RelationshipSpec,
 )
+from ._workflows_dsl import parse_workflows
 
 __all__ = ["load_blueprint", "parse_blueprint"]
 
 ROOT_TYPE = "plugyard.nodes.Root"
-TYPE_ALIASES = {"cloudify.nodes.Root": ROOT_TYPE}
+ROOT_TYPES = (ROOT_TYPE, "cloudify.nodes.Root")
 RELATIONSHIP_KINDS = ("depends_on", "connected_to", "contained_in")
 RELATIONSHIP_ALIASES = {
     **{f"cloudify.relationships.{k}": k for k in RELATIONSHIP_KINDS},
     **{f"plugyard.relationships.{k}": k for k in RELATIONSHIP_KINDS},
 }
+EXECUTORS = ("central_deployment_agent", "host_agent", "process")
+PLUGIN_KEYS = (
+    "package_name",
+    "package_version",
+    "source",
+    "executor",
+    "install",
+    "install_arguments",
+    "supported_platform",
+    "distribution",
+    "distribution_version",
+    "distribution_release",
+    "properties",
+    "properties_description",
+)
+DSL_VERSIONS = tuple(f"cloudify_dsl_1_{minor}" for minor in range(6))
 TOP_KEYS = (
     "tosca_definitions_version",
+    "data_types",
+    "capabilities",
+    "workflows",
+    "groups",
+    "policies",
+    "policy_types",
+    "policy_triggers",
+    "labels",
+    "blueprint_labels",
     "description",
     "imports",
     "inputs",
@@ -45,14 +73,6 @@ TOP_KEYS = (
     "outputs",
     "dsl_definitions",
 )
-VALUE_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "float": (int, float),
-    "boolean": (bool,),
-    "list": (list,),
-    "dict": (dict,),
-}
 OP_KEYS = (
     "implementation",
     "inputs",
@@ -64,12 +84,6 @@ OP_KEYS = (
 )
 
 
-def _type_ok(kind: str, value: Any) -> bool:
-    if kind not in ("boolean",) and isinstance(value, bool):
-        return False
-    return isinstance(value, VALUE_TYPES[kind])
-
-
 def load_blueprint(
     path: str | Path,
     inputs: Mapping[str, Any] | None = None,
@@ -78,11 +92,11 @@ def load_blueprint(
 ) -> Blueprint:
     """Read and validate the blueprint at ``path`` with ``inputs``."""
     file = Path(path).resolve()
-    raw = _read_yaml(file)
+    raw = _Reader(file.parent).read(file)
     return parse_blueprint(raw, file, inputs, plugin_source_root=plugin_source_root)
 
 
-def _read_yaml(file: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _load_yaml(file: Path) -> dict[str, Any]:
     import yaml  # type: ignore[import-untyped]
 
     try:
@@ -100,41 +114,66 @@ def _read_yaml(file: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise BlueprintError(str(file), "", f"expected a mapping at the top, got {_kind(data)}")
-    return _merge_imports(data, file, (*seen, file))
+    return data
 
 
-def _merge_imports(data: dict[str, Any], file: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
-    imports = data.get("imports") or []
-    if not isinstance(imports, list):
-        raise BlueprintError(
-            str(file), "imports", f"expected a list of files, got {_kind(imports)}"
-        )
-    merged = {k: v for k, v in data.items() if k != "imports"}
-    for i, item in enumerate(imports):
-        where = f"imports[{i}]"
-        if not isinstance(item, str) or "://" in item or item.startswith("plugin:"):
+class _Reader:
+    """Reads a blueprint and its imports; each imported file is merged once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.loaded: set[Path] = set()
+
+    def read(self, file: Path) -> dict[str, Any]:
+        self.loaded.add(file)
+        data = _load_yaml(file)
+        _check_version(data, file)
+        return self.merge_imports(data, file)
+
+    def merge_imports(self, data: dict[str, Any], file: Path) -> dict[str, Any]:
+        imports = data.get("imports") or []
+        if not isinstance(imports, list):
             raise BlueprintError(
-                str(file), where, f"expected a path relative to the blueprint, got {item!r}"
+                str(file), "imports", f"expected a list of files, got {_kind(imports)}"
             )
-        target = (file.parent / item).resolve()
-        if target in seen:
-            continue
-        if not target.is_file():
-            raise BlueprintError(str(file), where, f"imported file {item!r} not found")
-        imported = _read_yaml(target, seen)
-        for section, value in imported.items():
-            if isinstance(value, dict) and isinstance(merged.get(section), dict):
-                clash = set(value) & set(merged[section])
-                if clash:
-                    raise BlueprintError(
-                        str(file),
-                        f"{section}.{sorted(clash)[0]}",
-                        f"defined both here and in imported {item!r}",
-                    )
-                merged[section] = {**value, **merged[section]}
-            elif section not in merged:
-                merged[section] = value
-    return merged
+        merged = {k: v for k, v in data.items() if k != "imports"}
+        for i, item in enumerate(imports):
+            where = f"imports[{i}]"
+            if not isinstance(item, str):
+                raise BlueprintError(str(file), where, f"expected a file or URL, got {item!r}")
+            try:
+                target = locate_import(item, file, self.root)
+            except ImportRefused as exc:
+                raise BlueprintError(str(file), where, str(exc)) from None
+            if target in self.loaded:
+                continue
+            imported = self.read(target)
+            for section, value in imported.items():
+                if section == "tosca_definitions_version":
+                    continue
+                if isinstance(value, dict) and isinstance(merged.get(section), dict):
+                    clash = set(value) & set(merged[section])
+                    if clash:
+                        raise BlueprintError(
+                            str(file),
+                            f"{section}.{sorted(clash)[0]}",
+                            f"defined both here and in imported {item!r}",
+                        )
+                    merged[section] = {**value, **merged[section]}
+                elif section not in merged:
+                    merged[section] = value
+        return merged
+
+
+def _check_version(data: dict[str, Any], file: Path) -> None:
+    version_value = data.get("tosca_definitions_version")
+    if version_value is not None and version_value not in DSL_VERSIONS:
+        raise BlueprintError(
+            str(file),
+            "tosca_definitions_version",
+            f"unsupported version {version_value!r} (expected one of: {', '.join(DSL_VERSIONS)})"
+            + did_you_mean(str(version_value), DSL_VERSIONS),
+        )
 
 
 def _kind(value: Any) -> str:
@@ -190,6 +229,9 @@ class _Parser:
 
     def parse(self, given_inputs: dict[str, Any]) -> Blueprint:
         self.check_keys(self.raw, TOP_KEYS, "")
+        self.datatypes = DataTypes(
+            self.mapping(self.raw.get("data_types"), "data_types"), self.fail
+        )
         self.inputs = self.parse_inputs(given_inputs)
         self.plugins = self.parse_plugins()
         self.node_types = self.mapping(self.raw.get("node_types"), "node_types")
@@ -204,6 +246,9 @@ class _Parser:
         nodes = {name: self.parse_node(name) for name in self.templates}
         self.check_cycles(nodes)
         outputs = self.parse_outputs(nodes)
+        capabilities = self.parse_outputs(nodes, "capabilities")
+        groups = self.parse_groups()
+        workflows = parse_workflows(self.mapping(self.raw.get("workflows"), "workflows"), self)
         description = self.raw.get("description")
         return Blueprint(
             id=self.file.stem if self.file.stem != "blueprint" else self.file.parent.name,
@@ -213,6 +258,9 @@ class _Parser:
             nodes=nodes,
             outputs=outputs,
             description=str(description) if description is not None else None,
+            capabilities=capabilities,
+            workflows=workflows,
+            groups=groups,
         )
 
     # -- inputs and plugins -----------------------------------------------------------------
@@ -230,12 +278,10 @@ class _Parser:
         for name, decl in decls.items():
             path = f"inputs.{name}"
             decl = self.mapping(decl, path)
-            self.check_keys(decl, ("type", "default", "description", "required"), path)
+            self.check_keys(decl, PROPERTY_KEYS, path)
             kind = decl.get("type")
-            if kind is not None and kind not in VALUE_TYPES:
-                self.fail(
-                    f"{path}.type", f"unknown type {kind!r}" + did_you_mean(kind, VALUE_TYPES)
-                )
+            if kind is not None:
+                self.datatypes.check_kind(kind, f"{path}.type")
             if name in given:
                 value = given[name]
             elif "default" in decl:
@@ -244,9 +290,7 @@ class _Parser:
                 value = None
             else:
                 self.fail(path, "required input is missing (give it with -i or inputs=...)")
-            if kind is not None and value is not None and not _type_ok(kind, value):
-                self.fail(path, f"expected {kind}, got {value!r}")
-            values[name] = value
+            values[name] = self.datatypes.check(kind, value, path, decl.get("constraints"))
         return values
 
     def parse_plugins(self) -> dict[str, PluginDecl]:
@@ -255,24 +299,36 @@ class _Parser:
         keys = (
             "package",
             "module",
-            "package_name",
-            "package_version",
-            "source",
-            "executor",
-            "install",
+            *PLUGIN_KEYS,
         )
+        cloudify_blueprint = "tosca_definitions_version" in self.raw
         for name, decl in decls.items():
             path = f"plugins.{name}"
             if isinstance(decl, str):
                 decl = {"package": decl}
             decl = self.mapping(decl, path, "a package name or a mapping")
             self.check_keys(decl, keys, path)
-            package = decl.get("package") or decl.get("module") or name
+            explicit = decl.get("package") or decl.get("module")
+            # Cloudify's mapping is plugin_name.<full python path>; plugyard's own short form
+            # puts the plugin's package in front of the rest.
+            cloudify_style = not explicit and (cloudify_blueprint or "executor" in decl)
+            package = "" if cloudify_style else str(explicit or name)
+            executor = decl.get("executor")
+            if executor is not None and executor not in EXECUTORS:
+                self.fail(
+                    f"{path}.executor",
+                    f"unknown executor {executor!r} (expected one of: {', '.join(EXECUTORS)})"
+                    + did_you_mean(str(executor), EXECUTORS),
+                )
+            if "install" in decl and not isinstance(decl["install"], bool):
+                self.fail(f"{path}.install", f"expected true or false, got {decl['install']!r}")
             source = decl.get("source")
             source_path = None
             if source is not None:
-                source_path = (self.source_root / str(source)).resolve()
-                if not source_path.is_dir():
+                candidate = (self.source_root / str(source)).resolve()
+                if candidate.is_dir():
+                    source_path = candidate
+                elif not cloudify_style:
                     self.fail(f"{path}.source", f"folder {str(source)!r} not found")
             package_name = decl.get("package_name")
             package_version = decl.get("package_version")
@@ -283,7 +339,7 @@ class _Parser:
                     package_version = None
             plugins[name] = PluginDecl(
                 str(name),
-                str(package),
+                package,
                 str(package_name) if package_name else None,
                 str(package_version) if package_version is not None else None,
                 source_path,
@@ -295,13 +351,13 @@ class _Parser:
     def type_chain(self, name: str, path: str) -> list[str]:
         """The type and its ancestors, nearest first, ending with the root type."""
         chain: list[str] = []
-        current = TYPE_ALIASES.get(name, name)
-        while current != ROOT_TYPE:
+        current = name
+        while current not in ROOT_TYPES:
             if current in chain:
                 self.fail(path, f"derived_from forms a cycle: {' -> '.join([*chain, current])}")
             decl = self.node_types.get(current)
             if decl is None:
-                known = [*self.node_types, ROOT_TYPE]
+                known = [*self.node_types, *ROOT_TYPES]
                 self.fail(path, f"unknown node type {current!r}" + did_you_mean(current, known))
             decl = self.mapping(decl, f"node_types.{current}")
             self.check_keys(
@@ -310,11 +366,9 @@ class _Parser:
                 f"node_types.{current}",
             )
             chain.append(current)
-            current = TYPE_ALIASES.get(
-                decl.get("derived_from") or ROOT_TYPE, decl.get("derived_from") or ROOT_TYPE
-            )
+            current = str(decl.get("derived_from") or ROOT_TYPE)
             path = f"node_types.{chain[-1]}.derived_from"
-        return [*chain, ROOT_TYPE]
+        return [*chain, current]
 
     def relationship_chain(self, name: str, path: str) -> list[str]:
         chain: list[str] = []
@@ -381,13 +435,9 @@ class _Parser:
             for prop, decl in decls.items():
                 ppath = f"node_types.{type_name}.properties.{prop}"
                 decl = self.mapping(decl, ppath)
-                self.check_keys(decl, ("type", "default", "required", "description"), ppath)
-                if decl.get("type") is not None and decl["type"] not in VALUE_TYPES:
-                    self.fail(
-                        f"{ppath}.type",
-                        f"unknown type {decl['type']!r}"
-                        + did_you_mean(str(decl["type"]), VALUE_TYPES),
-                    )
+                self.check_keys(decl, PROPERTY_KEYS, ppath)
+                if decl.get("type") is not None:
+                    self.datatypes.check_kind(decl["type"], f"{ppath}.type")
                 schema[prop] = {**schema.get(prop, {}), **decl}
         given = self.mapping(tpl.get("properties"), f"{path}.properties")
         values: dict[str, Any] = {}
@@ -408,11 +458,9 @@ class _Parser:
                     self.fail(ppath, f"required property of type {chain[0]!r} is missing")
                 else:
                     continue
-            kind = decl.get("type")
-            value = values[prop]
-            typed = value is not None and function_of(value) is None
-            if kind and typed and not _type_ok(str(kind), value):
-                self.fail(ppath, f"expected {kind}, got {value!r}")
+            values[prop] = self.datatypes.check(
+                decl.get("type"), values[prop], ppath, decl.get("constraints")
+            )
         self._resolving.pop()
         self.properties[name] = values
         return values
@@ -605,11 +653,31 @@ class _Parser:
         for name in nodes:
             visit(name, [])
 
-    def parse_outputs(self, nodes: dict[str, NodeSpec]) -> dict[str, Any]:
-        outputs = self.mapping(self.raw.get("outputs"), "outputs")
+    def parse_groups(self) -> dict[str, tuple[str, ...]]:
+        groups = self.mapping(self.raw.get("groups"), "groups")
+        parsed: dict[str, tuple[str, ...]] = {}
+        for name, decl in groups.items():
+            path = f"groups.{name}"
+            decl = self.mapping(decl, path)
+            self.check_keys(decl, ("members", "policies"), path)
+            members = decl.get("members") or []
+            if not isinstance(members, list) or not members:
+                self.fail(f"{path}.members", "expected a non-empty list of node templates")
+            for member in members:
+                if member not in self.templates and member not in groups:
+                    self.fail(
+                        f"{path}.members",
+                        f"unknown node template or group {member!r}"
+                        + did_you_mean(str(member), [*self.templates, *groups]),
+                    )
+            parsed[str(name)] = tuple(str(m) for m in members)
+        return parsed
+
+    def parse_outputs(self, nodes: dict[str, NodeSpec], section: str = "outputs") -> dict[str, Any]:
+        outputs = self.mapping(self.raw.get(section), section)
         parsed: dict[str, Any] = {}
         for name, decl in outputs.items():
-            path = f"outputs.{name}"
+            path = f"{section}.{name}"
             decl = self.mapping(decl, path)
             self.check_keys(decl, ("value", "description"), path)
             parsed[name] = self.evaluate(decl.get("value"), f"{path}.value", "")

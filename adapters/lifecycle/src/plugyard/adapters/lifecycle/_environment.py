@@ -74,8 +74,16 @@ class ExecutionResult(dict[str, Any]):
 class _Backend:
     """The context backend of one deployment: storage, blueprint folder, work folders."""
 
-    def __init__(self, storage: Storage, folder: Path, workdirs: Path, deployment: str) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        folder: Path,
+        workdirs: Path,
+        deployment: str,
+        blueprint: Blueprint | None = None,
+    ) -> None:
         self.storage = storage
+        self.blueprint = blueprint
         self.folder = folder
         self.workdirs = workdirs
         self.deployment = deployment
@@ -190,7 +198,7 @@ class Environment:
         self.pm = pm or pluggy.PluginManager(PROJECT_NAME)
         ensure_runner(self.pm)
         self.workdirs = workdirs or Path(tempfile.gettempdir()) / "plugyard-lifecycle"
-        self.backend = _Backend(storage, blueprint.folder, self.workdirs, name)
+        self.backend = _Backend(storage, blueprint.folder, self.workdirs, name, blueprint)
         self.db_executor = ThreadPoolExecutor(1, thread_name_prefix=f"lifecycle-db-{name}")
         self._subscribers: list[Subscriber] = []
         self._owns_storage = owns_storage

@@ -16,6 +16,7 @@ from plugyard.sdk import hookimpl
 from plugyard.sdk.lifecycle import OperationContext, current_ctx
 
 from . import hookspecs
+from .compat import operation_scope
 
 __all__ = ["OperationCall", "Runner", "ensure_runner", "has_wrappers"]
 
@@ -57,9 +58,9 @@ class OperationCall:
     def run(self) -> Any:
         """Call the function with ``ctx`` current; save runtime properties after it."""
         kwargs = dict(self.kwargs)
-        if _takes_ctx(self.function):
-            kwargs.setdefault("ctx", self.ctx)
-        with current_ctx.push(self.ctx, self.kwargs):
+        with operation_scope(self) as ctx_argument, current_ctx.push(self.ctx, self.kwargs):
+            if _takes_ctx(self.function):
+                kwargs.setdefault("ctx", ctx_argument)
             try:
                 result = self.function(**kwargs)
                 if inspect.isawaitable(result):

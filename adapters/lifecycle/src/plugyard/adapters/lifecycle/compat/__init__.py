@@ -1,0 +1,40 @@
+"""Compatibility with the originals of the lifecycle model, active only where installed.
+
+With cloudify-common installed (``pip install cloudify-common``), operations written
+against it run unchanged: ``from cloudify import ctx`` reads the running operation's
+context and Cloudify's exceptions keep their meaning. Without it nothing here is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._runner import OperationCall
+
+__all__ = ["cloudify_installed", "operation_scope"]
+
+
+@functools.cache
+def cloudify_installed() -> bool:
+    """Whether cloudify-common (the ``cloudify`` package with ``cloudify.state``) is there."""
+    try:
+        return importlib.util.find_spec("cloudify.state") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def operation_scope(call: OperationCall) -> contextlib.AbstractContextManager[Any]:
+    """The context an operation call runs in; yields the ``ctx`` argument to pass.
+
+    Plain plugyard when cloudify-common is missing; see
+    :func:`._cloudify_operation.operation_scope` otherwise.
+    """
+    if not cloudify_installed():
+        return contextlib.nullcontext(call.ctx)
+    from ._cloudify_operation import operation_scope as cloudify_scope
+
+    return cloudify_scope(call)
