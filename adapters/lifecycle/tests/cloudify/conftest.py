@@ -19,13 +19,17 @@ HERE = Path(__file__).parent
 PLUGINS = HERE / "plugins"
 
 
-def _offline_resolver() -> Any:
-    """An import resolver for cloudify's parser: the standard types URL read offline."""
+def _offline_resolver(folder: Path) -> Any:
+    """An import resolver for cloudify's parser: the standard types URL read offline, and
+    ``plugin:NAME`` read from ``plugins/NAME/plugin.yaml`` beside the blueprint."""
     from cloudify.exceptions import InvalidBlueprintImport
     from dsl_parser.import_resolver.abstract_import_resolver import AbstractImportResolver
 
     class OfflineTypes(AbstractImportResolver):  # type: ignore[misc]
         def resolve(self, import_url: str) -> str:
+            if import_url.startswith("plugin:"):
+                name = import_url.split(":", 1)[1]
+                return (folder / "plugins" / name / "plugin.yaml").read_text(encoding="utf-8")
             if import_url.endswith("/types.yaml") and "cloudify" in import_url:
                 return STANDARD_TYPES.read_text(encoding="utf-8")
             raise InvalidBlueprintImport(f"no network here: {import_url}")
@@ -46,6 +50,7 @@ class Outcome:
     outputs: dict[str, Any]
     failed: list[bool]
     """For each workflow run, whether it failed."""
+    capabilities: dict[str, Any]
 
 
 def _by_node(instances: list[Any]) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
@@ -74,6 +79,7 @@ def _failed(
 def run_cloudify() -> Runner:
     """Run workflows with cloudify-common's ``cloudify.workflows.local``."""
     from cloudify.workflows import local
+    from dsl_parser import functions as dsl_functions
 
     def run(
         blueprint: Path,
@@ -81,10 +87,15 @@ def run_cloudify() -> Runner:
         inputs: dict[str, Any] | None = None,
         **execute: Any,
     ) -> Outcome:
-        env = local.init_env(str(blueprint), inputs=inputs or {}, resolver=_offline_resolver())
+        env = local.init_env(
+            str(blueprint), inputs=inputs or {}, resolver=_offline_resolver(blueprint.parent)
+        )
         failed = [_failed(env.execute, w, p, execute) for w, p in workflows]
         props, states = _by_node(env.storage.get_node_instances())
-        return Outcome(props, states, env.outputs(), failed)
+        capabilities = dsl_functions.evaluate_outputs(
+            outputs_def=env.plan.get("capabilities") or {}, storage=env.storage
+        )
+        return Outcome(props, states, env.outputs(), failed, capabilities)
 
     return run
 
@@ -104,7 +115,7 @@ def run_plugyard(tmp_path: Path) -> Runner:
         try:
             failed = [_failed(env.execute, w, p, execute) for w, p in workflows]
             props, states = _by_node(env.storage.get_node_instances())
-            return Outcome(props, states, env.outputs(), failed)
+            return Outcome(props, states, env.outputs(), failed, env.capabilities())
         finally:
             env.close()
 

@@ -3,6 +3,7 @@ names the file, the YAML path and what was expected."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -229,6 +230,7 @@ class _Parser:
 
     def parse(self, given_inputs: dict[str, Any]) -> Blueprint:
         self.check_keys(self.raw, TOP_KEYS, "")
+        self.cloudify = "tosca_definitions_version" in self.raw
         self.datatypes = DataTypes(
             self.mapping(self.raw.get("data_types"), "data_types"), self.fail
         )
@@ -479,10 +481,14 @@ class _Parser:
         for type_name in reversed(chain[:-1]):
             interfaces = self.node_types[type_name].get("interfaces")
             operations.update(
-                self.parse_interfaces(interfaces, f"node_types.{type_name}.interfaces", LIFECYCLE)
+                self.parse_interfaces(
+                    interfaces, f"node_types.{type_name}.interfaces", LIFECYCLE, operations
+                )
             )
         operations.update(
-            self.parse_interfaces(tpl.get("interfaces"), f"{path}.interfaces", LIFECYCLE)
+            self.parse_interfaces(
+                tpl.get("interfaces"), f"{path}.interfaces", LIFECYCLE, operations
+            )
         )
         instances = self.mapping(tpl.get("instances"), f"{path}.instances")
         self.check_keys(instances, ("deploy",), f"{path}.instances")
@@ -499,8 +505,17 @@ class _Parser:
             deploy=deploy,
         )
 
-    def parse_interfaces(self, value: Any, path: str, standard: str) -> dict[str, OperationSpec]:
+    def parse_interfaces(
+        self,
+        value: Any,
+        path: str,
+        standard: str,
+        inherited: dict[str, OperationSpec] | None = None,
+    ) -> dict[str, OperationSpec]:
+        """Operations declared at ``path``; one given only ``inputs`` keeps the inherited
+        implementation and adds its inputs."""
         interfaces = self.mapping(value, path)
+        inherited = inherited or {}
         ops: dict[str, OperationSpec] = {}
         for iname, iops in interfaces.items():
             ipath = f"{path}.{iname}"
@@ -519,12 +534,15 @@ class _Parser:
                         f"unknown {interface} operation {op_name!r} (expected one of: "
                         f"{', '.join(known)})" + did_you_mean(op_name, known),
                     )
-                spec = self.parse_operation(f"{interface}.{op_name}", mapping, opath)
+                full = f"{interface}.{op_name}"
+                spec = self.parse_operation(full, mapping, opath, inherited.get(full))
                 if spec is not None:
                     ops[spec.name] = spec
         return ops
 
-    def parse_operation(self, name: str, value: Any, path: str) -> OperationSpec | None:
+    def parse_operation(
+        self, name: str, value: Any, path: str, inherited: OperationSpec | None = None
+    ) -> OperationSpec | None:
         if value is None or value == "":
             return None
         if isinstance(value, str):
@@ -532,7 +550,10 @@ class _Parser:
         decl = self.mapping(value, path, "an operation name or a mapping with 'implementation'")
         self.check_keys(decl, OP_KEYS, path)
         impl = decl.get("implementation")
+        inputs = self.operation_inputs(decl.get("inputs"), f"{path}.inputs")
         if not impl:
+            if inherited is not None and inputs:
+                return dataclasses.replace(inherited, inputs={**inherited.inputs, **inputs})
             return None
         if not isinstance(impl, str):
             self.fail(f"{path}.implementation", f"expected plugin.module.function, got {impl!r}")
@@ -540,7 +561,8 @@ class _Parser:
             plugin, func = resolve_operation(impl, self.plugins)
         except MappingError as exc:
             self.fail(path, str(exc))
-        inputs = self.mapping(decl.get("inputs"), f"{path}.inputs")
+        if inherited is not None and inherited.implementation == impl:
+            inputs = {**inherited.inputs, **inputs}
         return OperationSpec(
             name=name,
             implementation=impl,
@@ -553,6 +575,22 @@ class _Parser:
             timeout_recoverable=bool(decl.get("timeout_recoverable", False)),
             where=path,
         )
+
+    def operation_inputs(self, value: Any, path: str) -> dict[str, Any]:
+        """Operation inputs; in a type of a Cloudify blueprint they are declarations
+        (``{type, default, description}``) whose defaults are the values."""
+        inputs = self.mapping(value, path)
+        type_level = path.startswith(("node_types.", "relationships."))
+        if not (self.cloudify and type_level):
+            return inputs
+        values: dict[str, Any] = {}
+        for key, decl in inputs.items():
+            ipath = f"{path}.{key}"
+            decl = self.mapping(decl, ipath, "an input declaration ({type, default, ...})")
+            self.check_keys(decl, PROPERTY_KEYS, ipath)
+            if "default" in decl:
+                values[key] = self.datatypes.check(decl.get("type"), decl["default"], ipath)
+        return values
 
     def number(
         self, decl: dict[str, Any], key: str, path: str, kind: type, *, minimum: float
@@ -605,6 +643,7 @@ class _Parser:
                         decl.get("source_interfaces"),
                         f"{tpath}.source_interfaces",
                         RELATIONSHIP_LIFECYCLE,
+                        source_ops,
                     )
                 )
                 target_ops.update(
@@ -612,6 +651,7 @@ class _Parser:
                         decl.get("target_interfaces"),
                         f"{tpath}.target_interfaces",
                         RELATIONSHIP_LIFECYCLE,
+                        target_ops,
                     )
                 )
             source_ops.update(
@@ -619,6 +659,7 @@ class _Parser:
                     item.get("source_interfaces"),
                     f"{rpath}.source_interfaces",
                     RELATIONSHIP_LIFECYCLE,
+                    source_ops,
                 )
             )
             target_ops.update(
@@ -626,6 +667,7 @@ class _Parser:
                     item.get("target_interfaces"),
                     f"{rpath}.target_interfaces",
                     RELATIONSHIP_LIFECYCLE,
+                    target_ops,
                 )
             )
             rels.append(

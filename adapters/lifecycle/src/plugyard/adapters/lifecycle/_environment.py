@@ -240,6 +240,14 @@ class Environment:
             for name, value in self.blueprint.outputs.items()
         }
 
+    def capabilities(self) -> dict[str, Any]:
+        """The blueprint's capabilities, evaluated against current runtime properties."""
+        functions = self.runtime_functions(None)
+        return {
+            name: evaluate(value, functions, f"capabilities.{name}", late=True)
+            for name, value in self.blueprint.capabilities.items()
+        }
+
     def close(self) -> None:
         """Release the storage thread (and the storage, if this environment opened it)."""
         self.db_executor.shutdown(wait=True)
