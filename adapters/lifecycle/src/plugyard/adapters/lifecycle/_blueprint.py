@@ -37,6 +37,7 @@ RELATIONSHIP_ALIASES = {
     **{f"cloudify.relationships.{k}": k for k in RELATIONSHIP_KINDS},
     **{f"plugyard.relationships.{k}": k for k in RELATIONSHIP_KINDS},
 }
+SCRIPT_RUNNER = "script.script_runner.tasks.run"
 EXECUTORS = ("central_deployment_agent", "host_agent", "process")
 PLUGIN_KEYS = (
     "package_name",
@@ -557,10 +558,16 @@ class _Parser:
             return None
         if not isinstance(impl, str):
             self.fail(f"{path}.implementation", f"expected plugin.module.function, got {impl!r}")
+        script = self.script_shorthand(impl)
+        if script is not None:
+            impl, inputs = SCRIPT_RUNNER, {"script_path": script, **inputs}
         try:
             plugin, func = resolve_operation(impl, self.plugins)
         except MappingError as exc:
-            self.fail(path, str(exc))
+            hint = (
+                " (the script plugin comes with cloudify-common)" if impl == SCRIPT_RUNNER else ""
+            )
+            self.fail(path, str(exc) + hint)
         if inherited is not None and inherited.implementation == impl:
             inputs = {**inherited.inputs, **inputs}
         return OperationSpec(
@@ -575,6 +582,17 @@ class _Parser:
             timeout_recoverable=bool(decl.get("timeout_recoverable", False)),
             where=path,
         )
+
+    def script_shorthand(self, impl: str) -> str | None:
+        """``scripts/create.sh`` as an operation: a script in the blueprint's folder, run by
+        the script plugin (when the blueprint declares one named ``script``)."""
+        if impl.split(".", 1)[0] in self.plugins or "script" not in self.plugins:
+            return None
+        folder = self.file.parent
+        candidate = (folder / impl).resolve()
+        if folder not in candidate.parents or not candidate.is_file():
+            return None
+        return impl
 
     def operation_inputs(self, value: Any, path: str) -> dict[str, Any]:
         """Operation inputs; in a type of a Cloudify blueprint they are declarations

@@ -10,7 +10,7 @@ and storage, with Cloudify's names, Cloudify's exception classes and Cloudify's 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cloudify import exceptions as cfy_exceptions  # type: ignore[import-untyped]
@@ -38,35 +38,82 @@ def _not_here(what: str, kind: str) -> Exception:
     return error
 
 
-class _Properties(Mapping[str, Any]):
-    """A node's properties; changing them raises Cloudify's NonRecoverableError."""
+class _Properties(dict[str, Any]):
+    """A node's properties: a ``dict``, as in Cloudify; changing it raises Cloudify's
+    NonRecoverableError."""
 
-    __slots__ = ("_data",)
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise cfy_exceptions.NonRecoverableError(
+            "cannot change node properties: they are read-only "
+            "(use ctx.instance.runtime_properties)"
+        )
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = data
+    __setitem__ = _refuse
+    __delitem__ = _refuse
+    clear = _refuse
+    pop = _refuse
+    popitem = _refuse
+    setdefault = _refuse
+    update = _refuse
+    __ior__ = _refuse
 
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
+class _RuntimeProperties(dict[str, Any]):
+    """An instance's runtime properties as a ``dict`` (so ``json.dumps`` and ``dict``
+    methods work, as in Cloudify), writing every change through to plugyard's record of
+    changes, which is what gets saved."""
 
-    def __len__(self) -> int:
-        return len(self._data)
+    def __init__(self, inner: RuntimeProperties) -> None:
+        super().__init__(inner.to_dict())
+        self._inner = inner
+
+    def sync(self) -> None:
+        """Read the saved properties again (after ``update()`` or ``refresh()``)."""
+        super().clear()
+        super().update(self._inner.to_dict())
 
     def __setitem__(self, key: str, value: Any) -> None:
-        raise cfy_exceptions.NonRecoverableError(
-            f"cannot set node property {key!r}: node properties are read-only"
-        )
+        super().__setitem__(key, value)
+        self._inner[key] = value
 
     def __delitem__(self, key: str) -> None:
-        raise cfy_exceptions.NonRecoverableError(
-            f"cannot delete node property {key!r}: node properties are read-only"
-        )
+        super().__delitem__(key)
+        del self._inner[key]
 
-    def __repr__(self) -> str:
-        return f"{dict(self._data)!r}"
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> _RuntimeProperties:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def popitem(self) -> tuple[str, Any]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    @property
+    def dirty(self) -> bool:
+        """Whether anything changed since the last save."""
+        return self._inner.dirty
 
 
 class _Node:
@@ -126,9 +173,9 @@ class _Instance:
         return self._instance.id
 
     @property
-    def runtime_properties(self) -> RuntimeProperties:
+    def runtime_properties(self) -> _RuntimeProperties:
         """Properties set at run time; saved after the operation, or with ``update()``."""
-        return self._instance.runtime_properties
+        return self._ctx.runtime_view(self._instance)
 
     @property
     def index(self) -> int:
@@ -156,6 +203,7 @@ class _Instance:
     ) -> None:
         """Save runtime properties now (see Cloudify's ``NodeInstanceContext.update``)."""
         self._instance.update(on_conflict)
+        self.runtime_properties.sync()
 
     def refresh(self, force: bool = False) -> None:
         """Read runtime properties again; unsaved changes are an error unless ``force``."""
@@ -165,6 +213,7 @@ class _Instance:
                 "(call update() first or pass force=True)"
             )
         self._instance.refresh(force=True)
+        self.runtime_properties.sync()
 
     @property
     def host_ip(self) -> str | None:
@@ -360,6 +409,7 @@ class CloudifyOperationContext:
         self._relationship_of = relationship_of
         self._parameters = dict(parameters or {})
         self._task_id = uuid.uuid4().hex
+        self._runtime_views: dict[str, _RuntimeProperties] = {}
 
     # -- what it runs for -------------------------------------------------------------------
 
@@ -538,6 +588,14 @@ class CloudifyOperationContext:
         return OperationContext._write(data, resource_path, target_path)
 
     # -- helpers for the views --------------------------------------------------------------
+
+    def runtime_view(self, instance: NodeInstanceContext) -> _RuntimeProperties:
+        """The one ``dict`` view of an instance's runtime properties in this operation."""
+        view = self._runtime_views.get(instance.id)
+        if view is None or view._inner is not instance.runtime_properties:
+            view = _RuntimeProperties(instance.runtime_properties)
+            self._runtime_views[instance.id] = view
+        return view
 
     def host_ip_of(self, instance_id: str) -> str | None:
         """The host ip of an instance, found through the deployment's storage."""
