@@ -28,6 +28,7 @@ from ._model import Blueprint
 from ._plan import NodeInstance, plan_instances
 from ._runner import ensure_runner
 from ._storage import Execution, Storage
+from ._workflows_dsl import check_workflow_parameters
 
 __all__ = [
     "DEFAULT_TASK_RETRIES",
@@ -332,28 +333,29 @@ class Environment:
     def _check_parameters(
         self, workflow: str, given: Mapping[str, Any], allow_custom: bool
     ) -> dict[str, Any]:
-        if workflow not in WORKFLOWS:
+        spec = self.blueprint.workflows.get(workflow)
+        if spec is None and workflow not in WORKFLOWS:
             from ._imports import did_you_mean
 
+            known = sorted({*WORKFLOWS, *self.blueprint.workflows})
             raise ValueError(
-                f"unknown workflow {workflow!r} (known: {', '.join(WORKFLOWS)})"
-                + did_you_mean(workflow, WORKFLOWS)
+                f"unknown workflow {workflow!r} (known: {', '.join(known)})"
+                + did_you_mean(workflow, known)
             )
-        declared = WORKFLOWS[workflow]
-        for key in given:
-            if key not in declared and not allow_custom:
-                raise ValueError(
-                    f"workflow {workflow!r}: unknown parameter {key!r} "
-                    f"(known: {', '.join(declared) or 'none'})"
-                )
-        for key, required in declared.items():
-            if required and key not in given:
-                raise ValueError(f"workflow {workflow!r}: parameter {key!r} is required")
-        if workflow == "execute_operation":
-            name = str(given["operation"])
+        if spec is not None:
+            params = check_workflow_parameters(spec, given, allow_custom)
+        else:
+            params = _check_builtin_parameters(workflow, given, allow_custom)
+        if self._workflow_kind(workflow) == "execute_operation":
+            name = str(params["operation"])
             if not any(n.find_operation(name) for n in self.blueprint.nodes.values()):
                 raise ValueError(f"execute_operation: no node maps operation {name!r}")
-        return dict(given)
+        return params
+
+    def _workflow_kind(self, workflow: str) -> str | None:
+        """The built-in workflow a name runs, or None for a workflow function."""
+        spec = self.blueprint.workflows.get(workflow)
+        return workflow if spec is None else spec.builtin
 
     async def _run(self, execution: Execution, skip: set[str]) -> ExecutionResult:
         settings = Settings(**execution.settings)
@@ -368,7 +370,9 @@ class Environment:
             settings,
             journal,
             skip,
+            kind=self._workflow_kind(execution.workflow_id),
         )
+        spec = self.blueprint.workflows.get(execution.workflow_id)
         loop = asyncio.get_running_loop()
         router = _LogRouter.get()
 
@@ -387,7 +391,10 @@ class Environment:
         )
         started = time.perf_counter()
         try:
-            await run.run(pool)
+            if spec is not None and spec.function is not None:
+                await run.run_function(pool, spec.function, execution.parameters)
+            else:
+                await run.run(pool)
         except OperationFailed as failure:
             return await self._failed(execution, run, failure, journal, started)
         except BaseException:
@@ -453,6 +460,22 @@ class Environment:
             "logger": record.name,
         }
         self.emit(f"operation.{self.name}.{instance}.{operation}.log", data, journal)
+
+
+def _check_builtin_parameters(
+    workflow: str, given: Mapping[str, Any], allow_custom: bool
+) -> dict[str, Any]:
+    declared = WORKFLOWS[workflow]
+    for key in given:
+        if key not in declared and not allow_custom:
+            raise ValueError(
+                f"workflow {workflow!r}: unknown parameter {key!r} "
+                f"(known: {', '.join(declared) or 'none'})"
+            )
+    for key, required in declared.items():
+        if required and key not in given:
+            raise ValueError(f"workflow {workflow!r}: parameter {key!r} is required")
+    return dict(given)
 
 
 def _open_storage(storage: Storage | str | Path | None) -> tuple[Storage, bool]:

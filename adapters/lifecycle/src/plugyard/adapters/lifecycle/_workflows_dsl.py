@@ -4,6 +4,8 @@ in a declared plugin, with typed parameters and their defaults."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._datatypes import PROPERTY_KEYS
@@ -13,7 +15,7 @@ from ._model import WorkflowSpec
 if TYPE_CHECKING:
     from ._blueprint import _Parser
 
-__all__ = ["BUILTIN_MAPPINGS", "parse_workflows"]
+__all__ = ["BUILTIN_MAPPINGS", "SUPPORTED_BUILTINS", "check_workflow_parameters", "parse_workflows"]
 
 _CLOUDIFY_WORKFLOWS = "default_workflows.cloudify.plugins.workflows."
 BUILTIN_MAPPINGS = {
@@ -29,6 +31,13 @@ BUILTIN_MAPPINGS = {
     f"{_CLOUDIFY_WORKFLOWS}reinstall": "reinstall",
 }
 """Workflow mappings that name one of plugyard's built-in workflows."""
+SUPPORTED_BUILTINS = ("install", "uninstall", "execute_operation")
+"""The built-in workflows plugyard runs today."""
+_CONVERTERS: dict[str, Any] = {
+    "integer": int,
+    "float": float,
+    "boolean": lambda v: {"true": True, "false": False}[v.strip().lower()],
+}
 
 
 def parse_workflows(decls: dict[str, Any], parser: _Parser) -> dict[str, WorkflowSpec]:
@@ -72,3 +81,41 @@ def parse_workflows(decls: dict[str, Any], parser: _Parser) -> dict[str, Workflo
             where=path,
         )
     return workflows
+
+
+def check_workflow_parameters(
+    spec: WorkflowSpec, given: Mapping[str, Any], allow_custom: bool
+) -> dict[str, Any]:
+    """The parameters to run ``spec`` with: declared defaults, then ``given`` (strings of
+    declared integer, float and boolean parameters converted); ValueError names what is
+    wrong."""
+    if spec.builtin is not None and spec.builtin not in SUPPORTED_BUILTINS:
+        raise ValueError(
+            f"workflow {spec.name!r} ({spec.mapping}) is not supported yet; supported: "
+            f"{', '.join(SUPPORTED_BUILTINS)} and workflow functions"
+        )
+    params: dict[str, Any] = {}
+    for key, value in given.items():
+        decl = spec.parameters.get(key)
+        if decl is None and not allow_custom:
+            raise ValueError(
+                f"workflow {spec.name!r}: unknown parameter {key!r} (known: "
+                f"{', '.join(spec.parameters) or 'none'})" + did_you_mean(key, spec.parameters)
+            )
+        kind = (decl or {}).get("type")
+        if isinstance(value, str) and kind in _CONVERTERS:
+            try:
+                value = _CONVERTERS[kind](value)
+            except (ValueError, KeyError):
+                raise ValueError(
+                    f"workflow {spec.name!r}: parameter {key!r} expects {kind}, got {value!r}"
+                ) from None
+        params[key] = value
+    for key, decl in spec.parameters.items():
+        if key in params:
+            continue
+        if "default" in decl:
+            params[key] = copy.deepcopy(decl["default"])
+        elif decl.get("required", True):
+            raise ValueError(f"workflow {spec.name!r}: parameter {key!r} is required")
+    return params

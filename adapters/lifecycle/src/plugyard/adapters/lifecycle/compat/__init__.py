@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._runner import OperationCall
+    from .._workflow_context import WorkflowContext
 
-__all__ = ["cloudify_installed", "operation_scope"]
+__all__ = ["cloudify_installed", "operation_scope", "workflow_scope"]
 
 
 @functools.cache
@@ -38,3 +39,18 @@ def operation_scope(call: OperationCall) -> contextlib.AbstractContextManager[An
     from ._cloudify_operation import operation_scope as cloudify_scope
 
     return cloudify_scope(call)
+
+
+def workflow_scope(
+    wctx: WorkflowContext, parameters: dict[str, Any]
+) -> contextlib.AbstractContextManager[Any]:
+    """The context a workflow function runs in; yields the ``ctx`` argument to pass.
+
+    With cloudify-common, ``from cloudify.workflows import ctx`` reads ``wctx`` too and
+    Cloudify's exceptions are translated.
+    """
+    if not cloudify_installed():
+        return contextlib.nullcontext(wctx)
+    from ._cloudify_operation import workflow_scope as cloudify_scope
+
+    return cloudify_scope(wctx, parameters)

@@ -26,8 +26,9 @@ from ._cloudify_context import CloudifyOperationContext
 
 if TYPE_CHECKING:
     from .._runner import OperationCall
+    from .._workflow_context import WorkflowContext
 
-__all__ = ["is_cloudify_function", "operation_scope", "translate_error"]
+__all__ = ["is_cloudify_function", "operation_scope", "translate_error", "workflow_scope"]
 
 _CLOUDIFY_PACKAGES = ("cloudify", "script_runner", "proxy_tools")
 
@@ -149,6 +150,19 @@ def operation_scope(call: OperationCall) -> Iterator[Any]:
     with cfy_state.current_ctx.push(view, call.kwargs):
         try:
             yield argument
+        except Exception as error:
+            translated = translate_error(error)
+            if translated is error:
+                raise
+            raise translated from None
+
+
+@contextlib.contextmanager
+def workflow_scope(wctx: WorkflowContext, parameters: dict[str, Any]) -> Iterator[Any]:
+    """Set Cloudify's current workflow context for a workflow function; yield ``ctx``."""
+    with cfy_state.current_workflow_ctx.push(wctx, {**parameters, "ctx": wctx}):
+        try:
+            yield wctx
         except Exception as error:
             translated = translate_error(error)
             if translated is error:
