@@ -310,14 +310,25 @@ def instances(deployment: str, storage: str | None, config_path: str | None, as_
 @storage_option
 @config_option
 @verbose_option
+@click.option(
+    "--reset-operations",
+    is_flag=True,
+    help="Run again operations that were running when the execution was interrupted, even "
+    "those not marked resumable.",
+)
 def resume(
     execution_id: str | None,
     deployment: str,
     storage: str | None,
     config_path: str | None,
     verbose: bool,
+    reset_operations: bool,
 ) -> None:
-    """Resume an interrupted execution (default: the latest unfinished one)."""
+    """Resume an interrupted execution (default: the latest unfinished one).
+
+    An operation that was running when the execution was interrupted runs again only if it
+    is marked resumable; otherwise the resume fails naming it (see --reset-operations).
+    """
     url, _ = _storage(config_path, storage, deployment)
     env = _open(deployment, url)
     if execution_id is None:
@@ -329,7 +340,7 @@ def resume(
         execution_id = pending[-1].id
     exec_id = execution_id
     try:
-        _run(env, "resume", lambda: env.resume(exec_id), verbose)
+        _run(env, "resume", lambda: env.resume(exec_id, reset_operations), verbose)
     except (KeyError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     env.close()

@@ -30,7 +30,7 @@ from plugyard.sdk.lifecycle import (
 from ._functions import evaluate
 from ._model import INSTALL_STEPS, UNINSTALL_STEPS, NodeSpec, OperationSpec
 from ._plan import NodeInstance
-from ._runner import OperationCall, _takes_ctx, has_wrappers, is_async
+from ._runner import OperationCall, _takes_ctx, has_wrappers, is_async, is_resumable
 from .compat import workflow_scope
 
 if TYPE_CHECKING:
@@ -107,8 +107,10 @@ class WorkflowRun:
         skip: set[str],
         *,
         kind: str | None = None,
+        in_flight: set[str] | None = None,
     ) -> None:
         self.env = env
+        self.in_flight = in_flight or set()
         self.kind = kind or workflow
         self.execution_id = execution_id
         self.workflow = workflow
@@ -297,6 +299,17 @@ class WorkflowRun:
             self.counts["skipped"] += 1
             return
         spec = task.spec
+        resumable = is_resumable(spec.function)
+        if task.key in self.in_flight and not resumable:
+            self.counts["failed"] += 1
+            error = NonRecoverableError(
+                f"{task.instance.id}: operation {task.short_name} ({spec.implementation}) was "
+                f"running when execution {self.execution_id} was interrupted and is not marked "
+                "resumable, so it was not run again. Check what it left behind, then resume "
+                "with --reset-operations (reset_operations=True) to run it again, or mark it "
+                "@operation(resumable=True) if running it twice is safe."
+            )
+            raise OperationFailed(task, error, _causes_of(error))
         settings = self.settings
         max_retries = spec.max_retries if spec.max_retries is not None else settings.task_retries
         interval = (
@@ -305,6 +318,9 @@ class WorkflowRun:
         retry_number = 0
         while True:
             self._record(task, "started", retry_number)
+            if not resumable:
+                # A resume must know this operation was in flight: store that first.
+                await self.journal.commit()
             started = time.perf_counter()
             try:
                 await self._invoke(task, retry_number, max_retries)

@@ -310,11 +310,16 @@ class Environment:
         await self._db(self.storage.create_execution, execution)
         return await self._run(execution, set())
 
-    def resume(self, execution_id: str) -> ExecutionResult:
-        """Run an interrupted or failed execution again; operations that succeeded are skipped."""
-        return asyncio.run(self.aresume(execution_id))
+    def resume(self, execution_id: str, reset_operations: bool = False) -> ExecutionResult:
+        """Run an interrupted or failed execution again; operations that succeeded are skipped.
 
-    async def aresume(self, execution_id: str) -> ExecutionResult:
+        An operation that was running when the execution was interrupted runs again only if
+        it is marked resumable; otherwise the resumed execution fails naming it, unless
+        ``reset_operations`` says to run such operations again anyway.
+        """
+        return asyncio.run(self.aresume(execution_id, reset_operations))
+
+    async def aresume(self, execution_id: str, reset_operations: bool = False) -> ExecutionResult:
         """:meth:`resume` on the running loop."""
         execution = await self._db(self.storage.get_execution, execution_id)
         if execution.deployment_id != self.name:
@@ -324,8 +329,12 @@ class Environment:
         if execution.status == "succeeded":
             raise ValueError(f"execution {execution_id} already succeeded; nothing to resume")
         skip = await self._db(self.storage.succeeded_keys, execution_id)
+        rows = await self._db(self.storage.get_operations, execution_id)
+        in_flight = (
+            set() if reset_operations else {r["key"] for r in rows if r["state"] == "started"}
+        )
         await self._db(self.storage.update_execution, execution_id, "started")
-        return await self._run(execution, skip)
+        return await self._run(execution, skip, in_flight)
 
     async def _db(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.db_executor, func, *args)
@@ -357,7 +366,9 @@ class Environment:
         spec = self.blueprint.workflows.get(workflow)
         return workflow if spec is None else spec.builtin
 
-    async def _run(self, execution: Execution, skip: set[str]) -> ExecutionResult:
+    async def _run(
+        self, execution: Execution, skip: set[str], in_flight: set[str] | None = None
+    ) -> ExecutionResult:
         settings = Settings(**execution.settings)
         journal = Journal(self.storage, execution.id, self.name, self.db_executor)
         if skip:
@@ -371,6 +382,7 @@ class Environment:
             journal,
             skip,
             kind=self._workflow_kind(execution.workflow_id),
+            in_flight=in_flight,
         )
         spec = self.blueprint.workflows.get(execution.workflow_id)
         loop = asyncio.get_running_loop()

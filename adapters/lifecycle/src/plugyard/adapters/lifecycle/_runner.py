@@ -13,12 +13,13 @@ from typing import Any
 import pluggy
 
 from plugyard.sdk import hookimpl
-from plugyard.sdk.lifecycle import OperationContext, current_ctx
+from plugyard.sdk.lifecycle import OPERATION_ATTR, OperationContext, current_ctx
 
 from . import hookspecs
 from .compat import operation_scope
+from .compat import resumable as compat_resumable
 
-__all__ = ["OperationCall", "Runner", "ensure_runner", "has_wrappers"]
+__all__ = ["OperationCall", "Runner", "ensure_runner", "has_wrappers", "is_resumable"]
 
 RUNNER_NAME = "plugyard.lifecycle.runner"
 
@@ -36,6 +37,16 @@ def _takes_ctx(func: Callable[..., Any]) -> bool:
 def is_async(func: Callable[..., Any]) -> bool:
     """Whether the operation is ``async def`` (run on the loop rather than in a thread)."""
     return inspect.iscoroutinefunction(func)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_resumable(func: Callable[..., Any]) -> bool:
+    """Whether the operation may run again when an execution interrupted while it ran is
+    resumed (``@operation(resumable=True)``, or Cloudify's own marker)."""
+    mark = getattr(func, OPERATION_ATTR, None)
+    if isinstance(mark, dict) and mark.get("resumable"):
+        return True
+    return compat_resumable(func)
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .._runner import OperationCall
     from .._workflow_context import WorkflowContext
 
-__all__ = ["cloudify_installed", "operation_scope", "workflow_scope"]
+__all__ = ["cloudify_installed", "operation_scope", "resumable", "workflow_scope"]
 
 
 @functools.cache
@@ -54,3 +54,9 @@ def workflow_scope(
     from ._cloudify_operation import workflow_scope as cloudify_scope
 
     return cloudify_scope(wctx, parameters)
+
+
+def resumable(func: Any) -> bool:
+    """Whether an original's marker says ``func`` may run again on resume
+    (``cloudify.decorators.operation(resumable=True)``)."""
+    return cloudify_installed() and getattr(func, "resumable", False) is True
