@@ -230,16 +230,22 @@ def uninstall(
 
 
 @lifecycle.command()
-@click.argument("operation")
-@click.option("-n", "--node-id", "node_ids", multiple=True, help="Only these nodes.")
-@click.option("-p", "--param", "params", multiple=True, help="key=value operation argument.")
+@click.argument("name", metavar="WORKFLOW_OR_OPERATION")
+@click.option("-n", "--node-id", "node_ids", multiple=True, help="Only these nodes (operations).")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    help="key=value: a workflow parameter, or an operation argument.",
+)
 @deployment_option
 @storage_option
 @config_option
 @retry_options
 @verbose_option
 def execute(
-    operation: str,
+    name: str,
     node_ids: tuple[str, ...],
     params: tuple[str, ...],
     deployment: str,
@@ -250,24 +256,28 @@ def execute(
     pool_size: int | None,
     verbose: bool,
 ) -> None:
-    """Run OPERATION (e.g. lifecycle.start) on the deployment's instances."""
+    """Run a workflow (install, uninstall, execute_operation or one of the blueprint's
+    ``workflows``) with -p parameters, or run an operation (e.g. lifecycle.start) on the
+    deployment's instances with -p arguments."""
     from plugyard.host.cli import parse_properties
 
     url, settings = _storage(config_path, storage, deployment)
     env = _open(deployment, url)
-    parameters: dict[str, Any] = {"operation": operation}
-    if node_ids:
-        parameters["node_ids"] = list(node_ids)
-    if params:
-        parameters["operation_kwargs"] = parse_properties(params)
+    given = parse_properties(params) if params else {}
+    workflows = {"install", "uninstall", "execute_operation", *env.blueprint.workflows}
+    if name in workflows:
+        workflow, parameters = name, given
+        if node_ids:
+            parameters["node_ids"] = list(node_ids)
+    else:
+        workflow, parameters = "execute_operation", {"operation": name}
+        if node_ids:
+            parameters["node_ids"] = list(node_ids)
+        if given:
+            parameters["operation_kwargs"] = given
     args = _retry_args(settings, task_retries, task_retry_interval, pool_size)
     try:
-        _run(
-            env,
-            "execute_operation",
-            lambda: env.execute("execute_operation", parameters, **args),
-            verbose,
-        )
+        _run(env, workflow, lambda: env.execute(workflow, parameters, **args), verbose)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     env.close()
