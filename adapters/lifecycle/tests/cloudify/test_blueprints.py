@@ -28,7 +28,13 @@ def test_app_blueprint_gives_what_cloudify_gives(
     ours = run_plugyard(APP, [("install", {})], task_retries=0)
     assert ours.failed == [False]
     assert ours.runtime_properties == theirs.runtime_properties
-    assert ours.states == theirs.states == {n: ["started"] for n in ("db", "host", "server")}
+    assert ours.states == theirs.states
+    assert ours.states == {
+        "cache": ["started", "started"],
+        "db": ["started"],
+        "host": ["started"],
+        "server": ["started"],
+    }
     assert ours.outputs == theirs.outputs
     assert (
         ours.capabilities

@@ -493,9 +493,17 @@ class _Parser:
         )
         instances = self.mapping(tpl.get("instances"), f"{path}.instances")
         self.check_keys(instances, ("deploy",), f"{path}.instances")
-        deploy = self.evaluate(instances.get("deploy", 1), f"{path}.instances.deploy", name)
+        deploy_path = f"{path}.instances.deploy"
+        deploy = instances.get("deploy", 1)
+        scalable = self.scalable(tpl, path)
+        if "default_instances" in scalable:
+            if "deploy" in instances:
+                self.fail(deploy_path, "give either instances.deploy or default_instances")
+            deploy_path = f"{path}.capabilities.scalable.properties.default_instances"
+            deploy = scalable["default_instances"]
+        deploy = self.evaluate(deploy, deploy_path, name)
         if isinstance(deploy, bool) or not isinstance(deploy, int) or deploy < 0:
-            self.fail(f"{path}.instances.deploy", f"expected a whole number >= 0, got {deploy!r}")
+            self.fail(deploy_path, f"expected a whole number >= 0, got {deploy!r}")
         return NodeSpec(
             id=name,
             type=chain[0],
@@ -505,6 +513,21 @@ class _Parser:
             relationships=self.parse_relationships(name, tpl.get("relationships"), path),
             deploy=deploy,
         )
+
+    def scalable(self, tpl: dict[str, Any], path: str) -> dict[str, Any]:
+        """A node template's ``capabilities.scalable.properties``."""
+        caps = self.mapping(tpl.get("capabilities"), f"{path}.capabilities")
+        self.check_keys(caps, ("scalable",), f"{path}.capabilities")
+        spath = f"{path}.capabilities.scalable"
+        scalable = self.mapping(caps.get("scalable"), spath)
+        self.check_keys(scalable, ("properties",), spath)
+        props = self.mapping(scalable.get("properties"), f"{spath}.properties")
+        self.check_keys(
+            props,
+            ("default_instances", "min_instances", "max_instances", "current_instances"),
+            f"{spath}.properties",
+        )
+        return props
 
     def parse_interfaces(
         self,
