@@ -821,3 +821,6 @@ class _StaticFunctions:
         except LookupError:
             pass
         raise LookupError(node)
+
+    def get_secret(self, key: str, path: list[Any], where: str) -> Any:
+        raise LookupError(key)

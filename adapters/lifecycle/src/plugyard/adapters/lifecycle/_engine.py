@@ -27,7 +27,7 @@ from plugyard.sdk.lifecycle import (
     exception_to_error_cause,
 )
 
-from ._functions import evaluate
+from ._functions import FunctionError, evaluate
 from ._model import INSTALL_STEPS, UNINSTALL_STEPS, NodeSpec, OperationSpec
 from ._plan import NodeInstance
 from ._runner import OperationCall, _takes_ctx, has_wrappers, is_async, is_resumable
@@ -443,7 +443,11 @@ class WorkflowRun:
         node = self.env.blueprint.nodes[instance.node_id]
         return RelationshipSubject(
             NodeContext(
-                node.id, node.properties, node.type, list(node.type_hierarchy), node.deploy
+                node.id,
+                self.env.node_properties(node.id),
+                node.type,
+                list(node.type_hierarchy),
+                node.deploy,
             ),
             NodeInstanceContext(
                 instance.id,
@@ -457,9 +461,12 @@ class WorkflowRun:
         if not task.spec.inputs:
             return {}
         functions = self.env.runtime_functions(task.instance, task.relationship)
-        value = evaluate(
-            copy.deepcopy(task.spec.inputs), functions, f"{task.spec.where}.inputs", late=True
-        )
+        try:
+            value = evaluate(
+                copy.deepcopy(task.spec.inputs), functions, f"{task.spec.where}.inputs", late=True
+            )
+        except FunctionError as exc:
+            raise NonRecoverableError(f"{exc.where}: {exc.message}") from None
         return dict(value)
 
     # -- events -----------------------------------------------------------------------------

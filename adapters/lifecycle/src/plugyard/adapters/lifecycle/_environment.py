@@ -17,16 +17,17 @@ from typing import Any
 import pluggy
 
 from plugyard.sdk import PROJECT_NAME
-from plugyard.sdk.lifecycle import WorkflowFailed, resolve_resource
+from plugyard.sdk.lifecycle import NonRecoverableError, WorkflowFailed, resolve_resource
 
 from ._blueprint import load_blueprint
 from ._engine import OperationFailed, Settings, WorkflowRun
 from ._errors import StorageError
-from ._functions import FunctionError, evaluate
+from ._functions import FunctionError, evaluate, uses_function
 from ._journal import Journal
 from ._model import Blueprint
 from ._plan import NodeInstance, plan_instances
 from ._runner import ensure_runner
+from ._secrets import SecretNotFound, SecretStore
 from ._storage import Execution, Storage
 from ._workflows_dsl import check_workflow_parameters
 
@@ -85,6 +86,7 @@ class _Backend:
     ) -> None:
         self.storage = storage
         self.blueprint = blueprint
+        self.node_properties: Callable[[str], dict[str, Any]] | None = None
         self.folder = folder
         self.workdirs = workdirs
         self.deployment = deployment
@@ -134,6 +136,18 @@ class _RuntimeFunctions:
         for key in path:
             value = value[key]
         return value
+
+    def get_secret(self, key: str, path: list[Any], where: str) -> Any:
+        try:
+            return SecretStore(self.env.storage).value(key, path)
+        except SecretNotFound:
+            raise FunctionError(
+                where,
+                f"get_secret: no secret {key!r} (set it with: plugyard lifecycle secrets set "
+                f"{key} -d {self.env.name})",
+            ) from None
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise FunctionError(where, f"get_secret: secret {key!r} has no item {path!r}") from None
 
     def get_attribute(self, node: str, path: list[Any], where: str) -> Any:
         instance = self._instance(node, where)
@@ -202,6 +216,12 @@ class Environment:
         self.backend = _Backend(storage, blueprint.folder, self.workdirs, name, blueprint)
         self.db_executor = ThreadPoolExecutor(1, thread_name_prefix=f"lifecycle-db-{name}")
         self._subscribers: list[Subscriber] = []
+        self.backend.node_properties = self.node_properties
+        self._secret_nodes = {
+            node_id
+            for node_id, node in blueprint.nodes.items()
+            if uses_function(node.properties, "get_secret")
+        }
         self._owns_storage = owns_storage
 
     def __repr__(self) -> str:
@@ -232,6 +252,22 @@ class Environment:
     ) -> _RuntimeFunctions:
         """Lookups for evaluating functions while operations run."""
         return _RuntimeFunctions(self, instance, rel)
+
+    def node_properties(self, node_id: str) -> dict[str, Any]:
+        """A node's properties, with ``get_secret`` read now (only where it is used)."""
+        node = self.blueprint.nodes[node_id]
+        if node_id not in self._secret_nodes:
+            return node.properties
+        try:
+            value = evaluate(
+                node.properties,
+                self.runtime_functions(None),
+                f"node_templates.{node_id}.properties",
+                late=True,
+            )
+        except FunctionError as exc:
+            raise NonRecoverableError(f"{exc.where}: {exc.message}") from None
+        return dict(value)
 
     def outputs(self) -> dict[str, Any]:
         """The blueprint's outputs, evaluated against current runtime properties."""

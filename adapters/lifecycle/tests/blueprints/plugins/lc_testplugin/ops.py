@@ -154,3 +154,9 @@ def block_once(path: str = "", marker: str = "", **kwargs: Any) -> None:
 def block_once_resumable(path: str = "", marker: str = "", **kwargs: Any) -> None:
     """:func:`block_once`, marked safe to run again when an execution is resumed."""
     block_once(path, marker)
+
+
+@operation
+def copy_property(name: str = "", **kwargs: Any) -> None:
+    """Store node property ``name`` as a runtime property of the same name."""
+    ctx.instance.runtime_properties[name] = ctx.node.properties[name]

@@ -109,10 +109,10 @@ class _Lookups:
             raise cfy_exceptions.NonRecoverableError("relationships are not available here")
         target = self.storage.get_node_instance(rel["target_instance_id"])
         node = self.blueprint.nodes[target.node_id]
+        read = getattr(self.backend, "node_properties", None)
+        properties = read(node.id) if read is not None else node.properties
         subject = RelationshipSubject(
-            NodeContext(
-                node.id, node.properties, node.type, list(node.type_hierarchy), node.deploy
-            ),
+            NodeContext(node.id, properties, node.type, list(node.type_hierarchy), node.deploy),
             NodeInstanceContext(
                 target.id, self.backend, index=target.index, relationships=target.relationships
             ),
