@@ -43,4 +43,4 @@ def test_execute_runs_a_blueprint_workflow_with_parameters(tmp_path: Path) -> No
     assert "parameter 'label' is required" in missing.stderr
     listed = plugyard("instances", *common, "--json", cwd=tmp_path)
     labels = {i["node_id"]: i["runtime_properties"]["labels"] for i in json.loads(listed.stdout)}
-    assert labels == {"first": ["from-cli"], "second": ["from-cli"]}
+    assert labels == {"first": ["start", "from-cli"], "second": ["start", "from-cli"]}

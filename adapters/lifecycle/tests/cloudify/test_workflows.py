@@ -18,6 +18,7 @@ WORKFLOWS = [
     ("touch", {"label": "graph"}),
     ("one_by_one", {}),
     ("fail_in_graph", {}),
+    ("restart", {"run_by_dependency_order": True}),
 ]
 
 
@@ -27,10 +28,10 @@ def test_custom_workflows_give_what_cloudify_gives(
 ) -> None:
     theirs = run_cloudify(BLUEPRINT, WORKFLOWS, task_retries=0)
     ours = run_plugyard(BLUEPRINT, WORKFLOWS, task_retries=0)
-    assert ours.failed == theirs.failed == [False, False, False, True]
+    assert ours.failed == theirs.failed == [False, False, False, True, False]
     assert ours.runtime_properties == theirs.runtime_properties
     assert ours.runtime_properties["second"] == [
-        {"labels": ["graph", "second"], "workflow": "one_by_one"}
+        {"labels": ["start", "graph", "second", "stop", "start"], "workflow": "restart"}
     ]
     assert ours.states == theirs.states
 

@@ -20,6 +20,7 @@ from plugyard.sdk import PROJECT_NAME
 from plugyard.sdk.lifecycle import NonRecoverableError, WorkflowFailed, resolve_resource
 
 from ._blueprint import load_blueprint
+from ._builtin_workflows import FUNCTIONS as BUILTIN_FUNCTIONS
 from ._engine import OperationFailed, Settings, WorkflowRun
 from ._errors import StorageError
 from ._functions import FunctionError, evaluate, uses_function
@@ -58,6 +59,21 @@ WORKFLOWS = {
         "node_ids": False,
         "node_instance_ids": False,
         "operation_kwargs": False,
+        "type_names": False,
+    },
+    **{
+        name: {
+            **dict.fromkeys(parms, False),
+            "run_by_dependency_order": False,
+            "type_names": False,
+            "node_ids": False,
+            "node_instance_ids": False,
+        }
+        for name, parms in (
+            ("start", ("operation_parms",)),
+            ("stop", ("operation_parms",)),
+            ("restart", ("stop_parms", "start_parms")),
+        )
     },
 }
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -439,8 +455,11 @@ class Environment:
         )
         started = time.perf_counter()
         try:
-            if spec is not None and spec.function is not None:
-                await run.run_function(pool, spec.function, execution.parameters)
+            function = spec.function if spec is not None else None
+            if function is None and run.kind in BUILTIN_FUNCTIONS:
+                function = BUILTIN_FUNCTIONS[run.kind]
+            if function is not None:
+                await run.run_function(pool, function, execution.parameters)
             else:
                 await run.run(pool)
         except OperationFailed as failure:

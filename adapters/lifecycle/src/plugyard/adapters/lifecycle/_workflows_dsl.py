@@ -31,7 +31,7 @@ BUILTIN_MAPPINGS = {
     f"{_CLOUDIFY_WORKFLOWS}reinstall": "reinstall",
 }
 """Workflow mappings that name one of plugyard's built-in workflows."""
-SUPPORTED_BUILTINS = ("install", "uninstall", "execute_operation")
+SUPPORTED_BUILTINS = ("install", "uninstall", "execute_operation", "start", "stop", "restart")
 """The built-in workflows plugyard runs today."""
 _CONVERTERS: dict[str, Any] = {
     "integer": int,
