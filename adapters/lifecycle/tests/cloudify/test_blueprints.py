@@ -165,3 +165,16 @@ def test_plugin_import_reads_the_plugin_yaml_beside_the_blueprint() -> None:
     assert blueprint.nodes["server"].operations["lifecycle.configure"].implementation == (
         "app.cfy_app.ops.configure"
     )
+
+
+@pytest.mark.usefixtures("cloudify_plugins")
+def test_the_context_surface_matches_cloudify(run_cloudify: Runner, run_plugyard: Runner) -> None:
+    pytest.importorskip("cloudify.workflows.local", reason="cloudify-common is not installed")
+    blueprint = BLUEPRINTS / "surface" / "blueprint.yaml"
+    theirs = run_cloudify(blueprint, [("install", {})], task_retries=0)
+    ours = run_plugyard(blueprint, [("install", {})], task_retries=0)
+    assert ours.failed == theirs.failed == [False]
+    assert ours.runtime_properties == theirs.runtime_properties
+    (greeter,) = ours.runtime_properties["greeter"]
+    assert greeter["set_property_error"] == "NonRecoverableError"
+    assert greeter["described"]["rendered"] == "hello world from greeter in local"

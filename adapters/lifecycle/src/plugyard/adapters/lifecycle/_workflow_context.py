@@ -370,9 +370,9 @@ class WorkflowContext:
         return self._run.workflow
 
     @property
-    def tenant_name(self) -> str:
-        """The tenant (``default_tenant`` locally)."""
-        return "default_tenant"
+    def tenant_name(self) -> None:
+        """The tenant: none outside a Cloudify manager."""
+        return None
 
     @property
     def local(self) -> bool:

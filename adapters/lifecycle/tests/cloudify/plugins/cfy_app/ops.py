@@ -52,3 +52,34 @@ def link_target(**kwargs):
         ctx.source.node.id,
         ctx.source.node.properties["name"],
     ]
+
+
+@operation
+def describe(**kwargs):
+    """Record what the context says about the running operation."""
+    props = ctx.instance.runtime_properties
+    props["described"] = {
+        "type": ctx.type,
+        "node": [ctx.node.id, ctx.node.name, ctx.node.type, ctx.node.number_of_instances],
+        "properties": dict(ctx.node.properties),
+        "operation": [ctx.operation.name, ctx.operation.retry_number, ctx.operation.max_retries],
+        "deployment": ctx.deployment.id,
+        "workflow": ctx.workflow_id,
+        "tenant": ctx.tenant_name,
+        "plugin": [ctx.plugin.name, ctx.plugin.package_name, ctx.plugin.package_version],
+        "plugin_str": str(ctx.plugin),
+        "has_execution_id": bool(ctx.execution_id),
+        "rendered": ctx.get_resource_and_render("resources/greeting.txt", {"who": "world"}).decode(
+            "utf-8"
+        ),
+        "resource": ctx.get_resource("resources/greeting.txt").decode("utf-8"),
+        "relationships": [r.type for r in ctx.instance.relationships],
+        "runtime_is_dict": isinstance(ctx.instance.runtime_properties, dict),
+        "properties_is_dict": isinstance(ctx.node.properties, dict),
+    }
+    try:
+        ctx.node.properties["greeting"] = "changed"
+    except Exception as error:
+        props["set_property_error"] = type(error).__name__
+    props.update({"updated_with": "update()"})
+    ctx.instance.update()

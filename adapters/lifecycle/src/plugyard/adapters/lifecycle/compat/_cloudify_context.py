@@ -25,10 +25,7 @@ from plugyard.sdk.lifecycle import (
     RuntimeProperties,
 )
 
-__all__ = ["DEFAULT_TENANT", "CloudifyOperationContext"]
-
-DEFAULT_TENANT = "default_tenant"
-"""The tenant every local deployment belongs to, as in Cloudify's local workflows."""
+__all__ = ["CloudifyOperationContext"]
 
 
 def _not_here(what: str, kind: str) -> Exception:
@@ -299,9 +296,9 @@ class _Deployment:
         self.id = deployment_id
 
     @property
-    def tenant_name(self) -> str:
-        """The tenant (``default_tenant`` locally)."""
-        return DEFAULT_TENANT
+    def tenant_name(self) -> None:
+        """The tenant: none outside a Cloudify manager."""
+        return None
 
     @property
     def display_name(self) -> str | None:
@@ -499,14 +496,14 @@ class CloudifyOperationContext:
         return None
 
     @property
-    def tenant_name(self) -> str:
-        """The tenant (``default_tenant`` locally)."""
-        return DEFAULT_TENANT
+    def tenant_name(self) -> None:
+        """The tenant: none outside a Cloudify manager, as in Cloudify's local workflows."""
+        return None
 
     @property
     def tenant(self) -> dict[str, Any]:
-        """The tenant as a mapping (``{'name': ...}``)."""
-        return {"name": DEFAULT_TENANT}
+        """The tenant as a mapping (empty outside a manager)."""
+        return {}
 
     @property
     def local(self) -> bool:
@@ -567,11 +564,22 @@ class CloudifyOperationContext:
     def get_resource_and_render(
         self, resource_path: str, template_variables: Mapping[str, Any] | None = None
     ) -> bytes:
-        """A blueprint resource rendered as a Jinja2 template with ``ctx`` injected."""
+        """A blueprint resource rendered as a Jinja2 template with ``ctx`` injected.
+
+        As in Cloudify, a resource without template markers comes back as it is, and a
+        rendered one loses its final newline (Jinja2's default); rendering is sandboxed.
+        """
         from plugyard.sdk.lifecycle import render_template
 
-        text = self.get_resource(resource_path).decode("utf-8")
-        return render_template(text, self, template_variables, resource_path).encode("utf-8")
+        if template_variables and "ctx" in template_variables:
+            raise cfy_exceptions.NonRecoverableError(
+                "Key not allowed - a key named ctx is in template_variables"
+            )
+        data = self.get_resource(resource_path)
+        if not any(marker in data for marker in (b"{{", b"{#", b"{%")):
+            return data
+        text = render_template(data.decode("utf-8"), self, template_variables, resource_path)
+        return text.removesuffix("\n").encode("utf-8")
 
     def download_resource(self, resource_path: str, target_path: str | None = None) -> str:
         """Copy a blueprint resource to ``target_path`` (or a temporary file); its path."""
