@@ -62,3 +62,26 @@ def test_cloudify_plugins_see_cloudify_context_and_native_ones_keep_theirs() -> 
 
     assert is_cloudify_function(ops.recover_twice)
     assert not is_cloudify_function(native)
+
+
+SCRIPTS_WITHOUT_CLOUDIFY = """
+import sys
+sys.modules["cloudify"] = None
+sys.modules["script_runner"] = None
+from plugyard.adapters.lifecycle import BlueprintError, load_blueprint
+try:
+    load_blueprint({blueprint!r})
+except BlueprintError as error:
+    print(error)
+"""
+
+
+def test_the_script_plugin_without_cloudify_common_is_a_clear_error() -> None:
+    blueprint = Path(__file__).parent / "blueprints" / "scripts" / "blueprint.yaml"
+    code = textwrap.dedent(SCRIPTS_WITHOUT_CLOUDIFY.format(blueprint=str(blueprint)))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "node_templates.app.interfaces.cloudify.interfaces.lifecycle.create" in done.stdout
+    assert "the script plugin comes with cloudify-common" in done.stdout

@@ -57,3 +57,21 @@ def test_non_recoverable_error_fails_the_workflow_with_its_message(tmp_path: Pat
     assert failure.value.error_type == "NonRecoverableError"
     assert "cannot continue" in str(failure.value)
     assert "cfy_errors/ops.py" in failure.value.causes[0]["traceback"]
+
+
+@pytest.mark.usefixtures("cloudify_plugins")
+def test_a_resumed_execution_says_so_to_cloudify_plugins(tmp_path: Path) -> None:
+    from plugyard.adapters.lifecycle.local import init_env
+    from plugyard.sdk.lifecycle import WorkflowFailed
+
+    env = init_env(BLUEPRINT, workdirs=tmp_path)
+    parameters = {"operation": "test.ops.fail_unless_resumed", "node_ids": ["broken"]}
+    try:
+        with pytest.raises(WorkflowFailed) as failure:
+            env.execute("execute_operation", parameters, task_retries=0)
+        result = env.resume(failure.value.execution_id or "")
+        (broken,) = env.storage.get_node_instances(node_id="broken")
+    finally:
+        env.close()
+    assert result["status"] == "succeeded"
+    assert broken.runtime_properties["seen_resume"] == [False, True]

@@ -108,9 +108,11 @@ class WorkflowRun:
         *,
         kind: str | None = None,
         in_flight: set[str] | None = None,
+        resumed: bool = False,
     ) -> None:
         self.env = env
         self.in_flight = in_flight or set()
+        self.resumed = resumed
         self.kind = kind or workflow
         self.execution_id = execution_id
         self.workflow = workflow
@@ -437,6 +439,7 @@ class WorkflowRun:
             kwargs=kwargs,
             function=spec.function,
             loop=self._loop,
+            resumed=self.resumed,
         )
 
     def _subject(self, instance: NodeInstance) -> RelationshipSubject:

@@ -386,7 +386,7 @@ class Environment:
             set() if reset_operations else {r["key"] for r in rows if r["state"] == "started"}
         )
         await self._db(self.storage.update_execution, execution_id, "started")
-        return await self._run(execution, skip, in_flight)
+        return await self._run(execution, skip, in_flight, resumed=True)
 
     async def _db(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.db_executor, func, *args)
@@ -419,11 +419,16 @@ class Environment:
         return workflow if spec is None else spec.builtin
 
     async def _run(
-        self, execution: Execution, skip: set[str], in_flight: set[str] | None = None
+        self,
+        execution: Execution,
+        skip: set[str],
+        in_flight: set[str] | None = None,
+        *,
+        resumed: bool = False,
     ) -> ExecutionResult:
         settings = Settings(**execution.settings)
         journal = Journal(self.storage, execution.id, self.name, self.db_executor)
-        if skip:
+        if resumed or skip:
             journal.known(await self._db(self.storage.operation_keys, execution.id))
         run = WorkflowRun(
             self,
@@ -435,6 +440,7 @@ class Environment:
             skip,
             kind=self._workflow_kind(execution.workflow_id),
             in_flight=in_flight,
+            resumed=resumed,
         )
         spec = self.blueprint.workflows.get(execution.workflow_id)
         loop = asyncio.get_running_loop()

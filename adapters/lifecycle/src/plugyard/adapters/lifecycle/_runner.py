@@ -65,6 +65,8 @@ class OperationCall:
     kwargs: dict[str, Any]
     function: Callable[..., Any] = field(repr=False)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    resumed: bool = False
+    """Whether the call belongs to a resumed execution."""
 
     def run(self) -> Any:
         """Call the function with ``ctx`` current; save runtime properties after it."""

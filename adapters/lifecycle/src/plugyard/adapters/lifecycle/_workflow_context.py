@@ -382,7 +382,7 @@ class WorkflowContext:
     @property
     def resume(self) -> bool:
         """Whether this is a resumed execution."""
-        return bool(self._run.skip)
+        return self._run.resumed
 
     # -- running things ---------------------------------------------------------------------
 

@@ -32,3 +32,13 @@ def ask_retry(**kwargs):
 def fail_hard(**kwargs):
     _attempt()
     raise NonRecoverableError("cannot continue")
+
+
+@operation
+def fail_unless_resumed(**kwargs):
+    ctx.instance.runtime_properties["seen_resume"] = [
+        *ctx.instance.runtime_properties.get("seen_resume", []),
+        ctx.resume,
+    ]
+    if not ctx.resume:
+        raise NonRecoverableError("only a resumed execution gets through")

@@ -400,8 +400,10 @@ class CloudifyOperationContext:
         relationship_of: Callable[[dict[str, Any]], tuple[list[str], RelationshipSubject]]
         | None = None,
         parameters: Mapping[str, Any] | None = None,
+        resumed: bool = False,
     ) -> None:
         self.plugyard = inner
+        self._resumed = resumed
         self._host_ip_of = host_ip_of
         self._relationship_of = relationship_of
         self._parameters = dict(parameters or {})
@@ -513,7 +515,7 @@ class CloudifyOperationContext:
     @property
     def resume(self) -> bool:
         """Whether this call belongs to a resumed execution."""
-        return bool(getattr(self.plugyard, "resumed", False))
+        return self._resumed
 
     @property
     def timeout(self) -> float | None:

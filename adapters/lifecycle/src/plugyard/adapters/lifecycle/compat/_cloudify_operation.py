@@ -145,6 +145,7 @@ def operation_scope(call: OperationCall) -> Iterator[Any]:
         host_ip_of=lookups.host_ip,
         relationship_of=lookups.relationship,
         parameters=call.kwargs,
+        resumed=call.resumed,
     )
     argument = view if is_cloudify_function(call.function) else call.ctx
     with cfy_state.current_ctx.push(view, call.kwargs):
