@@ -320,9 +320,9 @@ class WorkflowRun:
         retry_number = 0
         while True:
             self._record(task, "started", retry_number)
-            if not resumable:
-                # A resume must know this operation was in flight: store that first.
-                await self.journal.commit()
+            # One commit per attempt, before it runs: a resume must know what was in flight,
+            # and the same commit stores what succeeded before it on this path.
+            await self.journal.commit()
             started = time.perf_counter()
             try:
                 await self._invoke(task, retry_number, max_retries)
@@ -351,7 +351,7 @@ class WorkflowRun:
                 continue
             self._record(task, "succeeded", retry_number, elapsed_from=started)
             self.counts["succeeded"] += 1
-            await self.journal.commit()
+            self.journal.flush_soon()
             return
 
     async def _invoke(self, task: Task, retry_number: int, max_retries: int) -> None:

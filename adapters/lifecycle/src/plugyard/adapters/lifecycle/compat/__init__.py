@@ -2,7 +2,10 @@
 
 With cloudify-common installed (``pip install cloudify-common``), operations written
 against it run unchanged: ``from cloudify import ctx`` reads the running operation's
-context and Cloudify's exceptions keep their meaning. Without it nothing here is imported.
+context and Cloudify's exceptions keep their meaning. The layer switches on once something
+has imported ``cloudify`` (a plugin module does, when its blueprint is read), so that
+deployments of plugyard's own plugins never pay for importing it; without cloudify-common
+nothing here is imported.
 """
 
 from __future__ import annotations
@@ -10,13 +13,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._runner import OperationCall
     from .._workflow_context import WorkflowContext
 
-__all__ = ["cloudify_installed", "operation_scope", "resumable", "workflow_scope"]
+__all__ = [
+    "cloudify_in_use",
+    "cloudify_installed",
+    "operation_scope",
+    "resumable",
+    "workflow_scope",
+]
 
 
 @functools.cache
@@ -28,13 +38,18 @@ def cloudify_installed() -> bool:
         return False
 
 
+def cloudify_in_use() -> bool:
+    """Whether cloudify-common has been imported (by a plugin, the script runner...)."""
+    return sys.modules.get("cloudify.state") is not None
+
+
 def operation_scope(call: OperationCall) -> contextlib.AbstractContextManager[Any]:
     """The context an operation call runs in; yields the ``ctx`` argument to pass.
 
-    Plain plugyard when cloudify-common is missing; see
+    Plain plugyard unless cloudify-common is in use; see
     :func:`._cloudify_operation.operation_scope` otherwise.
     """
-    if not cloudify_installed():
+    if not cloudify_in_use():
         return contextlib.nullcontext(call.ctx)
     from ._cloudify_operation import operation_scope as cloudify_scope
 
@@ -49,7 +64,7 @@ def workflow_scope(
     With cloudify-common, ``from cloudify.workflows import ctx`` reads ``wctx`` too and
     Cloudify's exceptions are translated.
     """
-    if not cloudify_installed():
+    if not cloudify_in_use():
         return contextlib.nullcontext(wctx)
     from ._cloudify_operation import workflow_scope as cloudify_scope
 
@@ -59,4 +74,4 @@ def workflow_scope(
 def resumable(func: Any) -> bool:
     """Whether an original's marker says ``func`` may run again on resume
     (``cloudify.decorators.operation(resumable=True)``)."""
-    return cloudify_installed() and getattr(func, "resumable", False) is True
+    return cloudify_in_use() and getattr(func, "resumable", False) is True
