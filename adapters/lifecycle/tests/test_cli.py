@@ -50,7 +50,7 @@ node_templates:
     interfaces:
       lifecycle:
         configure:
-          implementation: test.ops.block_once
+          implementation: test.ops.{blocking}
           inputs: {{path: {log}, marker: {marker}}}
   d:
     type: step
@@ -111,11 +111,11 @@ def test_a_malformed_blueprint_is_reported_with_its_path(tmp_path: Path) -> None
     assert "node_templates.web.type: unknown node type 'web.Srver'" in done.stderr
 
 
-@pytest.mark.timeout(90)
-def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path: Path) -> None:
+def _install_and_kill(tmp_path: Path, blocking: str) -> tuple[Path, str]:
+    """Install the chain blueprint and SIGKILL it while c's configure runs."""
     log, marker = tmp_path / "ran.log", tmp_path / "blocking"
     blueprint = tmp_path / "chain.yaml"
-    blueprint.write_text(CHAIN.format(plugins=PLUGINS, log=log, marker=marker))
+    blueprint.write_text(CHAIN.format(plugins=PLUGINS, log=log, marker=marker, blocking=blocking))
     storage = str(tmp_path / "chain.db")
     proc = subprocess.Popen(
         [
@@ -140,7 +140,6 @@ def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the blocking operation never started"
             time.sleep(0.02)
-        time.sleep(0.2)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -151,6 +150,12 @@ def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path:
         assert proc.stderr is not None
         proc.stdout.close()
         proc.stderr.close()
+    return log, storage
+
+
+@pytest.mark.timeout(90)
+def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path: Path) -> None:
+    log, storage = _install_and_kill(tmp_path, "block_once_resumable")
     before = log.read_text().splitlines()
     assert [line.split()[1] for line in before[-1:]] == ["configure"]
     resumed = plugyard("resume", "-d", "chain", "--storage", storage, cwd=tmp_path)
@@ -166,3 +171,27 @@ def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path:
     assert sum(after.values()) == 12 + 1
     listed = plugyard("instances", "-d", "chain", "--storage", storage, cwd=tmp_path)
     assert sum(" started " in f" {line} " for line in listed.stdout.splitlines()) == 4
+
+
+@pytest.mark.timeout(90)
+def test_resume_refuses_to_rerun_an_interrupted_operation_not_marked_resumable(
+    tmp_path: Path,
+) -> None:
+    log, storage = _install_and_kill(tmp_path, "block_once")
+    before = log.read_text().splitlines()
+    assert before[-1].split()[1] == "configure"
+    refused = plugyard("resume", "-d", "chain", "--storage", storage, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "configure (test.ops.block_once) was running when execution" in refused.stderr
+    assert "--reset-operations" in refused.stderr
+    assert log.read_text().splitlines() == before
+    again = plugyard("resume", "-d", "chain", "--storage", storage, cwd=tmp_path)
+    assert again.returncode == 1, "a second resume must refuse too"
+    assert log.read_text().splitlines() == before
+    reset = plugyard(
+        "resume", "-d", "chain", "--storage", storage, "--reset-operations", cwd=tmp_path
+    )
+    assert reset.returncode == 0, reset.stderr
+    after = Counter(log.read_text().splitlines())
+    assert after[before[-1]] == 2
+    assert sum(after.values()) == 12 + 1

@@ -85,7 +85,9 @@ class LifecycleAdapter:
     def plugyard_cli(self, cli: click.Group) -> None:
         """Add ``plugyard lifecycle ...``."""
         from ._cli import lifecycle
+        from ._cli_secrets import secrets
 
+        lifecycle.add_command(secrets)
         cli.add_command(lifecycle)
 
 

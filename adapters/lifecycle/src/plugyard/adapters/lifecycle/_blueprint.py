@@ -3,14 +3,17 @@ names the file, the YAML path and what was expected."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._datatypes import PROPERTY_KEYS, DataTypes
 from ._errors import BlueprintError
-from ._functions import FunctionError, evaluate, function_of
+from ._functions import FunctionError, evaluate
 from ._imports import MappingError, did_you_mean, resolve_operation
+from ._imports_dsl import ImportRefused, locate_import
 from ._model import (
     INTERFACE_ALIASES,
     LIFECYCLE,
@@ -23,18 +26,45 @@ from ._model import (
     PluginDecl,
     RelationshipSpec,
 )
+from ._workflows_dsl import parse_workflows
 
 __all__ = ["load_blueprint", "parse_blueprint"]
 
 ROOT_TYPE = "plugyard.nodes.Root"
-TYPE_ALIASES = {"cloudify.nodes.Root": ROOT_TYPE}
+ROOT_TYPES = (ROOT_TYPE, "cloudify.nodes.Root")
 RELATIONSHIP_KINDS = ("depends_on", "connected_to", "contained_in")
 RELATIONSHIP_ALIASES = {
     **{f"cloudify.relationships.{k}": k for k in RELATIONSHIP_KINDS},
     **{f"plugyard.relationships.{k}": k for k in RELATIONSHIP_KINDS},
 }
+SCRIPT_RUNNER = "script.script_runner.tasks.run"
+EXECUTORS = ("central_deployment_agent", "host_agent", "process")
+PLUGIN_KEYS = (
+    "package_name",
+    "package_version",
+    "source",
+    "executor",
+    "install",
+    "install_arguments",
+    "supported_platform",
+    "distribution",
+    "distribution_version",
+    "distribution_release",
+    "properties",
+    "properties_description",
+)
+DSL_VERSIONS = tuple(f"cloudify_dsl_1_{minor}" for minor in range(6))
 TOP_KEYS = (
     "tosca_definitions_version",
+    "data_types",
+    "capabilities",
+    "workflows",
+    "groups",
+    "policies",
+    "policy_types",
+    "policy_triggers",
+    "labels",
+    "blueprint_labels",
     "description",
     "imports",
     "inputs",
@@ -45,14 +75,6 @@ TOP_KEYS = (
     "outputs",
     "dsl_definitions",
 )
-VALUE_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "float": (int, float),
-    "boolean": (bool,),
-    "list": (list,),
-    "dict": (dict,),
-}
 OP_KEYS = (
     "implementation",
     "inputs",
@@ -64,12 +86,6 @@ OP_KEYS = (
 )
 
 
-def _type_ok(kind: str, value: Any) -> bool:
-    if kind not in ("boolean",) and isinstance(value, bool):
-        return False
-    return isinstance(value, VALUE_TYPES[kind])
-
-
 def load_blueprint(
     path: str | Path,
     inputs: Mapping[str, Any] | None = None,
@@ -78,11 +94,11 @@ def load_blueprint(
 ) -> Blueprint:
     """Read and validate the blueprint at ``path`` with ``inputs``."""
     file = Path(path).resolve()
-    raw = _read_yaml(file)
+    raw = _Reader(file.parent).read(file)
     return parse_blueprint(raw, file, inputs, plugin_source_root=plugin_source_root)
 
 
-def _read_yaml(file: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _load_yaml(file: Path) -> dict[str, Any]:
     import yaml  # type: ignore[import-untyped]
 
     try:
@@ -100,41 +116,66 @@ def _read_yaml(file: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise BlueprintError(str(file), "", f"expected a mapping at the top, got {_kind(data)}")
-    return _merge_imports(data, file, (*seen, file))
+    return data
 
 
-def _merge_imports(data: dict[str, Any], file: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
-    imports = data.get("imports") or []
-    if not isinstance(imports, list):
-        raise BlueprintError(
-            str(file), "imports", f"expected a list of files, got {_kind(imports)}"
-        )
-    merged = {k: v for k, v in data.items() if k != "imports"}
-    for i, item in enumerate(imports):
-        where = f"imports[{i}]"
-        if not isinstance(item, str) or "://" in item or item.startswith("plugin:"):
+class _Reader:
+    """Reads a blueprint and its imports; each imported file is merged once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.loaded: set[Path] = set()
+
+    def read(self, file: Path) -> dict[str, Any]:
+        self.loaded.add(file)
+        data = _load_yaml(file)
+        _check_version(data, file)
+        return self.merge_imports(data, file)
+
+    def merge_imports(self, data: dict[str, Any], file: Path) -> dict[str, Any]:
+        imports = data.get("imports") or []
+        if not isinstance(imports, list):
             raise BlueprintError(
-                str(file), where, f"expected a path relative to the blueprint, got {item!r}"
+                str(file), "imports", f"expected a list of files, got {_kind(imports)}"
             )
-        target = (file.parent / item).resolve()
-        if target in seen:
-            continue
-        if not target.is_file():
-            raise BlueprintError(str(file), where, f"imported file {item!r} not found")
-        imported = _read_yaml(target, seen)
-        for section, value in imported.items():
-            if isinstance(value, dict) and isinstance(merged.get(section), dict):
-                clash = set(value) & set(merged[section])
-                if clash:
-                    raise BlueprintError(
-                        str(file),
-                        f"{section}.{sorted(clash)[0]}",
-                        f"defined both here and in imported {item!r}",
-                    )
-                merged[section] = {**value, **merged[section]}
-            elif section not in merged:
-                merged[section] = value
-    return merged
+        merged = {k: v for k, v in data.items() if k != "imports"}
+        for i, item in enumerate(imports):
+            where = f"imports[{i}]"
+            if not isinstance(item, str):
+                raise BlueprintError(str(file), where, f"expected a file or URL, got {item!r}")
+            try:
+                target = locate_import(item, file, self.root)
+            except ImportRefused as exc:
+                raise BlueprintError(str(file), where, str(exc)) from None
+            if target in self.loaded:
+                continue
+            imported = self.read(target)
+            for section, value in imported.items():
+                if section == "tosca_definitions_version":
+                    continue
+                if isinstance(value, dict) and isinstance(merged.get(section), dict):
+                    clash = set(value) & set(merged[section])
+                    if clash:
+                        raise BlueprintError(
+                            str(file),
+                            f"{section}.{sorted(clash)[0]}",
+                            f"defined both here and in imported {item!r}",
+                        )
+                    merged[section] = {**value, **merged[section]}
+                elif section not in merged:
+                    merged[section] = value
+        return merged
+
+
+def _check_version(data: dict[str, Any], file: Path) -> None:
+    version_value = data.get("tosca_definitions_version")
+    if version_value is not None and version_value not in DSL_VERSIONS:
+        raise BlueprintError(
+            str(file),
+            "tosca_definitions_version",
+            f"unsupported version {version_value!r} (expected one of: {', '.join(DSL_VERSIONS)})"
+            + did_you_mean(str(version_value), DSL_VERSIONS),
+        )
 
 
 def _kind(value: Any) -> str:
@@ -190,6 +231,10 @@ class _Parser:
 
     def parse(self, given_inputs: dict[str, Any]) -> Blueprint:
         self.check_keys(self.raw, TOP_KEYS, "")
+        self.cloudify = "tosca_definitions_version" in self.raw
+        self.datatypes = DataTypes(
+            self.mapping(self.raw.get("data_types"), "data_types"), self.fail
+        )
         self.inputs = self.parse_inputs(given_inputs)
         self.plugins = self.parse_plugins()
         self.node_types = self.mapping(self.raw.get("node_types"), "node_types")
@@ -204,6 +249,9 @@ class _Parser:
         nodes = {name: self.parse_node(name) for name in self.templates}
         self.check_cycles(nodes)
         outputs = self.parse_outputs(nodes)
+        capabilities = self.parse_outputs(nodes, "capabilities")
+        groups = self.parse_groups()
+        workflows = parse_workflows(self.mapping(self.raw.get("workflows"), "workflows"), self)
         description = self.raw.get("description")
         return Blueprint(
             id=self.file.stem if self.file.stem != "blueprint" else self.file.parent.name,
@@ -213,6 +261,9 @@ class _Parser:
             nodes=nodes,
             outputs=outputs,
             description=str(description) if description is not None else None,
+            capabilities=capabilities,
+            workflows=workflows,
+            groups=groups,
         )
 
     # -- inputs and plugins -----------------------------------------------------------------
@@ -230,12 +281,10 @@ class _Parser:
         for name, decl in decls.items():
             path = f"inputs.{name}"
             decl = self.mapping(decl, path)
-            self.check_keys(decl, ("type", "default", "description", "required"), path)
+            self.check_keys(decl, PROPERTY_KEYS, path)
             kind = decl.get("type")
-            if kind is not None and kind not in VALUE_TYPES:
-                self.fail(
-                    f"{path}.type", f"unknown type {kind!r}" + did_you_mean(kind, VALUE_TYPES)
-                )
+            if kind is not None:
+                self.datatypes.check_kind(kind, f"{path}.type")
             if name in given:
                 value = given[name]
             elif "default" in decl:
@@ -244,9 +293,7 @@ class _Parser:
                 value = None
             else:
                 self.fail(path, "required input is missing (give it with -i or inputs=...)")
-            if kind is not None and value is not None and not _type_ok(kind, value):
-                self.fail(path, f"expected {kind}, got {value!r}")
-            values[name] = value
+            values[name] = self.datatypes.check(kind, value, path, decl.get("constraints"))
         return values
 
     def parse_plugins(self) -> dict[str, PluginDecl]:
@@ -255,24 +302,36 @@ class _Parser:
         keys = (
             "package",
             "module",
-            "package_name",
-            "package_version",
-            "source",
-            "executor",
-            "install",
+            *PLUGIN_KEYS,
         )
+        cloudify_blueprint = "tosca_definitions_version" in self.raw
         for name, decl in decls.items():
             path = f"plugins.{name}"
             if isinstance(decl, str):
                 decl = {"package": decl}
             decl = self.mapping(decl, path, "a package name or a mapping")
             self.check_keys(decl, keys, path)
-            package = decl.get("package") or decl.get("module") or name
+            explicit = decl.get("package") or decl.get("module")
+            # Cloudify's mapping is plugin_name.<full python path>; plugyard's own short form
+            # puts the plugin's package in front of the rest.
+            cloudify_style = not explicit and (cloudify_blueprint or "executor" in decl)
+            package = "" if cloudify_style else str(explicit or name)
+            executor = decl.get("executor")
+            if executor is not None and executor not in EXECUTORS:
+                self.fail(
+                    f"{path}.executor",
+                    f"unknown executor {executor!r} (expected one of: {', '.join(EXECUTORS)})"
+                    + did_you_mean(str(executor), EXECUTORS),
+                )
+            if "install" in decl and not isinstance(decl["install"], bool):
+                self.fail(f"{path}.install", f"expected true or false, got {decl['install']!r}")
             source = decl.get("source")
             source_path = None
             if source is not None:
-                source_path = (self.source_root / str(source)).resolve()
-                if not source_path.is_dir():
+                candidate = (self.source_root / str(source)).resolve()
+                if candidate.is_dir():
+                    source_path = candidate
+                elif not cloudify_style:
                     self.fail(f"{path}.source", f"folder {str(source)!r} not found")
             package_name = decl.get("package_name")
             package_version = decl.get("package_version")
@@ -283,7 +342,7 @@ class _Parser:
                     package_version = None
             plugins[name] = PluginDecl(
                 str(name),
-                str(package),
+                package,
                 str(package_name) if package_name else None,
                 str(package_version) if package_version is not None else None,
                 source_path,
@@ -295,13 +354,13 @@ class _Parser:
     def type_chain(self, name: str, path: str) -> list[str]:
         """The type and its ancestors, nearest first, ending with the root type."""
         chain: list[str] = []
-        current = TYPE_ALIASES.get(name, name)
-        while current != ROOT_TYPE:
+        current = name
+        while current not in ROOT_TYPES:
             if current in chain:
                 self.fail(path, f"derived_from forms a cycle: {' -> '.join([*chain, current])}")
             decl = self.node_types.get(current)
             if decl is None:
-                known = [*self.node_types, ROOT_TYPE]
+                known = [*self.node_types, *ROOT_TYPES]
                 self.fail(path, f"unknown node type {current!r}" + did_you_mean(current, known))
             decl = self.mapping(decl, f"node_types.{current}")
             self.check_keys(
@@ -310,11 +369,9 @@ class _Parser:
                 f"node_types.{current}",
             )
             chain.append(current)
-            current = TYPE_ALIASES.get(
-                decl.get("derived_from") or ROOT_TYPE, decl.get("derived_from") or ROOT_TYPE
-            )
+            current = str(decl.get("derived_from") or ROOT_TYPE)
             path = f"node_types.{chain[-1]}.derived_from"
-        return [*chain, ROOT_TYPE]
+        return [*chain, current]
 
     def relationship_chain(self, name: str, path: str) -> list[str]:
         chain: list[str] = []
@@ -381,13 +438,9 @@ class _Parser:
             for prop, decl in decls.items():
                 ppath = f"node_types.{type_name}.properties.{prop}"
                 decl = self.mapping(decl, ppath)
-                self.check_keys(decl, ("type", "default", "required", "description"), ppath)
-                if decl.get("type") is not None and decl["type"] not in VALUE_TYPES:
-                    self.fail(
-                        f"{ppath}.type",
-                        f"unknown type {decl['type']!r}"
-                        + did_you_mean(str(decl["type"]), VALUE_TYPES),
-                    )
+                self.check_keys(decl, PROPERTY_KEYS, ppath)
+                if decl.get("type") is not None:
+                    self.datatypes.check_kind(decl["type"], f"{ppath}.type")
                 schema[prop] = {**schema.get(prop, {}), **decl}
         given = self.mapping(tpl.get("properties"), f"{path}.properties")
         values: dict[str, Any] = {}
@@ -408,11 +461,9 @@ class _Parser:
                     self.fail(ppath, f"required property of type {chain[0]!r} is missing")
                 else:
                     continue
-            kind = decl.get("type")
-            value = values[prop]
-            typed = value is not None and function_of(value) is None
-            if kind and typed and not _type_ok(str(kind), value):
-                self.fail(ppath, f"expected {kind}, got {value!r}")
+            values[prop] = self.datatypes.check(
+                decl.get("type"), values[prop], ppath, decl.get("constraints")
+            )
         self._resolving.pop()
         self.properties[name] = values
         return values
@@ -431,16 +482,28 @@ class _Parser:
         for type_name in reversed(chain[:-1]):
             interfaces = self.node_types[type_name].get("interfaces")
             operations.update(
-                self.parse_interfaces(interfaces, f"node_types.{type_name}.interfaces", LIFECYCLE)
+                self.parse_interfaces(
+                    interfaces, f"node_types.{type_name}.interfaces", LIFECYCLE, operations
+                )
             )
         operations.update(
-            self.parse_interfaces(tpl.get("interfaces"), f"{path}.interfaces", LIFECYCLE)
+            self.parse_interfaces(
+                tpl.get("interfaces"), f"{path}.interfaces", LIFECYCLE, operations
+            )
         )
         instances = self.mapping(tpl.get("instances"), f"{path}.instances")
         self.check_keys(instances, ("deploy",), f"{path}.instances")
-        deploy = self.evaluate(instances.get("deploy", 1), f"{path}.instances.deploy", name)
+        deploy_path = f"{path}.instances.deploy"
+        deploy = instances.get("deploy", 1)
+        scalable = self.scalable(tpl, path)
+        if "default_instances" in scalable:
+            if "deploy" in instances:
+                self.fail(deploy_path, "give either instances.deploy or default_instances")
+            deploy_path = f"{path}.capabilities.scalable.properties.default_instances"
+            deploy = scalable["default_instances"]
+        deploy = self.evaluate(deploy, deploy_path, name)
         if isinstance(deploy, bool) or not isinstance(deploy, int) or deploy < 0:
-            self.fail(f"{path}.instances.deploy", f"expected a whole number >= 0, got {deploy!r}")
+            self.fail(deploy_path, f"expected a whole number >= 0, got {deploy!r}")
         return NodeSpec(
             id=name,
             type=chain[0],
@@ -451,8 +514,32 @@ class _Parser:
             deploy=deploy,
         )
 
-    def parse_interfaces(self, value: Any, path: str, standard: str) -> dict[str, OperationSpec]:
+    def scalable(self, tpl: dict[str, Any], path: str) -> dict[str, Any]:
+        """A node template's ``capabilities.scalable.properties``."""
+        caps = self.mapping(tpl.get("capabilities"), f"{path}.capabilities")
+        self.check_keys(caps, ("scalable",), f"{path}.capabilities")
+        spath = f"{path}.capabilities.scalable"
+        scalable = self.mapping(caps.get("scalable"), spath)
+        self.check_keys(scalable, ("properties",), spath)
+        props = self.mapping(scalable.get("properties"), f"{spath}.properties")
+        self.check_keys(
+            props,
+            ("default_instances", "min_instances", "max_instances", "current_instances"),
+            f"{spath}.properties",
+        )
+        return props
+
+    def parse_interfaces(
+        self,
+        value: Any,
+        path: str,
+        standard: str,
+        inherited: dict[str, OperationSpec] | None = None,
+    ) -> dict[str, OperationSpec]:
+        """Operations declared at ``path``; one given only ``inputs`` keeps the inherited
+        implementation and adds its inputs."""
         interfaces = self.mapping(value, path)
+        inherited = inherited or {}
         ops: dict[str, OperationSpec] = {}
         for iname, iops in interfaces.items():
             ipath = f"{path}.{iname}"
@@ -471,12 +558,15 @@ class _Parser:
                         f"unknown {interface} operation {op_name!r} (expected one of: "
                         f"{', '.join(known)})" + did_you_mean(op_name, known),
                     )
-                spec = self.parse_operation(f"{interface}.{op_name}", mapping, opath)
+                full = f"{interface}.{op_name}"
+                spec = self.parse_operation(full, mapping, opath, inherited.get(full))
                 if spec is not None:
                     ops[spec.name] = spec
         return ops
 
-    def parse_operation(self, name: str, value: Any, path: str) -> OperationSpec | None:
+    def parse_operation(
+        self, name: str, value: Any, path: str, inherited: OperationSpec | None = None
+    ) -> OperationSpec | None:
         if value is None or value == "":
             return None
         if isinstance(value, str):
@@ -484,15 +574,25 @@ class _Parser:
         decl = self.mapping(value, path, "an operation name or a mapping with 'implementation'")
         self.check_keys(decl, OP_KEYS, path)
         impl = decl.get("implementation")
+        inputs = self.operation_inputs(decl.get("inputs"), f"{path}.inputs")
         if not impl:
+            if inherited is not None and inputs:
+                return dataclasses.replace(inherited, inputs={**inherited.inputs, **inputs})
             return None
         if not isinstance(impl, str):
             self.fail(f"{path}.implementation", f"expected plugin.module.function, got {impl!r}")
+        script = self.script_shorthand(impl)
+        if script is not None:
+            impl, inputs = SCRIPT_RUNNER, {"script_path": script, **inputs}
         try:
             plugin, func = resolve_operation(impl, self.plugins)
         except MappingError as exc:
-            self.fail(path, str(exc))
-        inputs = self.mapping(decl.get("inputs"), f"{path}.inputs")
+            hint = (
+                " (the script plugin comes with cloudify-common)" if impl == SCRIPT_RUNNER else ""
+            )
+            self.fail(path, str(exc) + hint)
+        if inherited is not None and inherited.implementation == impl:
+            inputs = {**inherited.inputs, **inputs}
         return OperationSpec(
             name=name,
             implementation=impl,
@@ -505,6 +605,33 @@ class _Parser:
             timeout_recoverable=bool(decl.get("timeout_recoverable", False)),
             where=path,
         )
+
+    def script_shorthand(self, impl: str) -> str | None:
+        """``scripts/create.sh`` as an operation: a script in the blueprint's folder, run by
+        the script plugin (when the blueprint declares one named ``script``)."""
+        if impl.split(".", 1)[0] in self.plugins or "script" not in self.plugins:
+            return None
+        folder = self.file.parent
+        candidate = (folder / impl).resolve()
+        if folder not in candidate.parents or not candidate.is_file():
+            return None
+        return impl
+
+    def operation_inputs(self, value: Any, path: str) -> dict[str, Any]:
+        """Operation inputs; in a type of a Cloudify blueprint they are declarations
+        (``{type, default, description}``) whose defaults are the values."""
+        inputs = self.mapping(value, path)
+        type_level = path.startswith(("node_types.", "relationships."))
+        if not (self.cloudify and type_level):
+            return inputs
+        values: dict[str, Any] = {}
+        for key, decl in inputs.items():
+            ipath = f"{path}.{key}"
+            decl = self.mapping(decl, ipath, "an input declaration ({type, default, ...})")
+            self.check_keys(decl, PROPERTY_KEYS, ipath)
+            if "default" in decl:
+                values[key] = self.datatypes.check(decl.get("type"), decl["default"], ipath)
+        return values
 
     def number(
         self, decl: dict[str, Any], key: str, path: str, kind: type, *, minimum: float
@@ -557,6 +684,7 @@ class _Parser:
                         decl.get("source_interfaces"),
                         f"{tpath}.source_interfaces",
                         RELATIONSHIP_LIFECYCLE,
+                        source_ops,
                     )
                 )
                 target_ops.update(
@@ -564,6 +692,7 @@ class _Parser:
                         decl.get("target_interfaces"),
                         f"{tpath}.target_interfaces",
                         RELATIONSHIP_LIFECYCLE,
+                        target_ops,
                     )
                 )
             source_ops.update(
@@ -571,6 +700,7 @@ class _Parser:
                     item.get("source_interfaces"),
                     f"{rpath}.source_interfaces",
                     RELATIONSHIP_LIFECYCLE,
+                    source_ops,
                 )
             )
             target_ops.update(
@@ -578,6 +708,7 @@ class _Parser:
                     item.get("target_interfaces"),
                     f"{rpath}.target_interfaces",
                     RELATIONSHIP_LIFECYCLE,
+                    target_ops,
                 )
             )
             rels.append(
@@ -605,11 +736,31 @@ class _Parser:
         for name in nodes:
             visit(name, [])
 
-    def parse_outputs(self, nodes: dict[str, NodeSpec]) -> dict[str, Any]:
-        outputs = self.mapping(self.raw.get("outputs"), "outputs")
+    def parse_groups(self) -> dict[str, tuple[str, ...]]:
+        groups = self.mapping(self.raw.get("groups"), "groups")
+        parsed: dict[str, tuple[str, ...]] = {}
+        for name, decl in groups.items():
+            path = f"groups.{name}"
+            decl = self.mapping(decl, path)
+            self.check_keys(decl, ("members", "policies"), path)
+            members = decl.get("members") or []
+            if not isinstance(members, list) or not members:
+                self.fail(f"{path}.members", "expected a non-empty list of node templates")
+            for member in members:
+                if member not in self.templates and member not in groups:
+                    self.fail(
+                        f"{path}.members",
+                        f"unknown node template or group {member!r}"
+                        + did_you_mean(str(member), [*self.templates, *groups]),
+                    )
+            parsed[str(name)] = tuple(str(m) for m in members)
+        return parsed
+
+    def parse_outputs(self, nodes: dict[str, NodeSpec], section: str = "outputs") -> dict[str, Any]:
+        outputs = self.mapping(self.raw.get(section), section)
         parsed: dict[str, Any] = {}
         for name, decl in outputs.items():
-            path = f"outputs.{name}"
+            path = f"{section}.{name}"
             decl = self.mapping(decl, path)
             self.check_keys(decl, ("value", "description"), path)
             parsed[name] = self.evaluate(decl.get("value"), f"{path}.value", "")
@@ -670,3 +821,6 @@ class _StaticFunctions:
         except LookupError:
             pass
         raise LookupError(node)
+
+    def get_secret(self, key: str, path: list[Any], where: str) -> Any:
+        raise LookupError(key)

@@ -294,16 +294,22 @@ def uninstall(
 
 
 @lifecycle.command()
-@click.argument("operation")
-@click.option("-n", "--node-id", "node_ids", multiple=True, help="Only these nodes.")
-@click.option("-p", "--param", "params", multiple=True, help="key=value operation argument.")
+@click.argument("name", metavar="WORKFLOW_OR_OPERATION")
+@click.option("-n", "--node-id", "node_ids", multiple=True, help="Only these nodes (operations).")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    help="key=value: a workflow parameter, or an operation argument.",
+)
 @deployment_option
 @storage_option
 @config_option
 @retry_options
 @verbose_option
 def execute(
-    operation: str,
+    name: str,
     node_ids: tuple[str, ...],
     params: tuple[str, ...],
     deployment: str,
@@ -314,20 +320,28 @@ def execute(
     pool_size: int | None,
     verbose: bool,
 ) -> None:
-    """Run OPERATION (e.g. lifecycle.start) on the deployment's instances."""
+    """Run a workflow (install, uninstall, execute_operation or one of the blueprint's
+    ``workflows``) with -p parameters, or run an operation (e.g. lifecycle.start) on the
+    deployment's instances with -p arguments."""
     from plugyard.host.cli import parse_properties
 
-    parameters: dict[str, Any] = {"operation": operation}
-    if node_ids:
-        parameters["node_ids"] = list(node_ids)
-    if params:
-        parameters["operation_kwargs"] = parse_properties(params)
+    given = parse_properties(params) if params else {}
     retries = _retry_args(task_retries, task_retry_interval, pool_size)
 
     async def work(service: LifecycleService, env: Environment) -> ExecutionResult:
-        return await service.run(deployment, "execute_operation", retries=retries, **parameters)
+        workflows = {"install", "uninstall", "execute_operation", *env.blueprint.workflows}
+        parameters: dict[str, Any]
+        if name in workflows:
+            workflow, parameters = name, dict(given)
+        else:
+            workflow, parameters = "execute_operation", {"operation": name}
+            if given:
+                parameters["operation_kwargs"] = given
+        if node_ids:
+            parameters["node_ids"] = list(node_ids)
+        return await service.run(deployment, workflow, retries=retries, **parameters)
 
-    _on_host(config_path, deployment, storage, work, action="execute_operation", verbose=verbose)
+    _on_host(config_path, deployment, storage, work, action=name, verbose=verbose)
 
 
 @lifecycle.command()
@@ -367,14 +381,25 @@ def instances(deployment: str, storage: str | None, config_path: str | None, as_
 @storage_option
 @config_option
 @verbose_option
+@click.option(
+    "--reset-operations",
+    is_flag=True,
+    help="Run again operations that were running when the execution was interrupted, even "
+    "those not marked resumable.",
+)
 def resume(
     execution_id: str | None,
     deployment: str,
     storage: str | None,
     config_path: str | None,
     verbose: bool,
+    reset_operations: bool,
 ) -> None:
-    """Resume an interrupted execution (default: the latest unfinished one), on a host."""
+    """Resume an interrupted execution (default: the latest unfinished one), on a host.
+
+    An operation that was running when the execution was interrupted runs again only if it
+    is marked resumable; otherwise the resume fails naming it (see --reset-operations).
+    """
 
     async def work(service: LifecycleService, env: Environment) -> ExecutionResult:
         exec_id = execution_id
@@ -385,6 +410,6 @@ def resume(
             if not pending:
                 raise ValueError(f"deployment {deployment!r} has no execution to resume")
             exec_id = pending[-1].id
-        return await service.resume(deployment, exec_id)
+        return await service.resume(deployment, exec_id, reset_operations=reset_operations)
 
     _on_host(config_path, deployment, storage, work, action="resume", verbose=verbose)

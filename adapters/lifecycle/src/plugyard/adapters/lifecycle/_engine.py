@@ -4,9 +4,11 @@ each instance's steps in lifecycle order, operations retried without holding a w
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import logging
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,16 +27,17 @@ from plugyard.sdk.lifecycle import (
     exception_to_error_cause,
 )
 
-from ._functions import evaluate
+from ._functions import FunctionError, evaluate
 from ._model import INSTALL_STEPS, UNINSTALL_STEPS, NodeSpec, OperationSpec
 from ._plan import NodeInstance
-from ._runner import OperationCall, has_wrappers, is_async
+from ._runner import OperationCall, _takes_ctx, has_wrappers, is_async, is_resumable
+from .compat import workflow_scope
 
 if TYPE_CHECKING:
     from ._environment import Environment
     from ._journal import Journal
 
-__all__ = ["OperationFailed", "Settings", "Task", "WorkflowRun"]
+__all__ = ["OperationFailed", "Settings", "Task", "WorkflowFunctionFailed", "WorkflowRun"]
 
 logger = logging.getLogger("plugyard.lifecycle")
 
@@ -79,8 +82,19 @@ def _causes_of(error: BaseException) -> list[ErrorCause]:
     return [own, *list(getattr(error, "causes", None) or [])]
 
 
+class WorkflowFunctionFailed(OperationFailed):
+    """A workflow function raised (not one of its operations)."""
+
+    def __init__(self, workflow: str, error: BaseException, causes: list[ErrorCause]) -> None:
+        Exception.__init__(self, f"workflow {workflow!r} raised {type(error).__name__}: {error}")
+        self.task = None  # type: ignore[assignment]
+        self.error = error
+        self.causes = causes
+
+
 class WorkflowRun:
-    """One execution of ``install``, ``uninstall`` or ``execute_operation``."""
+    """One execution of ``install``, ``uninstall``, ``execute_operation`` or a workflow
+    function."""
 
     def __init__(
         self,
@@ -91,8 +105,15 @@ class WorkflowRun:
         settings: Settings,
         journal: Journal,
         skip: set[str],
+        *,
+        kind: str | None = None,
+        in_flight: set[str] | None = None,
+        resumed: bool = False,
     ) -> None:
         self.env = env
+        self.in_flight = in_flight or set()
+        self.resumed = resumed
+        self.kind = kind or workflow
         self.execution_id = execution_id
         self.workflow = workflow
         self.parameters = parameters
@@ -103,6 +124,8 @@ class WorkflowRun:
         self.counts = {"succeeded": 0, "failed": 0, "retried": 0, "skipped": 0}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: Any = None
+        self._submit_lock = threading.Lock()
+        self._submitted = 0
 
     # -- running ----------------------------------------------------------------------------
 
@@ -121,10 +144,73 @@ class WorkflowRun:
         finally:
             await self.journal.commit()
 
+    async def run_function(
+        self, pool: Any, function: Callable[..., Any], parameters: dict[str, Any]
+    ) -> None:
+        """Run a workflow function in a thread with its :class:`WorkflowContext`."""
+        from ._workflow_context import WorkflowContext
+
+        self._loop = asyncio.get_running_loop()
+        self._pool = pool
+        wctx = WorkflowContext(self, parameters)
+
+        def call() -> Any:
+            kwargs = dict(parameters)
+            with workflow_scope(wctx, kwargs) as ctx_argument:
+                if _takes_ctx(function):
+                    kwargs.setdefault("ctx", ctx_argument)
+                return function(**kwargs)
+
+        try:
+            await asyncio.to_thread(call)
+        except OperationFailed:
+            raise
+        except Exception as error:
+            raise WorkflowFunctionFailed(self.workflow, error, _causes_of(error)) from error
+        finally:
+            await self.journal.commit()
+
+    def submit_operation(
+        self, instance: NodeInstance, spec: OperationSpec, name: str, kwargs: dict[str, Any]
+    ) -> concurrent.futures.Future[None]:
+        """Run an operation for a workflow function (from its thread)."""
+        assert self._loop is not None
+        with self._submit_lock:
+            self._submitted += 1
+            key = f"{instance.id}:{spec.name}:wf{self._submitted}"
+        task = Task(key, spec, instance, spec.name.rsplit(".", 1)[-1], kwargs)
+        return asyncio.run_coroutine_threadsafe(self._run_task(task), self._loop)
+
+    def workflow_event(self, message: str, instance_id: str | None) -> None:
+        """Record a workflow function's event (from its thread)."""
+        assert self._loop is not None
+        data = {
+            "deployment_id": self.env.name,
+            "execution_id": self.execution_id,
+            "workflow_id": self.workflow,
+            "node_instance_id": instance_id,
+            "message": message,
+        }
+        topic = f"workflow.{self.env.name}.{self.workflow}.event"
+        asyncio.run_coroutine_threadsafe(self._emit(topic, data), self._loop).result()
+
+    async def _emit(self, topic: str, data: dict[str, Any]) -> None:
+        self.env.emit(topic, data, self.journal)
+
+    def set_state_threadsafe(self, instance_id: str, state: str) -> None:
+        """Set an instance's state (from a workflow function's thread)."""
+        assert self._loop is not None
+
+        async def apply() -> None:
+            self.journal.state(instance_id, state)
+            self.instances[instance_id].state = state
+
+        asyncio.run_coroutine_threadsafe(apply(), self._loop).result()
+
     def _plan(self) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
-        if self.workflow == "execute_operation":
+        if self.kind == "execute_operation":
             return self._plan_execute_operation()
-        install = self.workflow == "install"
+        install = self.kind == "install"
         steps_of = INSTALL_STEPS if install else UNINSTALL_STEPS
         deps: dict[str, list[str]] = {iid: [] for iid in self.instances}
         for instance in self.instances.values():
@@ -150,6 +236,7 @@ class WorkflowRun:
         name = str(params["operation"])
         node_ids = set(params.get("node_ids") or [])
         instance_ids = set(params.get("node_instance_ids") or [])
+        type_names = set(params.get("type_names") or [])
         extra = dict(params.get("operation_kwargs") or {})
         plans: dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]] = {}
         for iid, instance in self.instances.items():
@@ -157,7 +244,10 @@ class WorkflowRun:
                 continue
             if instance_ids and iid not in instance_ids:
                 continue
-            spec = self.env.blueprint.nodes[instance.node_id].find_operation(name)
+            node = self.env.blueprint.nodes[instance.node_id]
+            if type_names and not type_names & set(node.type_hierarchy):
+                continue
+            spec = node.find_operation(name)
             if spec is None:
                 continue
             task = Task(f"{iid}:{spec.name}", spec, instance, spec.name, extra)
@@ -211,6 +301,17 @@ class WorkflowRun:
             self.counts["skipped"] += 1
             return
         spec = task.spec
+        resumable = is_resumable(spec.function)
+        if task.key in self.in_flight and not resumable:
+            self.counts["failed"] += 1
+            error = NonRecoverableError(
+                f"{task.instance.id}: operation {task.short_name} ({spec.implementation}) was "
+                f"running when execution {self.execution_id} was interrupted and is not marked "
+                "resumable, so it was not run again. Check what it left behind, then resume "
+                "with --reset-operations (reset_operations=True) to run it again, or mark it "
+                "@operation(resumable=True) if running it twice is safe."
+            )
+            raise OperationFailed(task, error, _causes_of(error))
         settings = self.settings
         max_retries = spec.max_retries if spec.max_retries is not None else settings.task_retries
         interval = (
@@ -219,6 +320,9 @@ class WorkflowRun:
         retry_number = 0
         while True:
             self._record(task, "started", retry_number)
+            # One commit per attempt, before it runs: a resume must know what was in flight,
+            # and the same commit stores what succeeded before it on this path.
+            await self.journal.commit()
             started = time.perf_counter()
             try:
                 await self._invoke(task, retry_number, max_retries)
@@ -247,7 +351,7 @@ class WorkflowRun:
                 continue
             self._record(task, "succeeded", retry_number, elapsed_from=started)
             self.counts["succeeded"] += 1
-            await self.journal.commit()
+            self.journal.flush_soon()
             return
 
     async def _invoke(self, task: Task, retry_number: int, max_retries: int) -> None:
@@ -335,13 +439,18 @@ class WorkflowRun:
             kwargs=kwargs,
             function=spec.function,
             loop=self._loop,
+            resumed=self.resumed,
         )
 
     def _subject(self, instance: NodeInstance) -> RelationshipSubject:
         node = self.env.blueprint.nodes[instance.node_id]
         return RelationshipSubject(
             NodeContext(
-                node.id, node.properties, node.type, list(node.type_hierarchy), node.deploy
+                node.id,
+                self.env.node_properties(node.id),
+                node.type,
+                list(node.type_hierarchy),
+                node.deploy,
             ),
             NodeInstanceContext(
                 instance.id,
@@ -355,9 +464,12 @@ class WorkflowRun:
         if not task.spec.inputs:
             return {}
         functions = self.env.runtime_functions(task.instance, task.relationship)
-        value = evaluate(
-            copy.deepcopy(task.spec.inputs), functions, f"{task.spec.where}.inputs", late=True
-        )
+        try:
+            value = evaluate(
+                copy.deepcopy(task.spec.inputs), functions, f"{task.spec.where}.inputs", late=True
+            )
+        except FunctionError as exc:
+            raise NonRecoverableError(f"{exc.where}: {exc.message}") from None
         return dict(value)
 
     # -- events -----------------------------------------------------------------------------

@@ -17,17 +17,20 @@ from typing import Any
 import pluggy
 
 from plugyard.sdk import PROJECT_NAME
-from plugyard.sdk.lifecycle import WorkflowFailed, resolve_resource
+from plugyard.sdk.lifecycle import NonRecoverableError, WorkflowFailed, resolve_resource
 
 from ._blueprint import load_blueprint
+from ._builtin_workflows import FUNCTIONS as BUILTIN_FUNCTIONS
 from ._engine import OperationFailed, Settings, WorkflowRun
 from ._errors import StorageError
-from ._functions import FunctionError, evaluate
+from ._functions import FunctionError, evaluate, uses_function
 from ._journal import Journal
 from ._model import Blueprint
 from ._plan import NodeInstance, plan_instances
 from ._runner import ensure_runner
+from ._secrets import SecretNotFound, SecretStore
 from ._storage import Execution, Storage
+from ._workflows_dsl import check_workflow_parameters
 
 __all__ = [
     "DEFAULT_TASK_RETRIES",
@@ -56,6 +59,21 @@ WORKFLOWS = {
         "node_ids": False,
         "node_instance_ids": False,
         "operation_kwargs": False,
+        "type_names": False,
+    },
+    **{
+        name: {
+            **dict.fromkeys(parms, False),
+            "run_by_dependency_order": False,
+            "type_names": False,
+            "node_ids": False,
+            "node_instance_ids": False,
+        }
+        for name, parms in (
+            ("start", ("operation_parms",)),
+            ("stop", ("operation_parms",)),
+            ("restart", ("stop_parms", "start_parms")),
+        )
     },
 }
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -74,8 +92,17 @@ class ExecutionResult(dict[str, Any]):
 class _Backend:
     """The context backend of one deployment: storage, blueprint folder, work folders."""
 
-    def __init__(self, storage: Storage, folder: Path, workdirs: Path, deployment: str) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        folder: Path,
+        workdirs: Path,
+        deployment: str,
+        blueprint: Blueprint | None = None,
+    ) -> None:
         self.storage = storage
+        self.blueprint = blueprint
+        self.node_properties: Callable[[str], dict[str, Any]] | None = None
         self.folder = folder
         self.workdirs = workdirs
         self.deployment = deployment
@@ -125,6 +152,18 @@ class _RuntimeFunctions:
         for key in path:
             value = value[key]
         return value
+
+    def get_secret(self, key: str, path: list[Any], where: str) -> Any:
+        try:
+            return SecretStore(self.env.storage).value(key, path)
+        except SecretNotFound:
+            raise FunctionError(
+                where,
+                f"get_secret: no secret {key!r} (set it with: plugyard lifecycle secrets set "
+                f"{key} -d {self.env.name})",
+            ) from None
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise FunctionError(where, f"get_secret: secret {key!r} has no item {path!r}") from None
 
     def get_attribute(self, node: str, path: list[Any], where: str) -> Any:
         instance = self._instance(node, where)
@@ -190,9 +229,15 @@ class Environment:
         self.pm = pm or pluggy.PluginManager(PROJECT_NAME)
         ensure_runner(self.pm)
         self.workdirs = workdirs or Path(tempfile.gettempdir()) / "plugyard-lifecycle"
-        self.backend = _Backend(storage, blueprint.folder, self.workdirs, name)
+        self.backend = _Backend(storage, blueprint.folder, self.workdirs, name, blueprint)
         self.db_executor = ThreadPoolExecutor(1, thread_name_prefix=f"lifecycle-db-{name}")
         self._subscribers: list[Subscriber] = []
+        self.backend.node_properties = self.node_properties
+        self._secret_nodes = {
+            node_id
+            for node_id, node in blueprint.nodes.items()
+            if uses_function(node.properties, "get_secret")
+        }
         self._owns_storage = owns_storage
 
     def __repr__(self) -> str:
@@ -224,12 +269,36 @@ class Environment:
         """Lookups for evaluating functions while operations run."""
         return _RuntimeFunctions(self, instance, rel)
 
+    def node_properties(self, node_id: str) -> dict[str, Any]:
+        """A node's properties, with ``get_secret`` read now (only where it is used)."""
+        node = self.blueprint.nodes[node_id]
+        if node_id not in self._secret_nodes:
+            return node.properties
+        try:
+            value = evaluate(
+                node.properties,
+                self.runtime_functions(None),
+                f"node_templates.{node_id}.properties",
+                late=True,
+            )
+        except FunctionError as exc:
+            raise NonRecoverableError(f"{exc.where}: {exc.message}") from None
+        return dict(value)
+
     def outputs(self) -> dict[str, Any]:
         """The blueprint's outputs, evaluated against current runtime properties."""
         functions = self.runtime_functions(None)
         return {
             name: evaluate(value, functions, f"outputs.{name}", late=True)
             for name, value in self.blueprint.outputs.items()
+        }
+
+    def capabilities(self) -> dict[str, Any]:
+        """The blueprint's capabilities, evaluated against current runtime properties."""
+        functions = self.runtime_functions(None)
+        return {
+            name: evaluate(value, functions, f"capabilities.{name}", late=True)
+            for name, value in self.blueprint.capabilities.items()
         }
 
     def close(self) -> None:
@@ -293,11 +362,16 @@ class Environment:
         await self._db(self.storage.create_execution, execution)
         return await self._run(execution, set())
 
-    def resume(self, execution_id: str) -> ExecutionResult:
-        """Run an interrupted or failed execution again; operations that succeeded are skipped."""
-        return asyncio.run(self.aresume(execution_id))
+    def resume(self, execution_id: str, reset_operations: bool = False) -> ExecutionResult:
+        """Run an interrupted or failed execution again; operations that succeeded are skipped.
 
-    async def aresume(self, execution_id: str) -> ExecutionResult:
+        An operation that was running when the execution was interrupted runs again only if
+        it is marked resumable; otherwise the resumed execution fails naming it, unless
+        ``reset_operations`` says to run such operations again anyway.
+        """
+        return asyncio.run(self.aresume(execution_id, reset_operations))
+
+    async def aresume(self, execution_id: str, reset_operations: bool = False) -> ExecutionResult:
         """:meth:`resume` on the running loop."""
         execution = await self._db(self.storage.get_execution, execution_id)
         if execution.deployment_id != self.name:
@@ -307,8 +381,12 @@ class Environment:
         if execution.status == "succeeded":
             raise ValueError(f"execution {execution_id} already succeeded; nothing to resume")
         skip = await self._db(self.storage.succeeded_keys, execution_id)
+        rows = await self._db(self.storage.get_operations, execution_id)
+        in_flight = (
+            set() if reset_operations else {r["key"] for r in rows if r["state"] == "started"}
+        )
         await self._db(self.storage.update_execution, execution_id, "started")
-        return await self._run(execution, skip)
+        return await self._run(execution, skip, in_flight, resumed=True)
 
     async def _db(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.db_executor, func, *args)
@@ -316,33 +394,41 @@ class Environment:
     def _check_parameters(
         self, workflow: str, given: Mapping[str, Any], allow_custom: bool
     ) -> dict[str, Any]:
-        if workflow not in WORKFLOWS:
+        spec = self.blueprint.workflows.get(workflow)
+        if spec is None and workflow not in WORKFLOWS:
             from ._imports import did_you_mean
 
+            known = sorted({*WORKFLOWS, *self.blueprint.workflows})
             raise ValueError(
-                f"unknown workflow {workflow!r} (known: {', '.join(WORKFLOWS)})"
-                + did_you_mean(workflow, WORKFLOWS)
+                f"unknown workflow {workflow!r} (known: {', '.join(known)})"
+                + did_you_mean(workflow, known)
             )
-        declared = WORKFLOWS[workflow]
-        for key in given:
-            if key not in declared and not allow_custom:
-                raise ValueError(
-                    f"workflow {workflow!r}: unknown parameter {key!r} "
-                    f"(known: {', '.join(declared) or 'none'})"
-                )
-        for key, required in declared.items():
-            if required and key not in given:
-                raise ValueError(f"workflow {workflow!r}: parameter {key!r} is required")
-        if workflow == "execute_operation":
-            name = str(given["operation"])
+        if spec is not None:
+            params = check_workflow_parameters(spec, given, allow_custom)
+        else:
+            params = _check_builtin_parameters(workflow, given, allow_custom)
+        if self._workflow_kind(workflow) == "execute_operation":
+            name = str(params["operation"])
             if not any(n.find_operation(name) for n in self.blueprint.nodes.values()):
                 raise ValueError(f"execute_operation: no node maps operation {name!r}")
-        return dict(given)
+        return params
 
-    async def _run(self, execution: Execution, skip: set[str]) -> ExecutionResult:
+    def _workflow_kind(self, workflow: str) -> str | None:
+        """The built-in workflow a name runs, or None for a workflow function."""
+        spec = self.blueprint.workflows.get(workflow)
+        return workflow if spec is None else spec.builtin
+
+    async def _run(
+        self,
+        execution: Execution,
+        skip: set[str],
+        in_flight: set[str] | None = None,
+        *,
+        resumed: bool = False,
+    ) -> ExecutionResult:
         settings = Settings(**execution.settings)
         journal = Journal(self.storage, execution.id, self.name, self.db_executor)
-        if skip:
+        if resumed or skip:
             journal.known(await self._db(self.storage.operation_keys, execution.id))
         run = WorkflowRun(
             self,
@@ -352,7 +438,11 @@ class Environment:
             settings,
             journal,
             skip,
+            kind=self._workflow_kind(execution.workflow_id),
+            in_flight=in_flight,
+            resumed=resumed,
         )
+        spec = self.blueprint.workflows.get(execution.workflow_id)
         loop = asyncio.get_running_loop()
         router = _LogRouter.get()
 
@@ -371,7 +461,13 @@ class Environment:
         )
         started = time.perf_counter()
         try:
-            await run.run(pool)
+            function = spec.function if spec is not None else None
+            if function is None and run.kind in BUILTIN_FUNCTIONS:
+                function = BUILTIN_FUNCTIONS[run.kind]
+            if function is not None:
+                await run.run_function(pool, function, execution.parameters)
+            else:
+                await run.run(pool)
         except OperationFailed as failure:
             return await self._failed(execution, run, failure, journal, started)
         except BaseException:
@@ -437,6 +533,22 @@ class Environment:
             "logger": record.name,
         }
         self.emit(f"operation.{self.name}.{instance}.{operation}.log", data, journal)
+
+
+def _check_builtin_parameters(
+    workflow: str, given: Mapping[str, Any], allow_custom: bool
+) -> dict[str, Any]:
+    declared = WORKFLOWS[workflow]
+    for key in given:
+        if key not in declared and not allow_custom:
+            raise ValueError(
+                f"workflow {workflow!r}: unknown parameter {key!r} "
+                f"(known: {', '.join(declared) or 'none'})"
+            )
+    for key, required in declared.items():
+        if required and key not in given:
+            raise ValueError(f"workflow {workflow!r}: parameter {key!r} is required")
+    return dict(given)
 
 
 def _open_storage(storage: Storage | str | Path | None) -> tuple[Storage, bool]:

@@ -1,15 +1,15 @@
 """Intrinsic functions in blueprints: ``get_input``, ``get_property``, ``get_attribute``,
-``concat``. Inputs and properties are resolved when the blueprint is read; attributes (runtime
-properties) when an operation runs or outputs are read."""
+``concat``, ``get_secret``. Inputs and properties are resolved when the blueprint is read;
+attributes (runtime properties) and secrets when an operation runs or outputs are read."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-__all__ = ["FUNCTIONS", "FunctionError", "Functions", "evaluate", "function_of"]
+__all__ = ["FUNCTIONS", "FunctionError", "Functions", "evaluate", "function_of", "uses_function"]
 
-FUNCTIONS = ("get_input", "get_property", "get_attribute", "concat")
+FUNCTIONS = ("get_input", "get_property", "get_attribute", "concat", "get_secret")
 
 
 class FunctionError(ValueError):
@@ -32,6 +32,10 @@ class Functions(Protocol):
         """A runtime property; raise ``LookupError`` to leave the call for later."""
         ...
 
+    def get_secret(self, key: str, path: list[Any], where: str) -> Any:
+        """A secret; raise ``LookupError`` to leave the call for later."""
+        ...
+
 
 def function_of(value: Any) -> tuple[str, Any] | None:
     """``(name, args)`` if ``value`` is an intrinsic function call, else ``None``."""
@@ -40,6 +44,18 @@ def function_of(value: Any) -> tuple[str, Any] | None:
         if name in FUNCTIONS:
             return str(name), args
     return None
+
+
+def uses_function(value: Any, name: str) -> bool:
+    """Whether ``value`` calls the intrinsic function ``name`` anywhere inside it."""
+    call = function_of(value)
+    if call is not None and call[0] == name:
+        return True
+    if isinstance(value, Mapping):
+        return any(uses_function(v, name) for v in value.values())
+    if isinstance(value, list):
+        return any(uses_function(v, name) for v in value)
+    return False
 
 
 def _dig(value: Any, path: list[Any], where: str, what: str) -> Any:
@@ -79,6 +95,7 @@ def _call(name: str, args: Any, functions: Functions, where: str, late: bool) ->
         "get_property": lambda: _get_property(args, functions, where),
         "get_attribute": lambda: _get_attribute(args, functions, where, late),
         "concat": lambda: _concat(args, functions, where, late),
+        "get_secret": lambda: _get_secret(args, functions, where),
     }
     return handlers[name]()
 
@@ -104,6 +121,19 @@ def _get_attribute(args: Any, functions: Functions, where: str, late: bool) -> A
         if late:
             return None
         return {"get_attribute": args}
+
+
+def _get_secret(args: Any, functions: Functions, where: str) -> Any:
+    if isinstance(args, str):
+        key, path = args, []
+    elif isinstance(args, list) and args and isinstance(args[0], str):
+        key, path = args[0], list(args[1:])
+    else:
+        raise FunctionError(where, f"get_secret expects a key or [key, path...], got {args!r}")
+    try:
+        return functions.get_secret(key, path, where)
+    except LookupError:
+        return {"get_secret": args}
 
 
 def _concat(args: Any, functions: Functions, where: str, late: bool) -> Any:

@@ -63,12 +63,14 @@ def resolve_operation(
             f"(declared: {declared})" + did_you_mean(plugin_name, plugins)
         )
     _add_source(decl.source)
-    module_name = ".".join([decl.package, *rest])
+    if not decl.package and not rest:
+        raise MappingError(f"operation {mapping!r} is not of the form plugin_name.module.function")
+    module_name = ".".join([decl.package, *rest]) if decl.package else ".".join(rest)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and module_name.startswith(exc.name) and rest:
-            parent = ".".join([decl.package, *rest[:-1]])
+            parent = ".".join([p for p in (decl.package, *rest[:-1]) if p])
             options = [
                 ".".join([plugin_name, *rest[:-1], sub, func_name]) for sub in _submodules(parent)
             ]

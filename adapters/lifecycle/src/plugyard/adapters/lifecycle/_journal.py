@@ -11,7 +11,10 @@ from typing import Any
 
 from ._storage import Batch, Storage
 
-__all__ = ["Journal"]
+__all__ = ["FLUSH_DELAY", "Journal"]
+
+FLUSH_DELAY = 0.05
+"""Seconds a success may wait to be stored with the next commit rather than alone."""
 
 
 class Journal:
@@ -31,6 +34,7 @@ class Journal:
         self._added = 0
         self._durable = 0
         self._flush: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def known(self, keys: set[str]) -> None:
         """Operation keys already stored (a resumed execution's)."""
@@ -75,6 +79,20 @@ class Journal:
             if self._flush is None:
                 self._flush = asyncio.ensure_future(self._run_flush())
             await asyncio.shield(self._flush)
+        if self._timer is not None and self._durable >= self._added:
+            self._timer.cancel()
+            self._timer = None
+
+    def flush_soon(self, delay: float = FLUSH_DELAY) -> None:
+        """Store what was recorded within ``delay`` seconds, without waiting for it: a
+        ``commit()`` in the meantime stores it with whatever else it stores."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._kick)
+
+    def _kick(self) -> None:
+        self._timer = None
+        if self._flush is None and self._durable < self._added:
+            self._flush = asyncio.ensure_future(self._run_flush())
 
     async def _run_flush(self) -> None:
         try:

@@ -19,6 +19,7 @@ __all__ = [
     "OperationSpec",
     "PluginDecl",
     "RelationshipSpec",
+    "WorkflowSpec",
 ]
 
 LIFECYCLE = "lifecycle"
@@ -133,6 +134,19 @@ class NodeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkflowSpec:
+    """One entry of the blueprint's ``workflows``: a built-in workflow or a function."""
+
+    name: str
+    mapping: str
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    builtin: str | None = None
+    plugin: str | None = None
+    function: Callable[..., Any] | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Blueprint:
     """A validated blueprint: where it lives, its inputs' values, nodes, plugins and outputs."""
 
@@ -143,6 +157,9 @@ class Blueprint:
     nodes: dict[str, NodeSpec]
     outputs: dict[str, Any]
     description: str | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:

@@ -13,11 +13,13 @@ from typing import Any
 import pluggy
 
 from plugyard.sdk import hookimpl
-from plugyard.sdk.lifecycle import OperationContext, current_ctx
+from plugyard.sdk.lifecycle import OPERATION_ATTR, OperationContext, current_ctx
 
 from . import hookspecs
+from .compat import operation_scope
+from .compat import resumable as compat_resumable
 
-__all__ = ["OperationCall", "Runner", "ensure_runner", "has_wrappers"]
+__all__ = ["OperationCall", "Runner", "ensure_runner", "has_wrappers", "is_resumable"]
 
 RUNNER_NAME = "plugyard.lifecycle.runner"
 
@@ -37,6 +39,16 @@ def is_async(func: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(func)
 
 
+@functools.lru_cache(maxsize=4096)
+def is_resumable(func: Callable[..., Any]) -> bool:
+    """Whether the operation may run again when an execution interrupted while it ran is
+    resumed (``@operation(resumable=True)``, or Cloudify's own marker)."""
+    mark = getattr(func, OPERATION_ATTR, None)
+    if isinstance(mark, dict) and mark.get("resumable"):
+        return True
+    return compat_resumable(func)
+
+
 @dataclass(slots=True)
 class OperationCall:
     """One call of an operation, as the ``plugyard_lifecycle_operation`` hook sees it."""
@@ -53,13 +65,15 @@ class OperationCall:
     kwargs: dict[str, Any]
     function: Callable[..., Any] = field(repr=False)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    resumed: bool = False
+    """Whether the call belongs to a resumed execution."""
 
     def run(self) -> Any:
         """Call the function with ``ctx`` current; save runtime properties after it."""
         kwargs = dict(self.kwargs)
-        if _takes_ctx(self.function):
-            kwargs.setdefault("ctx", self.ctx)
-        with current_ctx.push(self.ctx, self.kwargs):
+        with operation_scope(self) as ctx_argument, current_ctx.push(self.ctx, self.kwargs):
+            if _takes_ctx(self.function):
+                kwargs.setdefault("ctx", ctx_argument)
             try:
                 result = self.function(**kwargs)
                 if inspect.isawaitable(result):

@@ -217,13 +217,16 @@ class LifecycleService(Service):
         }
         return await env.aexecute(workflow, parameters or None, **options)
 
-    async def resume(self, deployment: str, execution_id: str) -> ExecutionResult:
-        """Resume an interrupted execution of an open deployment."""
+    async def resume(
+        self, deployment: str, execution_id: str, *, reset_operations: bool = False
+    ) -> ExecutionResult:
+        """Resume an interrupted execution of an open deployment (``reset_operations``: run
+        again the operations that were running, resumable or not)."""
         env = self.envs.get(deployment) or await self.open(deployment)
         problem = self.unavailable(env)
         if problem is not None:
             raise ValueError(f"deployment {deployment!r}: cannot resume: {problem}")
-        return await env.aresume(execution_id)
+        return await env.aresume(execution_id, reset_operations)
 
     async def close(self) -> None:
         """Close every environment."""

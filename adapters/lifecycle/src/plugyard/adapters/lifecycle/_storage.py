@@ -77,6 +77,14 @@ operations = sa.Table(
     sa.Column("ended_at", sa.Float, nullable=True),
 )
 
+secrets_table = sa.Table(
+    "lifecycle_secrets",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 events = sa.Table(
     "lifecycle_events",
     metadata,

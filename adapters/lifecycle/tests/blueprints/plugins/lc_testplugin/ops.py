@@ -148,3 +148,15 @@ def block_once(path: str = "", marker: str = "", **kwargs: Any) -> None:
         with open(marker, "w", encoding="utf-8") as f:
             f.write(str(os.getpid()))
         time.sleep(60)
+
+
+@operation(resumable=True)
+def block_once_resumable(path: str = "", marker: str = "", **kwargs: Any) -> None:
+    """:func:`block_once`, marked safe to run again when an execution is resumed."""
+    block_once(path, marker)
+
+
+@operation
+def copy_property(name: str = "", **kwargs: Any) -> None:
+    """Store node property ``name`` as a runtime property of the same name."""
+    ctx.instance.runtime_properties[name] = ctx.node.properties[name]
