@@ -30,7 +30,7 @@ from typing import Any
 
 from _figures import Target, figure
 
-from plugyard.adapters.asyncio import AsyncioAdapter
+from plugyard.adapters.asyncio import AsyncioAdapter, AsyncioService
 from plugyard.host import Host
 from plugyard.sdk.events import BackgroundPlugin, BaseRequestMonitoringPlugin, route
 
@@ -133,7 +133,7 @@ async def run(requests: int, monitoring: bool) -> float:
     }
     host = Host(config, autoload=False, plugins=plugins(counter), adapters=[AsyncioAdapter()])
     async with host:
-        app = host.asgi_app
+        app = AsyncioService.of(host).asgi_app
         scope_base = {
             "type": "http",
             "asgi": {"version": "3.0"},
