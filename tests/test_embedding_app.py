@@ -330,7 +330,7 @@ def test_a_plugin_with_bad_options_fails_alone(tmp_path: Path) -> None:
     ("change", "phrases"),
     [
         (
-            lambda text: text.replace("[asyncio]", "[asyncoi]"),
+            lambda text: text + "\n[asyncoi]\nqueue_size = 10\n",
             ["[asyncoi]: no loaded adapter reads this section", "did you mean 'asyncio'?"],
         ),
         (

@@ -243,19 +243,3 @@ def test_resource_paths_cannot_leave_the_folder(tmp_path: Path) -> None:
 def test_mock_ctx_fixture_sets_the_current_context(mock_ctx: MockContext) -> None:
     assert ctx.node.properties["port"] == 8080
     assert current_ctx.get() is mock_ctx
-
-
-def test_public_names_are_pinned() -> None:
-    assert set(lifecycle.__all__) >= {
-        "operation",
-        "ctx",
-        "current_ctx",
-        "RecoverableError",
-        "NonRecoverableError",
-        "OperationRetry",
-        "exception_to_error_cause",
-        "MockContext",
-        "workflow_test",
-    }
-    for name in lifecycle.__all__:
-        assert getattr(lifecycle, name) is not None
