@@ -58,8 +58,21 @@ class PodRuntime:
         return Path(self.host.runtime_dir) / OWNER_TOKEN_FILE
 
     def routes(self) -> list[Any]:
-        """The HTTP API, for the host's ASGI app."""
-        return pod_routes(self._require_pod, lambda: self.runs)
+        """The HTTP API, for the host's ASGI app (and the Memri API unless turned off)."""
+        routes = pod_routes(self._require_pod, lambda: self.runs)
+        if self.settings.memri_api:
+            from .compat import memri_routes
+
+            routes += memri_routes(
+                self._require_pod, lambda: self.runs, max_body=self.settings.max_body
+            )
+        return routes
+
+    async def memri_url(self) -> str:
+        """Where Pymemri's ``PodClient`` finds this pod (its ``pod_full_address``)."""
+        from .compat import MEMRI_PREFIX
+
+        return (await self.url()).removesuffix(PREFIX) + MEMRI_PREFIX
 
     def _require_pod(self) -> Pod:
         if self.pod is None:

@@ -69,6 +69,11 @@ class PodSettings(BaseModel):
     """The port for that server; 0 picks a free one. The URL is advertised as ``pod_url``."""
     python: str | None = None
     """The interpreter the ``process`` launcher runs plugins with; none means the host's."""
+    memri_api: bool = True
+    """Serve the Memri pod API (what Pymemri's ``PodClient`` speaks) at ``/memri``, beside
+    ``/pod/v1`` and over the same items."""
+    max_body: int = Field(64 * 1024 * 1024, gt=0)
+    """The largest request body the Memri API takes, in bytes (file uploads included)."""
     docker: DockerSettings = DockerSettings()
     """Settings of the ``docker`` launcher."""
     kubernetes: KubernetesSettings = KubernetesSettings()
