@@ -4,8 +4,8 @@ Pymemri pins pydantic 1.10, so it cannot share an environment with plugyard (pyd
 as a Memri plugin runs in a container of its own. The environment is cached under
 ``~/.cache/plugyard-tests/pymemri-venv-<hash>`` (``$PLUGYARD_TEST_CACHE`` moves it), keyed by
 the requirements, so a test session builds it once. ``fastscript``, which Pymemri's CLI
-imports, is gone from PyPI; ``fastcore.script`` is what it became, so the environment gets a
-two-line ``fastscript`` module re-exporting it.
+imports, is gone from PyPI (a placeholder remains); ``fastcore.script`` is what it became, so
+the environment's ``fastscript`` gets two lines re-exporting it.
 
 Run ``python adapters/pod/tests/pymemri_env.py`` to build it and print its interpreter.
 """
@@ -40,7 +40,7 @@ def cache_root() -> Path:
 
 def venv_dir() -> Path:
     """The environment's folder, named by a hash of what goes into it."""
-    key = "\n".join((*REQUIREMENTS, SHIM, f"{sys.version_info[:2]}")).encode()
+    key = "\n".join((*REQUIREMENTS, SHIM, "package", f"{sys.version_info[:2]}")).encode()
     return cache_root() / f"pymemri-venv-{hashlib.sha256(key).hexdigest()[:12]}"
 
 
@@ -85,7 +85,11 @@ def ensure(timeout: float = 900.0) -> Path:
             text=True,
             check=True,
         ).stdout.strip()
-        (Path(purelib) / "fastscript.py").write_text(SHIM, encoding="utf-8")
+        # pip installs PyPI's placeholder ``fastscript`` package (a Pymemri requirement); the
+        # shim replaces what it holds
+        package = Path(purelib) / "fastscript"
+        package.mkdir(exist_ok=True)
+        (package / "__init__.py").write_text(SHIM, encoding="utf-8")
         (venv / _READY).write_text("\n".join(REQUIREMENTS) + "\n", encoding="utf-8")
     return python_of(venv)
 

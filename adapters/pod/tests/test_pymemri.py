@@ -124,3 +124,155 @@ async def test_podclient_round_trips_through_pymemri_and_plugyard(
 
     sha = hashlib.sha256(b"a photo, as far as the pod cares").hexdigest()
     assert host.pod.pod.get_file(OWNER, sha) == b"a photo, as far as the pod cares"
+
+
+def kennel_run(python: Path, name: str = "KennelWriter", **config: Any) -> dict[str, Any]:
+    return {
+        "plugin_module": "pymemri_plugins",
+        "plugin_name": name,
+        "config": config,
+        "python": str(python),
+    }
+
+
+def statuses(host: Any, run_id: str) -> list[str]:
+    prefix = f"pod.run.{run_id}."
+    return [t.removeprefix(prefix) for t in host.recorder.topics if t.startswith(prefix)]
+
+
+async def test_the_host_launches_a_pymemri_plugin_in_its_own_environment(
+    host: Any, pymemri_python: Path
+) -> None:
+    run = await host.pod.launch(kennel_run(pymemri_python, count=3, tag="L"), "process")
+    final = await host.pod.wait(run["id"], 120)
+    logs = "\n".join(host.pod.runs.logs(run["id"]))
+    assert (final["status"], final["exit_code"]) == ("done", 0), logs
+    assert "Run success!" in logs
+    assert statuses(host, run["id"]) == ["created", "initialized", "started", "done"]
+    progress = [e.data["progress"] for e in host.recorder.matching(f"pod.progress.{run['id']}")]
+    assert progress[-1] == 1.0 and len(progress) == 3
+    kennels = host.pod.client().transport.search({"type": "Kennel"})
+    assert sorted((k["name"], k["size"], k["run_id"]) for k in kennels) == [
+        ("L-0", 0, run["id"]),
+        ("L-1", 1, run["id"]),
+        ("L-2", 2, run["id"]),
+    ]
+
+
+async def test_run_plugin_with_metadata_and_a_config_file(
+    host: Any, pymemri_python: Path, tmp_path: Path
+) -> None:
+    from plugyard.adapters.pod import OWNER
+    from plugyard.adapters.pod._runs import _free_port
+
+    metadata = {
+        "pluginModule": "pymemri_plugins",
+        "pluginName": "KennelWriter",
+        "containerImage": "none",
+        "webserverPort": _free_port(),
+    }
+    (tmp_path / "metadata.json").write_text(json.dumps(metadata))
+    (tmp_path / "config.json").write_text(json.dumps({"count": 2, "tag": "cli"}))
+    run_plugin = pymemri_python.with_name("run_plugin")
+    code, _out, err = await run_pymemri(
+        run_plugin,
+        "--metadata",
+        str(tmp_path / "metadata.json"),
+        "--config_file",
+        str(tmp_path / "config.json"),
+        "--pod_full_address",
+        await host.pod.memri_url(),
+        "--database_key",
+        host.pod.pod.owner_token,
+        "--owner_key",
+        "plugyard",
+    )
+    assert code == 0, err[-3000:]
+    [run] = host.pod.pod.search(OWNER, {"type": "PluginRun", "plugin_name": "KennelWriter"})
+    assert (run["status"], run["progress"], run["container_image"]) == ("done", 1.0, "none")
+    assert statuses(host, run["id"]) == ["created", "initialized", "started", "done"]
+    names = sorted(k["name"] for k in host.pod.pod.search(OWNER, {"type": "Kennel"}))
+    assert names == ["cli-0", "cli-1"]
+
+
+async def test_a_failing_pymemri_plugin_ends_in_error_with_its_traceback(
+    host: Any, pymemri_python: Path
+) -> None:
+    run = await host.pod.launch(kennel_run(pymemri_python, "Broken"), "process")
+    final = await host.pod.wait(run["id"], 120)
+    assert final["status"] == "error" and final["exit_code"] == 1
+    assert "RuntimeError: broken on purpose" in "\n".join(host.pod.runs.logs(run["id"]))
+    assert statuses(host, run["id"]) == ["created", "initialized", "started", "error"]
+
+
+async def test_a_pymemri_daemon_stays_up_until_plugyard_pod_abort(
+    host: Any, pymemri_python: Path, tmp_path: Path
+) -> None:
+    run = await host.pod.launch(kennel_run(pymemri_python, "Guard"), "process")
+    client = host.pod.client()
+    deadline = asyncio.get_running_loop().time() + 90
+    while client.get_run(run["id"]).status != "daemon":
+        assert asyncio.get_running_loop().time() < deadline, host.pod.runs.logs(run["id"])
+        await asyncio.sleep(0.05)
+    assert run["id"] in host.pod.runs.active
+    (tmp_path / "plugyard.toml").write_text(
+        f'[host]\nname = "podtest"\nruntime_dir = "{tmp_path / "run"}"\n'
+    )
+    code, out, err = await run_cli(tmp_path, "pod", "abort", run["id"])
+    assert code == 0, err
+    assert f"run {run['id']}: aborted" in out
+    final = await host.pod.wait(run["id"], 30)
+    assert final["status"] == "aborted" and final["exit_code"] is not None
+    assert statuses(host, run["id"]) == ["created", "initialized", "started", "daemon", "aborted"]
+    assert [k.name for k in client.search({"type": "Kennel"})] == ["guarded"]
+
+
+async def run_cli(project: Path, *args: str) -> tuple[int, str, str]:
+    """``plugyard ARGS -c project/plugyard.toml``, with the host's loop still serving."""
+    plugyard = Path(sys.executable).with_name("plugyard")
+    process = await asyncio.create_subprocess_exec(
+        str(plugyard),
+        *args,
+        "-c",
+        str(project / "plugyard.toml"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(project),
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("kind", ["client", "plugin"])
+async def test_a_runs_token_reaches_only_that_runs_items(
+    host: Any, pymemri_python: Path, kind: str
+) -> None:
+    from plugyard.adapters.pod import OWNER, Scope
+
+    pod = host.pod.pod
+    pod.add_schema(OWNER, {"Kennel": {"properties": {"name": "str", "size": "int"}, "edges": {}}})
+    mine, my_token = pod.create_run(OWNER, {"plugin_module": "m", "plugin_name": "A"})
+    theirs, _ = pod.create_run(OWNER, {"plugin_module": "m", "plugin_name": "B"})
+    [own_id] = pod.create(Scope(mine["id"]), [{"type": "Kennel", "name": "mine"}])
+    [other_id] = pod.create(Scope(theirs["id"]), [{"type": "Kennel", "name": "theirs"}])
+    url = await host.pod.memri_url()
+
+    code, out, err = await run_pymemri(
+        pymemri_python, "pymemri_peek.py", url, kind, my_token, own_id, other_id
+    )
+    assert code == 0, err[-3000:]
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["own"] == "mine"
+    assert report["other"] == {"error": f"Item with id {other_id} does not exist"}
+    assert report["other_raw"]["status"] == 403
+    assert f"may not reach item {other_id}" in report["other_raw"]["message"]
+    assert report["search"] == ["mine"]
+
+    pod.update_run(OWNER, mine["id"], {"status": "aborted"})  # revokes the run's token
+    code, out, err = await run_pymemri(
+        pymemri_python, "pymemri_peek.py", url, kind, my_token, own_id, other_id
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    # a plugin whose key the pod lost gets 421, as from Memri's pod: Pymemri stops itself
+    assert report["other_raw"]["status"] == (421 if kind == "plugin" else 401)

@@ -60,6 +60,7 @@ _NEW_RUN_FIELDS = {
     "timeout",
     "container_image",
     "webserver_port",
+    "python",
 }
 
 
@@ -534,6 +535,15 @@ class Pod:
             row = fresh
         else:
             raise Conflict(f"run {row.id} changes too often to update; try again")
+        if "progress" in updated or "message" in updated:
+            self._emit(
+                f"pod.progress.{row.id}",
+                {
+                    "run_id": row.id,
+                    "progress": merged.get("progress"),
+                    "message": merged.get("message"),
+                },
+            )
         if new_status is not None and new_status != old_status:
             if new_status in TERMINAL:
                 self.revoke(row.id)

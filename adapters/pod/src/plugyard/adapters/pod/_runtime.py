@@ -99,6 +99,7 @@ class PodRuntime:
             default=settings.launcher,
             timeout=settings.run_timeout,
             abort_grace=settings.abort_grace,
+            memri_api=settings.memri_api,
         )
         from plugyard.host import ensure_private_dir
 
@@ -119,6 +120,7 @@ class PodRuntime:
             ProcessLauncher(
                 self.host.processes,
                 python=settings.python or sys.executable,
+                pythons=settings.pythons,
                 cwd=str(self.host.config.base_dir),
                 stop_timeout=settings.abort_grace,
             ),

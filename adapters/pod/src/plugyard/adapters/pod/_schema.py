@@ -25,11 +25,12 @@ ANY_TARGET = "Item"
 """An edge declared to point at ``Item`` may point at an item of any type."""
 _RUN_EXTRAS = {
     "PluginRun": {
-        "properties": {"container_image": "str", "webserver_port": "int"},
+        "properties": {"container_image": "str", "webserver_port": "int", "python": "str"},
         "edges": {},
     }
 }
-"""What a Memri PluginRun has beside the SDK's fields: its image and its web server's port."""
+"""What a run has beside the SDK's fields: its image and web server port (Memri's), and the
+interpreter its plugin runs with."""
 
 
 _EXACT: dict[str, frozenset[type]] = {

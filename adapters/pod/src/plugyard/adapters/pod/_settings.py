@@ -68,7 +68,11 @@ class PodSettings(BaseModel):
     http_port: int = Field(0, ge=0, le=65535)
     """The port for that server; 0 picks a free one. The URL is advertised as ``pod_url``."""
     python: str | None = None
-    """The interpreter the ``process`` launcher runs plugins with; none means the host's."""
+    """The interpreter the ``process`` launcher runs plugins with; none means the host's.
+    Another interpreter needs no plugyard installed: a Pymemri plugin's environment works."""
+    pythons: dict[str, str] = {}
+    """Interpreters by plugin module or top-level package (``{"dogs" = ".venv-dogs/bin/python"}``),
+    for plugins that each need an environment of their own; a run's own ``python`` wins."""
     memri_api: bool = True
     """Serve the Memri pod API (what Pymemri's ``PodClient`` speaks) at ``/memri``, beside
     ``/pod/v1`` and over the same items."""

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from ._memri_api import MEMRI_PREFIX, Misdirected, memri_routes
 from ._memri_items import MEMRI_VALUE_TYPES, MemriItems, memri_status, plugyard_status
+from ._memri_launch import ENV_PLUGIN, MEMRI_OWNER, bootstrap_command, memri_environment
 
 __all__ = [
+    "ENV_PLUGIN",
+    "MEMRI_OWNER",
+    "bootstrap_command",
+    "memri_environment",
     "MEMRI_PREFIX",
     "MEMRI_VALUE_TYPES",
     "MemriItems",
