@@ -95,6 +95,24 @@ async def test_abort_tells_the_plugin_then_stops_it(host: Any, tmp_path: Path) -
         await host.pod.runs.abort(run["id"])
 
 
+@pytest.mark.parametrize("launcher", ["inprocess", "process"])
+async def test_a_daemon_run_stays_up_until_it_is_aborted(host: Any, launcher: str) -> None:
+    run = await host.pod.launch(fields("Sentinel"), launcher)
+    await until(lambda: host.pod.client().get_run(run["id"]).status == "daemon")
+    assert run["id"] in host.pod.runs.active
+    aborted = await host.pod.runs.abort(run["id"])
+    assert aborted["status"] == "aborted"
+    final = await host.pod.wait(run["id"], 20)
+    assert final["status"] == "aborted"
+    assert final["exit_code"] == 3  # the runner's "aborted", from the process or the thread
+    rid = run["id"]
+    statuses = [
+        t.rsplit(".", 1)[1] for t in host.recorder.topics if t.startswith(f"pod.run.{rid}.")
+    ]
+    assert statuses == ["created", "initialized", "started", "daemon", "aborted"]
+    assert [n.text for n in host.pod.client().search({"type": "Note"})] == ["on watch"]
+
+
 async def test_two_plugin_processes_writing_at_once_lose_nothing(host: Any) -> None:
     runs = [await host.pod.launch(fields("Writer", count=150, tag=tag), "process") for tag in "ab"]
     finals = [await host.pod.wait(run["id"], 40) for run in runs]

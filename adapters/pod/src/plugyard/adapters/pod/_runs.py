@@ -151,7 +151,10 @@ class RunManager:
         changes: dict[str, Any] = {"exit_code": exit_code}
         run = await asyncio.to_thread(self.pod.get_run, OWNER, run_id)
         status = run.get("status")
-        if status not in TERMINAL:
+        if status == RunStatus.DAEMON and exit_code == 0:
+            # a daemon that stops by itself, cleanly, has done its work
+            await self._end(run_id, RunStatus.DONE, exit_code=exit_code)
+        elif status not in TERMINAL:
             tail = "\n".join(self._logs.get(run_id, [])[-20:])
             await self._end(
                 run_id,
