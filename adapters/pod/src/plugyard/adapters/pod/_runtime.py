@@ -59,7 +59,7 @@ class PodRuntime:
 
     def routes(self) -> list[Any]:
         """The HTTP API, for the host's ASGI app (and the Memri API unless turned off)."""
-        routes = pod_routes(self._require_pod, lambda: self.runs)
+        routes = pod_routes(self._require_pod, lambda: self.runs, max_body=self.settings.max_body)
         if self.settings.memri_api:
             from .compat import memri_routes
 

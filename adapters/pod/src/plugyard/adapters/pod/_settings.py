@@ -77,7 +77,7 @@ class PodSettings(BaseModel):
     """Serve the Memri pod API (what Pymemri's ``PodClient`` speaks) at ``/memri``, beside
     ``/pod/v1`` and over the same items."""
     max_body: int = Field(64 * 1024 * 1024, gt=0)
-    """The largest request body the Memri API takes, in bytes (file uploads included)."""
+    """The largest file upload (and Memri API request body) the pod takes, in bytes."""
     docker: DockerSettings = DockerSettings()
     """Settings of the ``docker`` launcher."""
     kubernetes: KubernetesSettings = KubernetesSettings()
