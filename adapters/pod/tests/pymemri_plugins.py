@@ -28,6 +28,7 @@ class KennelWriter(PluginBase):
         for n in range(self.count):
             self.client.create(Kennel(name=f"{self.tag}-{n}", size=n))
             self.set_progress((n + 1) / self.count)
+        self.client.upload_file(f"plan of {self.tag}".encode(), asyncFlag=False)
         print("Run success!")
 
 

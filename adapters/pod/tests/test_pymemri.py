@@ -157,6 +157,10 @@ async def test_the_host_launches_a_pymemri_plugin_in_its_own_environment(
         ("L-1", 1, run["id"]),
         ("L-2", 2, run["id"]),
     ]
+    from plugyard.adapters.pod import Scope
+
+    sha = hashlib.sha256(b"plan of L").hexdigest()  # uploaded with the run's PluginAuth
+    assert host.pod.pod.get_file(Scope(run["id"]), sha) == b"plan of L"
 
 
 async def test_run_plugin_with_metadata_and_a_config_file(
