@@ -280,3 +280,54 @@ async def test_a_runs_token_reaches_only_that_runs_items(
     report = json.loads(out.strip().splitlines()[-1])
     # a plugin whose key the pod lost gets 421, as from Memri's pod: Pymemri stops itself
     assert report["other_raw"]["status"] == (421 if kind == "plugin" else 401)
+
+
+def test_plugyard_pod_launch_runs_a_pymemri_plugin_with_its_interpreter(
+    pymemri_python: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from plugyard.adapters.pod import Store
+
+    (tmp_path / "plugyard.toml").write_text(
+        f'[host]\nname = "memrilaunch"\nruntime_dir = "{tmp_path / "run"}"\n\n'
+        f'[pod]\ndatabase = "sqlite:///{tmp_path / "pod.db"}"\n'
+    )
+    (tmp_path / "plugin.json").write_text(
+        json.dumps({"pluginModule": "pymemri_plugins", "pluginName": "KennelWriter"})
+    )
+    (tmp_path / "config.json").write_text(json.dumps({"count": 1, "tag": "cli"}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGYARD_")}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("plugyard")),
+            "pod",
+            "launch",
+            "--metadata",
+            "plugin.json",
+            "--config-file",
+            "config.json",
+            "--python",
+            str(pymemri_python),
+            "--launcher",
+            "process",
+            "--wait",
+            "--json",
+            "-c",
+            str(tmp_path / "plugyard.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        env={**env, "PYTHONPATH": str(HERE)},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = json.loads(done.stdout)
+    assert (run["status"], run["exit_code"], run["python"]) == ("done", 0, str(pymemri_python))
+    store = Store(f"sqlite:///{tmp_path / 'pod.db'}")
+    try:
+        kennels = [(r.properties["name"], r.run_id) for r in store.search({"type": "Kennel"})]
+    finally:
+        store.close()
+    assert kennels == [("cli-0", run["id"])]
