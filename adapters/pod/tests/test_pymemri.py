@@ -47,6 +47,15 @@ def pymemri_python() -> Path:
         pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def pymemri_home(pymemri_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder per test: Pymemri writes ``~/.pymemri/plugins/<plugin>/current_run.json``."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
 async def run_pymemri(
     python: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> tuple[int, str, str]:
@@ -331,3 +340,43 @@ def test_plugyard_pod_launch_runs_a_pymemri_plugin_with_its_interpreter(
     finally:
         store.close()
     assert kennels == [("cli-0", run["id"])]
+
+
+async def test_a_plugin_run_created_by_a_memri_client_is_launched(
+    pymemri_python: Path, pymemri_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugyard.adapters.pod import adapter
+    from plugyard.sdk.testing import run_host
+
+    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    config = {
+        "host": {"runtime_dir": str(tmp_path / "run"), "name": "memrifront"},
+        "pod": {
+            "database": f"sqlite:///{tmp_path / 'pod.db'}",
+            "pythons": {"pymemri_plugins": str(pymemri_python)},
+        },
+    }
+    metadata = {"pluginModule": "pymemri_plugins", "pluginName": "KennelWriter"}
+    metadata["containerImage"] = "pymemri_plugins"
+    (tmp_path / "metadata.json").write_text(json.dumps(metadata))
+    async with run_host(adapters={"pod": adapter}, config=config) as host:
+        code, out, err = await run_pymemri(
+            pymemri_python.with_name("simulate_run_plugin_from_frontend"),
+            "--metadata",
+            str(tmp_path / "metadata.json"),
+            "--pod_full_address",
+            await host.pod.memri_url(),
+            "--database_key",
+            host.pod.pod.owner_token,
+            "--owner_key",
+            "plugyard",
+        )
+        # the console script passes the PluginRun it returns to sys.exit: it always exits 1
+        assert code == 1 and "Created pluginrun with id " in out, err[-3000:]
+        run_id = out.split("Created pluginrun with id ")[1].split()[0]
+        final = await host.pod.wait(run_id, 120)
+        assert (final["status"], final["launcher"], final["exit_code"]) == ("done", "process", 0)
+        kennels = host.pod.client().transport.search({"type": "Kennel"})
+        assert sorted(k["name"] for k in kennels) == ["k-0", "k-1"]
+    current = pymemri_home / ".pymemri" / "plugins" / "pymemri_plugins" / "current_run.json"
+    assert json.loads(current.read_text()) == {"id": run_id}

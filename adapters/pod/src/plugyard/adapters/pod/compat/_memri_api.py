@@ -16,6 +16,7 @@ Errors are plain text with the status Pymemri's ``PodError`` carries.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 import logging
@@ -67,6 +68,7 @@ class _Call:
     scope: Scope
     items: MemriItems
     runs: RunManager | None
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 def _scope(pod: Pod, auth: Any) -> Scope:
@@ -115,9 +117,26 @@ def _create_item(call: _Call, payload: Any) -> Any:
     if payload.get("type") == "PluginRun":
         run_id, fields = call.items.new_run(payload)
         run, _token = call.pod.create_run(call.scope, fields, run_id=run_id)
+        image = fields.get("container_image")
+        if call.runs is not None and call.loop is not None and image not in (None, "", "none"):
+            _launch(call.runs, call.loop, run["id"])
         return run["id"]
     call.items.declare(call.scope, [payload], "item")
     return call.pod.create(call.scope, [call.items.to_pod(payload, "item")], where="item")[0]
+
+
+def _launch(runs: RunManager, loop: asyncio.AbstractEventLoop, run_id: str) -> None:
+    """Launch a run a Memri client created, as Memri's pod starts its container.
+
+    Memri's pod fires and forgets; so does this, but the host watches the run, and a launch
+    that fails puts the run in ``error`` with the reason.
+    """
+    try:
+        asyncio.run_coroutine_threadsafe(runs.launch(run_id, None), loop).result()
+    except PodError as exc:
+        logger.warning("run %s: not launched: %s", run_id, exc.message)
+    except Exception:
+        logger.exception("run %s: not launched", run_id)
 
 
 def _get_item(call: _Call, payload: Any) -> Any:
@@ -409,7 +428,7 @@ def memri_routes(
                 )
             pod, auth, payload = await body(request)
             scope = _scope(pod, auth)
-            done = _Call(pod, scope, items_for(pod), get_runs())
+            done = _Call(pod, scope, items_for(pod), get_runs(), asyncio.get_running_loop())
             return _reply(await run_in_threadpool(handler, done, payload))
 
         return call
