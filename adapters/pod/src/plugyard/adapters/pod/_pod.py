@@ -114,8 +114,12 @@ class Pod:
     # -- tokens -------------------------------------------------------------------------------
 
     def issue_token(self, run_id: str | None) -> str:
-        """A new secret for the owner (``None``) or for one run."""
-        token = secrets.token_urlsafe(32)
+        """A new secret for the owner (``None``) or for one run.
+
+        64 hex digits, like a Memri key: a token that began with ``-`` would read as an
+        option when passed on a command line (``run_plugin --database_key TOKEN``).
+        """
+        token = secrets.token_hex(32)
         self._tokens[_hash(token)] = run_id
         return token
 
