@@ -91,3 +91,13 @@ class Login(PodPlugin):
         )
         who = auth.authenticate(login)
         self.client.create(Note(f"logged in as {who}", 1))
+
+
+class Sentinel(PodPlugin):
+    """A daemon: writes one Note, then stays up until the run is aborted."""
+
+    schema_classes = [Note]
+    daemon = True
+
+    def run(self) -> None:
+        self.client.create(Note("on watch", 1))

@@ -102,6 +102,24 @@ async def test_abort_tells_the_plugin_then_stops_it(host: Any, tmp_path: Path) -
         await pod.runs.abort(run["id"])
 
 
+@pytest.mark.parametrize("launcher", ["inprocess", "process"])
+async def test_a_daemon_run_stays_up_until_it_is_aborted(host: Any, launcher: str) -> None:
+    run = await PodService.of(host).launch(fields("Sentinel"), launcher)
+    await until(lambda: PodService.of(host).client().get_run(run["id"]).status == "daemon")
+    assert run["id"] in PodService.of(host).runs.active
+    aborted = await PodService.of(host).runs.abort(run["id"])
+    assert aborted["status"] == "aborted"
+    final = await PodService.of(host).wait(run["id"], 20)
+    assert final["status"] == "aborted"
+    assert final["exit_code"] == 3  # the runner's "aborted", from the process or the thread
+    rid = run["id"]
+    statuses = [
+        t.rsplit(".", 1)[1] for t in host.recorder.topics if t.startswith(f"pod.run.{rid}.")
+    ]
+    assert statuses == ["created", "initialized", "started", "daemon", "aborted"]
+    assert [n.text for n in PodService.of(host).client().search({"type": "Note"})] == ["on watch"]
+
+
 async def test_two_plugin_processes_writing_at_once_lose_nothing(host: Any) -> None:
     pod = PodService.of(host)
     runs = [await pod.launch(fields("Writer", count=150, tag=tag), "process") for tag in "ab"]

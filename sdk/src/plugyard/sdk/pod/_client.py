@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from ._errors import BadRequest
 from ._item import Account, Item, PluginRun, new_id, schema_of
 from ._transport import HttpTransport, Transport
 
@@ -15,6 +18,7 @@ __all__ = ["ENV_RUN_ID", "ENV_TOKEN", "ENV_URL", "PodClient"]
 ENV_URL = "PLUGYARD_POD_URL"
 ENV_RUN_ID = "PLUGYARD_POD_RUN_ID"
 ENV_TOKEN = "PLUGYARD_POD_TOKEN"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class PodClient:
@@ -133,9 +137,47 @@ class PodClient:
         """
         return self._item(self.transport.get(item_id))
 
-    def search(self, filters: Mapping[str, Any], *, limit: int | None = None) -> list[Item]:
-        """Items matching every key of ``filters``, e.g. ``{"type": "Dog", "name": "Alice"}``."""
-        return [self._item(data) for data in self.transport.search(dict(filters), limit)]
+    def search(
+        self,
+        filters: Mapping[str, Any],
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[Item]:
+        """Items matching every key of ``filters``, e.g. ``{"type": "Dog", "name": "Alice"}``.
+
+        Oldest first (``newest_first`` reverses that); ``limit`` and ``offset`` pick a page.
+        """
+        found = self.transport.search(dict(filters), limit, offset, newest_first)
+        return [self._item(data) for data in found]
+
+    def search_pages(
+        self, filters: Mapping[str, Any], *, page_size: int = 100
+    ) -> Iterator[list[Item]]:
+        """:meth:`search` a page of ``page_size`` items at a time, oldest first."""
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size must be a positive integer, got {page_size!r}")
+        offset = 0
+        while True:
+            page = self.search(filters, limit=page_size, offset=offset)
+            if page:
+                yield page
+            if len(page) < page_size:
+                return
+            offset += page_size
+
+    def upload_file(self, data: bytes) -> str:
+        """Store a file's bytes in the pod; returns their sha256, which names the file."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.transport.upload_file(sha256, bytes(data))
+        return sha256
+
+    def get_file(self, sha256: str) -> bytes:
+        """The bytes of a stored file (:class:`~plugyard.sdk.pod.ItemNotFound` if none)."""
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise BadRequest(f"file: {sha256!r} is not a sha256 (64 lowercase hex digits)")
+        return self.transport.get_file(sha256)
 
     def update(self, item: Item) -> Item:
         """Write an item's current property values back to the pod."""

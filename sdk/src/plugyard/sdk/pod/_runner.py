@@ -1,7 +1,8 @@
 """Run one PluginRun in this process (``python -m plugyard.sdk.pod``, ``plugyard pod run-plugin``).
 
-Exit codes: 0 the run is ``done`` (or ``daemon``), 1 the plugin raised (the run is ``error``
-with the traceback stored), 2 bad input (metadata, configuration, environment), 3 aborted.
+Exit codes: 0 the run is ``done``, 1 the plugin raised (the run is ``error`` with the
+traceback stored), 2 bad input (metadata, configuration, environment), 3 aborted (a daemon run
+stays up in ``daemon`` until it is aborted, so it ends with 3).
 """
 
 from __future__ import annotations
@@ -163,6 +164,28 @@ def _abort_on_sigterm(plugin_box: list[PodPlugin]) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+DAEMON_POLL = 0.5
+"""Seconds between a daemon run's checks of its status while it stays up."""
+
+
+def _stay_up(client: PodClient, plugin: PodPlugin, run_id: str) -> None:
+    """Keep a daemon run's process up until the run is aborted (or its token revoked).
+
+    SIGTERM, how a launcher stops a run, interrupts the wait with ``PluginAborted``.
+    """
+    while not plugin._aborted.wait(DAEMON_POLL):
+        try:
+            status = client.get_run(run_id).status
+        except Unauthorized:
+            break
+        except PodError:
+            continue
+        if status in TERMINAL:
+            break
+    plugin.abort()
+    sys.stderr.write(f"the daemon run {run_id} was stopped\n")
+
+
 def run_plugin(
     client: PodClient, run: PluginRun, *, config_file: Mapping[str, Any] | None = None
 ) -> int:
@@ -181,7 +204,9 @@ def run_plugin(
             plugin = cls(plugin_run=run, client=client, **config)
             box.append(plugin)
             plugin.add_to_schema()
-            plugin._run()
+            if plugin._run() is RunStatus.DAEMON:
+                _stay_up(client, plugin, run_id)
+                return EXIT_ABORTED
     except PluginAborted as exc:
         _record_failure(client, run_id, RunStatus.ABORTED, message=str(exc))
         return EXIT_ABORTED

@@ -32,8 +32,17 @@ class Transport(Protocol):
     def get(self, item_id: str) -> JSON:
         """One item, with ``_edges``: a list of ``{"name", "target"}`` (target: an item)."""
 
-    def search(self, filters: Mapping[str, Any], limit: int | None = None) -> list[JSON]:
-        """Items whose properties equal every value in ``filters`` (``type`` included)."""
+    def search(
+        self,
+        filters: Mapping[str, Any],
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[JSON]:
+        """Items whose properties equal every value in ``filters`` (``type`` included).
+
+        Oldest first unless ``newest_first``; ``limit`` and ``offset`` page through them.
+        """
 
     def update(self, item_id: str, properties: Mapping[str, Any]) -> JSON:
         """Change some properties of an item; returns the stored item."""
@@ -49,6 +58,12 @@ class Transport(Protocol):
 
     def add_schema(self, schema: Mapping[str, Any]) -> None:
         """Register item types: ``{type: {"properties": {...}, "edges": {...}}}``."""
+
+    def upload_file(self, sha256: str, data: bytes) -> bool:
+        """Store a file under the sha256 of its bytes; False if it was stored already."""
+
+    def get_file(self, sha256: str) -> bytes:
+        """A stored file's bytes."""
 
     def create_run(self, run: Mapping[str, Any]) -> JSON:
         """Create a PluginRun (owner only); returns ``{"run": item, "token": str}``."""
@@ -122,17 +137,31 @@ class HttpTransport:
     def request(self, method: str, path: str, body: Any = None) -> Any:
         """Send one request to ``URL + path``; returns the decoded JSON answer."""
         payload = None if body is None else json.dumps(body).encode()
+        status, data = self._send(method, path, payload, "application/json")
+        return self._decode(status, data)
+
+    def request_bytes(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        """Send raw bytes (or nothing) to ``URL + path``; returns the raw answer."""
+        status, data = self._send(method, path, body, "application/octet-stream")
+        if status >= 400:
+            self._decode(status, data)
+        return data
+
+    def _send(
+        self, method: str, path: str, payload: bytes | None, content_type: str
+    ) -> tuple[int, bytes]:
+        headers = {**self._headers(), "Content-Type": content_type}
         if self._client is not None:
             response = self._client.request(
-                method, self.url + path, content=payload, headers=self._headers()
+                method, self.url + path, content=payload, headers=headers
             )
-            return self._decode(response.status_code, response.content)
+            return int(response.status_code), bytes(response.content)
         target = self._parts.path + path
         for attempt in (1, 2):
             conn: http.client.HTTPConnection | None = None
             try:
                 conn = self._connection()
-                conn.request(method, target, body=payload, headers=self._headers())
+                conn.request(method, target, body=payload, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
@@ -144,7 +173,7 @@ class HttpTransport:
                 ):
                     continue
                 raise PodUnavailable(f"cannot reach the pod at {self.url}: {exc}") from None
-            return self._decode(response.status, data)
+            return response.status, data
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -187,10 +216,20 @@ class HttpTransport:
         found: JSON = self.request("GET", f"/items/{self._q(item_id)}")
         return found
 
-    def search(self, filters: Mapping[str, Any], limit: int | None = None) -> list[JSON]:
+    def search(
+        self,
+        filters: Mapping[str, Any],
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[JSON]:
         body: JSON = {"filters": dict(filters)}
         if limit is not None:
             body["limit"] = limit
+        if offset:
+            body["offset"] = offset
+        if newest_first:
+            body["order"] = "desc"
         items: list[JSON] = self.request("POST", "/search", body)["items"]
         return items
 
@@ -210,6 +249,13 @@ class HttpTransport:
 
     def add_schema(self, schema: Mapping[str, Any]) -> None:
         self.request("POST", "/schema", dict(schema))
+
+    def upload_file(self, sha256: str, data: bytes) -> bool:
+        answer = json.loads(self.request_bytes("PUT", f"/files/{self._q(sha256)}", data))
+        return bool(answer["stored"])
+
+    def get_file(self, sha256: str) -> bytes:
+        return self.request_bytes("GET", f"/files/{self._q(sha256)}")
 
     def create_run(self, run: Mapping[str, Any]) -> JSON:
         created: JSON = self.request("POST", "/runs", dict(run))

@@ -183,6 +183,10 @@ def _run_direct(
     help="Where to run it (default: [pod] launcher).",
 )
 @click.option("--timeout", type=float, help="Seconds before the run is stopped as an error.")
+@click.option(
+    "--python",
+    help="The interpreter to run the plugin with (its own environment; a Pymemri one works).",
+)
 @click.option("--wait", is_flag=True, help="Wait for the run to end; exit by its status.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 def launch_command(
@@ -191,6 +195,7 @@ def launch_command(
     config_file: str | None,
     launcher: str | None,
     timeout: float | None,
+    python: str | None,
     wait: bool,
     as_json: bool,
 ) -> None:
@@ -210,6 +215,8 @@ def launch_command(
     }
     if timeout is not None:
         fields["timeout"] = timeout
+    if python is not None:
+        fields["python"] = python
     running = _running_pod(config_path)
     if running is None:
         run = _launch_embedded(config_path, fields, launcher, as_json)

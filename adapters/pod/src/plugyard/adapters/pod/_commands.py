@@ -29,11 +29,14 @@ def commands(service: PodService) -> list[Command]:
         config: dict[str, Any] | None = None,
         launcher: str | None = None,
         timeout: float | None = None,
+        python: str | None = None,
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {"plugin_module": plugin_module, "plugin_name": plugin_name}
         fields["config"] = config or {}
         if timeout is not None:
             fields["timeout"] = timeout
+        if python is not None:
+            fields["python"] = python
         run = await guarded(service.launch(fields, launcher))
         return {"run": run}
 
@@ -59,6 +62,7 @@ def commands(service: PodService) -> list[Command]:
                 "config": Param(dict),
                 "launcher": Param(str, help="inprocess, process, docker or kubernetes"),
                 "timeout": Param(float),
+                "python": Param(str, help="the interpreter of the plugin's own environment"),
             },
             source="pod",
         ),

@@ -31,8 +31,14 @@ class DirectTransport:
     def get(self, item_id: str) -> dict[str, Any]:
         return self.pod.get(self.scope, item_id)
 
-    def search(self, filters: Mapping[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
-        return self.pod.search(self.scope, filters, limit)
+    def search(
+        self,
+        filters: Mapping[str, Any],
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        return self.pod.search(self.scope, filters, limit, offset, newest_first=newest_first)
 
     def update(self, item_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:
         return self.pod.update(self.scope, item_id, properties)
@@ -48,6 +54,12 @@ class DirectTransport:
 
     def add_schema(self, schema: Mapping[str, Any]) -> None:
         self.pod.add_schema(self.scope, schema)
+
+    def upload_file(self, sha256: str, data: bytes) -> bool:
+        return self.pod.put_file(self.scope, sha256, data)
+
+    def get_file(self, sha256: str) -> bytes:
+        return self.pod.get_file(self.scope, sha256)
 
     def create_run(self, run: Mapping[str, Any]) -> dict[str, Any]:
         created, token = self.pod.create_run(self.scope, run)

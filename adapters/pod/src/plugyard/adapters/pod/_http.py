@@ -6,6 +6,7 @@ wrong. Store calls run in worker threads, where the store's group commit batches
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from plugyard.sdk.pod import BadRequest, Forbidden, PodError
@@ -44,13 +45,35 @@ async def _body(request: Request) -> Any:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:] if header.lower().startswith("bearer ") else None
+
+
+class _TooLarge(PodError):
+    status = 413
+
+
+async def _raw_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"the body passes {limit} bytes, this pod's limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def pod_routes(
     get_pod: Callable[[], Pod],
     get_runs: Callable[[], RunManager | None],
+    *,
     max_body_size: int = 16 * 1024 * 1024,
+    max_file_size: int = 64 * 1024 * 1024,
 ) -> list[Any]:
     """The API as one ``Mount`` at ``/pod/v1``; the pod is looked up per request. A body
-    over ``max_body_size`` bytes is answered 413 and never read whole."""
+    over ``max_body_size`` bytes (``max_file_size`` for a file upload) is answered 413 and
+    never read whole."""
 
     def scoped(
         handler: Callable[[Pod, Scope, Request], Awaitable[Any]], status: int = 200
@@ -58,9 +81,7 @@ def pod_routes(
         async def endpoint(request: Request) -> JSONResponse:
             try:
                 pod = get_pod()
-                header = request.headers.get("authorization", "")
-                token = header[7:] if header.lower().startswith("bearer ") else None
-                scope = pod.scope_for(token)
+                scope = pod.scope_for(_bearer(request))
                 result = await handler(pod, scope, request)
             except PodError as exc:
                 return _error(exc)
@@ -86,12 +107,38 @@ def pod_routes(
 
     async def search(pod: Pod, scope: Scope, request: Request) -> Any:
         body = await _body(request)
-        if not isinstance(body, dict) or set(body) - {"filters", "limit"}:
-            raise BadRequest('search: expected {"filters": {...}, "limit": N}')
+        if not isinstance(body, dict) or set(body) - {"filters", "limit", "offset", "order"}:
+            raise BadRequest(
+                'search: expected {"filters": {...}, "limit": N, "offset": N, "order": "asc"}'
+            )
+        order = body.get("order", "asc")
+        if order not in ("asc", "desc"):
+            raise BadRequest(f'search: order is "asc" or "desc", not {order!r}')
         rows = await run_in_threadpool(
-            pod.search, scope, body.get("filters", {}), body.get("limit")
+            functools.partial(
+                pod.search,
+                scope,
+                body.get("filters", {}),
+                body.get("limit"),
+                body.get("offset", 0),
+                newest_first=order == "desc",
+            )
         )
         return {"items": rows}
+
+    async def put_file(pod: Pod, scope: Scope, request: Request) -> Any:
+        data = await _raw_body(request, max_file_size)
+        stored = await run_in_threadpool(pod.put_file, scope, request.path_params["sha"], data)
+        return {"sha256": request.path_params["sha"], "stored": stored}
+
+    async def get_file(request: Request) -> Response:
+        try:
+            pod = get_pod()
+            scope = pod.scope_for(_bearer(request))
+            data = await run_in_threadpool(pod.get_file, scope, request.path_params["sha"])
+        except PodError as exc:
+            return _error(exc)
+        return Response(data, media_type="application/octet-stream")
 
     async def edges(pod: Pod, scope: Scope, request: Request) -> Any:
         body = await _body(request)
@@ -165,6 +212,8 @@ def pod_routes(
         Route("/search", scoped(search), methods=["POST"]),
         Route("/edges", scoped(edges), methods=["POST"]),
         Route("/bulk", scoped(bulk), methods=["POST"]),
+        Route("/files/{sha}", scoped(put_file), methods=["PUT"]),
+        Route("/files/{sha}", get_file, methods=["GET"]),
         Route("/schema", scoped(get_schema), methods=["GET"]),
         Route("/schema", scoped(add_schema), methods=["POST"]),
         Route("/runs", scoped(create_run, 201), methods=["POST"]),
@@ -179,6 +228,18 @@ def pod_routes(
 
     from plugyard.host import BodyLimit
 
-    return [
-        Mount(PREFIX, routes=routes, middleware=[Middleware(BodyLimit, max_size=max_body_size)])
+    limited = [
+        Route(
+            route.path,
+            route.endpoint,
+            methods=list(route.methods or ()),
+            middleware=[
+                Middleware(
+                    BodyLimit,
+                    max_size=max_file_size if route.path == "/files/{sha}" else max_body_size,
+                )
+            ],
+        )
+        for route in routes
     ]
+    return [Mount(PREFIX, routes=limited)]

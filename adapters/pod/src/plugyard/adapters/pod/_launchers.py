@@ -48,11 +48,23 @@ class LaunchRequest:
     pod_url: str
     token: str = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict)
+    memri_url: str | None = None
+    python: str | None = None
 
     def environment(self) -> dict[str, str]:
-        """The variables the runner reads (``--from-env``), plus the configured extras."""
+        """The variables the runner reads (``--from-env``), plus the configured extras.
+
+        With the Memri API on, also the ``POD_*`` variables a Pymemri plugin reads.
+        """
+        memri: dict[str, str] = {}
+        if self.memri_url is not None:
+            from .compat import ENV_PLUGIN, memri_environment
+
+            memri = memri_environment(self.run_id, self.memri_url, self.token)
+            memri[ENV_PLUGIN] = f"{self.plugin_module}:{self.plugin_name}"
         return {
             **self.env,
+            **memri,
             ENV_URL: self.pod_url,
             ENV_RUN_ID: self.run_id,
             ENV_TOKEN: self.token,
@@ -155,6 +167,10 @@ class ProcessLauncher:
     The child gets the pod's URL, its run id and its run's token in its environment, never a
     database URL or the owner token. Its output is logged as ``[pod-run-<id>] ...``; the
     supervisor forgets the child once it has ended (the run manager keeps its last output).
+
+    A plugin may run with an interpreter of its own: the run's ``python``, else ``pythons``
+    by plugin module (or its top-level package), else ``python``. A foreign interpreter
+    needs no plugyard: Pymemri plugins start through Pymemri's own ``run_plugin``.
     """
 
     name = "process"
@@ -167,9 +183,11 @@ class ProcessLauncher:
         cwd: str | None = None,
         stop_timeout: float = 5.0,
         env: Mapping[str, str] | None = None,
+        pythons: Mapping[str, str] | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.python = python
+        self.pythons = dict(pythons or {})
         self.cwd = cwd
         self.stop_timeout = stop_timeout
         self.env = dict(env or {})
@@ -178,14 +196,31 @@ class ProcessLauncher:
         """The supervisor's ProcessSpec for a run."""
         from plugyard.host import ProcessSpec, RestartPolicy
 
+        python = self.python_for(request)
+        if python == sys.executable:
+            argv = runner_command(python)
+        else:
+            from .compat import bootstrap_command
+
+            argv = bootstrap_command(python)
         return ProcessSpec(
             name=f"pod-run-{request.run_id}",
-            argv=runner_command(self.python),
+            argv=argv,
             env={**self.env, **request.environment()},
             cwd=self.cwd,
             restart=RestartPolicy.NEVER,
             stop_timeout=self.stop_timeout,
             forget_on_exit=True,
+        )
+
+    def python_for(self, request: LaunchRequest) -> str:
+        """The interpreter a run's plugin runs with."""
+        module = request.plugin_module
+        return (
+            request.python
+            or self.pythons.get(module)
+            or self.pythons.get(module.partition(".")[0])
+            or self.python
         )
 
     async def start(self, request: LaunchRequest) -> RunHandle:

@@ -44,8 +44,24 @@ _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 Publish = Callable[[str, Mapping[str, Any]], Any]
 
 _RUN_FIELDS = {"status", "progress", "message", "error", "traceback", "auth_url"}
-_OWNER_RUN_FIELDS = _RUN_FIELDS | {"exit_code", "launcher", "ended_at", "started_at", "timeout"}
-_NEW_RUN_FIELDS = {"plugin_module", "plugin_name", "config", "launcher", "timeout"}
+_OWNER_RUN_FIELDS = _RUN_FIELDS | {
+    "exit_code",
+    "launcher",
+    "ended_at",
+    "started_at",
+    "timeout",
+    "webserver_port",
+}
+_NEW_RUN_FIELDS = {
+    "plugin_module",
+    "plugin_name",
+    "config",
+    "launcher",
+    "timeout",
+    "container_image",
+    "webserver_port",
+    "python",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +114,12 @@ class Pod:
     # -- tokens -------------------------------------------------------------------------------
 
     def issue_token(self, run_id: str | None) -> str:
-        """A new secret for the owner (``None``) or for one run."""
-        token = secrets.token_urlsafe(32)
+        """A new secret for the owner (``None``) or for one run.
+
+        64 hex digits, like a Memri key: a token that began with ``-`` would read as an
+        option when passed on a command line (``run_plugin --database_key TOKEN``).
+        """
+        token = secrets.token_hex(32)
         self._tokens[_hash(token)] = run_id
         return token
 
@@ -226,14 +246,40 @@ class Pod:
         ]
         return data
 
-    def search(self, scope: Scope, filters: Any, limit: Any = None) -> list[dict[str, Any]]:
-        """Items whose properties equal every filter value (``type`` and ``id`` included)."""
+    def search(
+        self,
+        scope: Scope,
+        filters: Any,
+        limit: Any = None,
+        offset: Any = 0,
+        *,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Items whose properties equal every filter value (``type`` and ``id`` included).
+
+        Oldest first, or newest first; ``limit`` and ``offset`` page through the matches.
+        """
+        rows = self.search_rows(scope, filters, limit, offset, newest_first=newest_first)
+        return [row.to_dict() for row in rows]
+
+    def search_rows(
+        self,
+        scope: Scope,
+        filters: Any,
+        limit: Any = None,
+        offset: Any = 0,
+        *,
+        newest_first: bool = False,
+    ) -> list[ItemRow]:
+        """:meth:`search`, answering the stored rows."""
         if not isinstance(filters, Mapping):
             raise BadRequest('search: filters must be an object such as {"type": "Dog"}')
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
             raise BadRequest(f"search: limit must be a positive integer, got {limit!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise BadRequest(f"search: offset must be a whole number >= 0, got {offset!r}")
         item_type = filters.get("type")
         if item_type is not None:
             declared = self.schema.properties.get(item_type)
@@ -253,8 +299,9 @@ class Pod:
                 raise BadRequest(f"search: {key!r} is not a property name")
             if isinstance(value, dict | list):
                 raise BadRequest(f"search: {key} must be compared with a plain value")
-        rows = self.store.search(filters, run_id=scope.run_id, limit=limit)
-        return [row.to_dict() for row in rows]
+        return self.store.search(
+            filters, run_id=scope.run_id, limit=limit, offset=offset, newest_first=newest_first
+        )
 
     def update(self, scope: Scope, item_id: Any, changes: Any) -> dict[str, Any]:
         """Change some properties of an item (PluginRuns change through :meth:`update_run`)."""
@@ -387,8 +434,13 @@ class Pod:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def create_run(self, scope: Scope, fields: Any) -> tuple[dict[str, Any], str]:
-        """A new PluginRun (owner only), status ``created``; returns it and the run's token."""
+    def create_run(
+        self, scope: Scope, fields: Any, *, run_id: str | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """A new PluginRun (owner only), status ``created``; returns it and the run's token.
+
+        ``run_id`` keeps an id the client chose (Pymemri makes its runs' ids itself).
+        """
         if not scope.is_owner:
             raise Forbidden(f"only the owner may create runs, not {scope.describe()}")
         if not isinstance(fields, Mapping):
@@ -412,7 +464,10 @@ class Pod:
             raise BadRequest(
                 "runs: config must be a JSON object (or a string holding one)"
             ) from None
-        run_id = new_id()
+        if run_id is None:
+            run_id = new_id()
+        elif not _ID.match(run_id):
+            raise BadRequest(f"runs: id {run_id!r} is not 1-64 letters, digits or _.:-")
         data = {**fields, "config": config, "status": RunStatus.CREATED.value, "type": "PluginRun"}
         _, properties = self.schema.check_item(data, "runs")
         now = time.time()
@@ -424,7 +479,10 @@ class Pod:
             "created_at": now,
             "updated_at": now,
         }
-        self.store.write(lambda conn: self.store.insert_items(conn, [row]))
+        try:
+            self.store.write(lambda conn: self.store.insert_items(conn, [row]))
+        except IntegrityError:
+            raise Conflict(f"runs: item id {run_id!r} is already taken") from None
         token = self.issue_token(run_id)
         self._emit(f"pod.run.{run_id}.created", {"run_id": run_id, "status": "created"})
         return self.get_run(OWNER, run_id), token
@@ -481,6 +539,15 @@ class Pod:
             row = fresh
         else:
             raise Conflict(f"run {row.id} changes too often to update; try again")
+        if "progress" in updated or "message" in updated:
+            self._emit(
+                f"pod.progress.{row.id}",
+                {
+                    "run_id": row.id,
+                    "progress": merged.get("progress"),
+                    "message": merged.get("message"),
+                },
+            )
         if new_status is not None and new_status != old_status:
             if new_status in TERMINAL:
                 self.revoke(row.id)
@@ -523,3 +590,40 @@ class Pod:
         run = self.get_run(scope, run_id)
         row = self.store.get(account_id(run["id"]))
         return row.to_dict() if row is not None else None
+
+    # -- files --------------------------------------------------------------------------------
+
+    def put_file(self, scope: Scope, sha256: Any, data: bytes) -> bool:
+        """Store a file under the sha256 of its bytes; False if that content is there already.
+
+        A sha256 that does not match the bytes is a ``BadRequest``: files are
+        content-addressed, so a client cannot store bytes under another file's name.
+        """
+        if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BadRequest(f"file: {sha256!r} is not a sha256 (64 lowercase hex digits)")
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise BadRequest(f"file: the bytes have sha256 {actual}, not {sha256}")
+        now = time.time()
+        stored = self.store.write(
+            functools.partial(
+                self.store.insert_file, sha256=sha256, data=data, run_id=scope.run_id, now=now
+            )
+        )
+        if stored:
+            self._emit(
+                "pod.file.stored", {"sha256": sha256, "size": len(data), "run_id": scope.run_id}
+            )
+        return stored
+
+    def get_file(self, scope: Scope, sha256: Any) -> bytes:
+        """A file's bytes; a run's token reaches the files that run stored."""
+        if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BadRequest(f"file: {sha256!r} is not a sha256 (64 lowercase hex digits)")
+        found = self.store.get_file(sha256)
+        if found is None:
+            raise ItemNotFound(f"no file with sha256 {sha256}")
+        data, owner = found
+        if scope.run_id is not None and owner != scope.run_id:
+            raise Forbidden(f"the token of run {scope.run_id} may not reach file {sha256}")
+        return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,13 @@ __all__ = ["RunManager"]
 
 logger = logging.getLogger("plugyard.adapters.pod.runs")
 _KEEP_LOGS = 100
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass(slots=True)
@@ -46,9 +54,11 @@ class RunManager:
         timeout: float | None = None,
         abort_grace: float = 5.0,
         on_end: Callable[[str], Awaitable[None]] | None = None,
+        memri_api: bool = False,
     ) -> None:
         self.pod = pod
         self._on_end = on_end
+        self.memri_api = memri_api
         self.launchers = dict(launchers)
         self.default = default
         self.timeout = timeout
@@ -73,14 +83,27 @@ class RunManager:
         if run.get("status") != RunStatus.CREATED or run_id in self._active:
             raise BadRequest(f"run {run_id} is {run.get('status')}; only a created run launches")
         url = await self._pod_url()
+        memri_url = None
+        changes: dict[str, Any] = {"launcher": launcher.name}
+        if self.memri_api:
+            from ._http import PREFIX
+            from .compat import MEMRI_PREFIX
+
+            memri_url = url.removesuffix(PREFIX) + MEMRI_PREFIX
+            if run.get("webserver_port") is None:
+                # a Pymemri plugin serves its API on the run's webserverPort, else on 8080,
+                # where two runs would collide
+                changes["webserver_port"] = _free_port()
         request = LaunchRequest(
             run_id=run_id,
             plugin_module=run["plugin_module"],
             plugin_name=run["plugin_name"],
             pod_url=url,
             token=self.pod.issue_token(run_id),
+            memri_url=memri_url,
+            python=run.get("python"),
         )
-        await asyncio.to_thread(self.pod.update_run, OWNER, run_id, {"launcher": launcher.name})
+        await asyncio.to_thread(self.pod.update_run, OWNER, run_id, changes)
         try:
             handle = await launcher.start(request)
         except Exception as exc:
@@ -135,7 +158,10 @@ class RunManager:
         changes: dict[str, Any] = {"exit_code": exit_code}
         run = await asyncio.to_thread(self.pod.get_run, OWNER, run_id)
         status = run.get("status")
-        if status not in TERMINAL:
+        if status == RunStatus.DAEMON and exit_code == 0:
+            # a daemon that stops by itself, cleanly, has done its work
+            await self._end(run_id, RunStatus.DONE, exit_code=exit_code)
+        elif status not in TERMINAL:
             tail = "\n".join(self._logs.get(run_id, [])[-20:])
             await self._end(
                 run_id,

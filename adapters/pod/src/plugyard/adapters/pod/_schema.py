@@ -17,10 +17,20 @@ from plugyard.sdk.pod import (
     schema_of,
 )
 
-__all__ = ["BUILTIN_TYPES", "Schema"]
+__all__ = ["ANY_TARGET", "BUILTIN_TYPES", "Schema"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 BUILTIN_TYPES = frozenset({"PluginRun", "Account"})
+ANY_TARGET = "Item"
+"""An edge declared to point at ``Item`` may point at an item of any type."""
+_RUN_EXTRAS = {
+    "PluginRun": {
+        "properties": {"container_image": "str", "webserver_port": "int", "python": "str"},
+        "edges": {},
+    }
+}
+"""What a run has beside the SDK's fields: its image and web server port (Memri's), and the
+interpreter its plugin runs with."""
 
 
 _EXACT: dict[str, frozenset[type]] = {
@@ -61,6 +71,7 @@ class Schema:
         self.properties: dict[str, dict[str, str]] = {}
         self.edges: dict[str, dict[str, str]] = {}
         self.merge(schema_of(PluginRun, Account), check=False)
+        self.merge(_RUN_EXTRAS, check=False)
 
     def types(self) -> list[str]:
         """Every known item type, sorted."""
@@ -195,7 +206,7 @@ class Schema:
                 f"{where}: {source_type} has no edge {name!r} "
                 f"(edges: {', '.join(declared) or 'none'})"
             )
-        if declared[name] != target_type:
+        if declared[name] not in (target_type, ANY_TARGET):
             raise BadRequest(
                 f"{where}: {source_type}.{name} points to {declared[name]}, not {target_type}"
             )

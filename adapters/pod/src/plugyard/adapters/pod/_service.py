@@ -69,8 +69,27 @@ class PodService(Service):
         return Path(self.host.runtime_dir) / OWNER_TOKEN_FILE
 
     def routes(self) -> list[Any]:
-        """The HTTP API, for the host's ASGI app."""
-        return pod_routes(self.require_pod, lambda: self.runs, self.settings.max_body_size)
+        """The HTTP API, for the host's ASGI app (and the Memri API unless turned off)."""
+        settings = self.settings
+        routes = pod_routes(
+            self.require_pod,
+            lambda: self.runs,
+            max_body_size=settings.max_body_size,
+            max_file_size=settings.max_file_size,
+        )
+        if settings.memri_api:
+            from .compat import memri_routes
+
+            routes += memri_routes(
+                self.require_pod, lambda: self.runs, max_body=settings.max_file_size
+            )
+        return routes
+
+    async def memri_url(self) -> str:
+        """Where Pymemri's ``PodClient`` finds this pod (its ``pod_full_address``)."""
+        from .compat import MEMRI_PREFIX
+
+        return (await self.url()).removesuffix(PREFIX) + MEMRI_PREFIX
 
     def require_pod(self) -> Pod:
         """The open pod; a 503 ``PodError`` before startup or after shutdown."""
@@ -99,6 +118,7 @@ class PodService(Service):
             timeout=settings.run_timeout,
             abort_grace=settings.abort_grace,
             on_end=self._run_ended,
+            memri_api=settings.memri_api,
         )
         from plugyard.host import ensure_private_dir
 
@@ -119,6 +139,7 @@ class PodService(Service):
             ProcessLauncher(
                 self.host.processes,
                 python=settings.python or sys.executable,
+                pythons=settings.pythons,
                 cwd=str(self.host.config.base_dir),
                 stop_timeout=settings.abort_grace,
             ),

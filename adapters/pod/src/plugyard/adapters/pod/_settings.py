@@ -72,7 +72,17 @@ class PodSettings(BaseModel):
     413 before it is stored. Served on the host's HTTP app, ``[http] max_body_size`` applies
     too."""
     python: str | None = None
-    """The interpreter the ``process`` launcher runs plugins with; none means the host's."""
+    """The interpreter the ``process`` launcher runs plugins with; none means the host's.
+    Another interpreter needs no plugyard installed: a Pymemri plugin's environment works."""
+    pythons: dict[str, str] = {}
+    """Interpreters by plugin module or top-level package (``{"dogs" = ".venv-dogs/bin/python"}``),
+    for plugins that each need an environment of their own; a run's own ``python`` wins."""
+    memri_api: bool = True
+    """Serve the Memri pod API (what Pymemri's ``PodClient`` speaks) at ``/memri``, beside
+    ``/pod/v1`` and over the same items."""
+    max_file_size: int = Field(64 * 1024 * 1024, ge=1024, le=1 << 31)
+    """The largest file upload the pod takes, in bytes (on both APIs); more is answered
+    413. Other request bodies are bounded by ``max_body_size``."""
     docker: DockerSettings = DockerSettings()
     """Settings of the ``docker`` launcher."""
     kubernetes: KubernetesSettings = KubernetesSettings()

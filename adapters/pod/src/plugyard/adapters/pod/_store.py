@@ -1,4 +1,4 @@
-"""The pod's storage: items, edges and schema in SQLite or PostgreSQL (SQLAlchemy Core).
+"""The pod's storage: items, edges, schema and files in SQLite or PostgreSQL (SQLAlchemy Core).
 
 Writes go through :meth:`Store.write`, a group commit: callers that write at the same time
 share one transaction, so a burst of requests costs one commit, never one per item. SQLite runs
@@ -57,6 +57,15 @@ schema_table = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("value_type", sa.String(128), nullable=False),
+)
+files = sa.Table(
+    "pod_files",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 
@@ -301,8 +310,13 @@ class Store:
         *,
         run_id: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[ItemRow]:
-        """Items whose columns and properties equal ``filters``; ``run_id`` narrows to a run."""
+        """Items whose columns and properties equal ``filters``; ``run_id`` narrows to a run.
+
+        Items come oldest first (``newest_first`` reverses that); ``offset`` skips as many.
+        """
         query = sa.select(items)
         for key, value in filters.items():
             if key in ("id", "type"):
@@ -311,9 +325,14 @@ class Store:
                 query = query.where(self._property_equals(key, value))
         if run_id is not None:
             query = query.where(items.c.run_id == run_id)
-        query = query.order_by(items.c.created_at, items.c.id)
+        if newest_first:
+            query = query.order_by(items.c.created_at.desc(), items.c.id.desc())
+        else:
+            query = query.order_by(items.c.created_at, items.c.id)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self._reader.connect() as conn:
             return [_row(row) for row in conn.execute(query)]
 
@@ -329,6 +348,36 @@ class Store:
         if value is None:
             return extracted.is_(None)
         return extracted == (int(value) if isinstance(value, bool) else value)
+
+    @staticmethod
+    def insert_file(
+        conn: Connection, sha256: str, data: bytes, run_id: str | None, now: float
+    ) -> bool:
+        """Store a file's bytes under their sha256; False if that content is stored already."""
+        found = conn.execute(sa.select(files.c.sha256).where(files.c.sha256 == sha256)).first()
+        if found is not None:
+            return False
+        conn.execute(
+            files.insert(),
+            [
+                {
+                    "sha256": sha256,
+                    "run_id": run_id,
+                    "size": len(data),
+                    "data": data,
+                    "created_at": now,
+                }
+            ],
+        )
+        return True
+
+    def get_file(self, sha256: str) -> tuple[bytes, str | None] | None:
+        """A file's bytes and the run that stored it, or None."""
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                sa.select(files.c.data, files.c.run_id).where(files.c.sha256 == sha256)
+            ).first()
+        return (bytes(row.data), row.run_id) if row is not None else None
 
     def count(self, type_name: str | None = None) -> int:
         """How many items there are (of one type)."""
