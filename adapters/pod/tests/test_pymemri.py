@@ -351,7 +351,7 @@ async def test_a_plugin_run_created_by_a_memri_client_is_launched(
     pymemri_python: Path, pymemri_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from plugyard.adapters.pod import adapter
-    from plugyard.sdk.testing import run_host
+    from plugyard.host.testing import run_host
 
     monkeypatch.setenv("PYTHONPATH", str(HERE))
     config = {
