@@ -39,8 +39,16 @@ class LifecycleAdapter:
         """Read ``[lifecycle]`` and make ``host.lifecycle``."""
         from ._service import LifecycleService
         from ._settings import LifecycleSettings
+        from ._yaml import YamlLimits, set_default_limits
 
         settings = host.config.section("lifecycle", LifecycleSettings)
+        set_default_limits(
+            YamlLimits(
+                max_size=settings.max_blueprint_size,
+                max_nodes=settings.max_blueprint_values,
+                max_depth=settings.max_blueprint_depth,
+            )
+        )
         host.extend("lifecycle", LifecycleService(host, settings))
 
     @hookimpl
