@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from plugyard.host import Command, Host
 
     from ._service import LifecycleService
+    from ._settings import LifecycleSettings
 
 __all__ = ["LifecycleAdapter", "adapter"]
 
@@ -49,6 +50,7 @@ class LifecycleAdapter:
                 max_depth=settings.max_blueprint_depth,
             )
         )
+        _check_blueprints(host, settings)
         host.extend("lifecycle", LifecycleService(host, settings))
 
     @hookimpl
@@ -88,3 +90,17 @@ adapter = LifecycleAdapter()
 
 def __getattr__(name: str) -> Any:  # pragma: no cover - guards typos in entry points
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _check_blueprints(host: Host, settings: LifecycleSettings) -> None:
+    """Every deployment's blueprint is a readable file, before anything starts."""
+    from plugyard.host import ConfigError
+
+    for name, deployment in settings.deployments.items():
+        path = deployment.blueprint
+        if not path.is_absolute():
+            path = host.config.base_dir / path
+        if not path.is_file():
+            raise ConfigError(
+                f"{host.config.where}: lifecycle.deployments.{name}.blueprint: {path} is not a file"
+            )
