@@ -165,7 +165,7 @@ def test_every_section_is_on_the_configuration_page() -> None:
 def test_the_configuration_reference_shows_types_defaults_and_environment() -> None:
     text = _docgen("config_reference").render_section("zmq")
     row = next(line for line in text.splitlines() if line.startswith("| `sndhwm` |"))
-    assert row.startswith("| `sndhwm` | integer, > 0<br>default: `10000` | Events queued per")
+    assert row.startswith("| `sndhwm` | integer, > 0, ≤ 2147483647<br>default: `10000` | Events")
     assert row.endswith("<br>environment: `PLUGYARD_ZMQ__SNDHWM` |")
     assert "### `[zmq.process]`" in text
     assert "`PLUGYARD_ZMQ__PROCESS__RESTART`" in text

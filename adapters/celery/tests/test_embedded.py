@@ -58,7 +58,7 @@ def test_progress_and_cancel_of_a_running_cancelable_task(embedded: Any) -> None
     assert progress.data["id"] == result.id
     assert progress.data["total"] == 12000
     reply = CeleryService.of(embedded.host).cancel(result.id)
-    assert reply["status"] == "canceling"
+    assert reply["status"] in ("canceling", "canceled")  # canceled: it stopped already
     assert result.get(timeout=10) == "canceled"  # the task saw `canceled` and returned
     canceled = embedded.events.wait_for(f"task.{COUNTDOWN}.canceled", timeout=5)[-1]
     assert canceled.data["id"] == result.id

@@ -72,16 +72,16 @@ class HostSettings(BaseModel):
     adapters: list[str] = []
     """Adapters to load even when autoload is off: names of entry points in
     ``plugyard.adapters`` or, failing that, import paths (``pkg.mod:object``)."""
-    startup_timeout: float = Field(10.0, gt=0)
+    startup_timeout: float = Field(10.0, gt=0, le=86_400, allow_inf_nan=False)
     """Seconds for each ``plugyard_startup`` implementation and for each plugin's start."""
-    shutdown_timeout: float = Field(10.0, gt=0)
+    shutdown_timeout: float = Field(10.0, gt=0, le=86_400, allow_inf_nan=False)
     """Seconds for each ``plugyard_shutdown`` implementation, each plugin's stop and each
     step of the shutdown (twice this for stopping plugins)."""
-    hook_timeout: float = Field(5.0, gt=0)
+    hook_timeout: float = Field(5.0, gt=0, le=86_400, allow_inf_nan=False)
     """Seconds for each implementation of a hook whose policy sets no timeout
     (``plugyard_commands``, ``plugyard_routes``, most adapters' own hooks) and for each
     ``async`` event subscriber. Hooks with their own timeout keep it."""
-    event_queue_size: int = Field(100_000, gt=0)
+    event_queue_size: int = Field(100_000, gt=0, le=100_000_000)
     """Events waiting for delivery. On overflow the oldest is dropped and counted
     (``stats``), which shows as a gap in ``seq``."""
 

@@ -141,13 +141,18 @@ def wrapper_problem(caller: pluggy.HookCaller) -> str | None:
 
 
 def _log_failure(plugin: str, hook: str, error: Exception) -> None:
+    from ._config import ConfigError
+
+    # A timeout has no useful stack; a ConfigError's message already names the file and
+    # the key, and a traceback would only bury it.
+    plain = isinstance(error, HookTimeout | ConfigError)
     logger.error(
         "plugin %r failed in %s: %s: %s",
         plugin,
         hook,
         type(error).__name__,
         error,
-        exc_info=None if isinstance(error, HookTimeout) else error,
+        exc_info=None if plain else error,
         extra={"plugin": plugin},
     )
 

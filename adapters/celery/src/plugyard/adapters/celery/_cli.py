@@ -47,7 +47,9 @@ def _service(config_path: str | None) -> Any:
     try:
         return client_service(config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        from ._core import redact_text
+
+        raise click.ClickException(redact_text(str(exc))) from None
 
 
 config_option = click.option(
@@ -160,9 +162,13 @@ def send(
             name, [_parse(a) for a in args], parse_properties(kwargs), **options
         )
     except Exception as exc:
+        from ._core import redact_text
+
         raise click.ClickException(
-            f"cannot send {name!r} to {service.settings.celery['broker_url']}: "
-            f"{type(exc).__name__}: {exc}"
+            redact_text(
+                f"cannot send {name!r} to {service.settings.celery['broker_url']}: "
+                f"{type(exc).__name__}: {exc}"
+            )
         ) from None
     service.jobs.writer.flush(5.0)
     click.echo(result.id)
@@ -171,7 +177,9 @@ def send(
     try:
         value = result.get(timeout=timeout, propagate=True)
     except Exception as exc:
-        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        from ._core import redact_text
+
+        click.echo(redact_text(f"{type(exc).__name__}: {exc}"), err=True)
         sys.exit(1)
     click.echo(json.dumps(value, default=str))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,12 @@ def redact(url: str) -> str:
     from kombu.utils.url import maybe_sanitize_url
 
     return str(maybe_sanitize_url(url))
+
+
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)([^@\s/]+)(@)")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the password of every URL in it (``redis://:PW@``, ``amqp://u:PW@``)
+    replaced by ``**``: for messages a user or a log sees."""
+    return _URL_PASSWORD.sub(r"\1**\3", text)

@@ -99,6 +99,9 @@ def read_settings(
         if key not in known:
             hint = did_you_mean(key, [*known, *_OURS])
             raise config_error(f"{where}: celery.{key}: not a Celery or plugyard setting{hint}")
+        problem = _type_problem(known[key], value)
+        if problem:
+            raise config_error(f"{where}: celery.{key}: {problem}")
         celery[known[key]] = value
     try:
         settings = CelerySettings.model_validate({**ours, "celery": {}})
@@ -119,6 +122,33 @@ def read_settings(
         options.setdefault("polling_interval", settings.polling_interval)
         merged["broker_transport_options"] = options
     return settings.model_copy(update={"state_dir": folder, "celery": merged})
+
+
+def _type_problem(setting: str, value: Any) -> str | None:
+    """Why ``value`` cannot be Celery's ``setting`` (by the type Celery declares), or None."""
+    import math
+
+    from celery.app.defaults import NAMESPACES, flatten
+
+    kinds = {key: option.type for key, option in flatten(NAMESPACES)}
+    kind = kinds.get(setting)
+    got = f"got {type(value).__name__} {value!r}"
+    if kind in ("string", "str") and not isinstance(value, str):
+        return f"expected a string, {got}"
+    if kind in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"expected an integer, {got}"
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, {got}"
+        if not math.isfinite(value):
+            return f"expected a finite number, {got}"
+    if kind == "bool" and not isinstance(value, bool):
+        return f"expected true or false, {got}"
+    if kind == "dict" and not isinstance(value, dict):
+        return f"expected a table, {got}"
+    if kind in ("list", "tuple") and not isinstance(value, list | str):
+        return f"expected a list, {got}"
+    return None
 
 
 _reset_lock = threading.Lock()

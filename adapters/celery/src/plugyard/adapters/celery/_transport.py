@@ -210,16 +210,17 @@ class Channel(virtual.Channel):
                 )
 
     def _restore(self, message: Any) -> None:
-        """Give a taken message back (a requeue, or a consumer closing before it acked)."""
-        tag = message.delivery_tag
+        """Give a taken message back (a requeue, or a consumer closing before it acked).
+
+        The row is kept while taken, so nothing is written again: a message no longer ours
+        (given back after its visibility timeout) is left to whoever has it now.
+        """
         with self._lock:
-            given = self.db.execute(
+            self.db.execute(
                 "UPDATE messages SET taken_by = NULL, taken_at = NULL "
                 "WHERE tag = ? AND taken_by = ?",
-                (tag, self.consumer),
-            ).rowcount
-        if not given:
-            super()._restore(message)  # type: ignore[no-untyped-call]
+                (message.delivery_tag, self.consumer),
+            )
 
     def _size(self, queue: str) -> int:
         with self._lock:

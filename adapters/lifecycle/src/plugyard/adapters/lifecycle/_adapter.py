@@ -41,9 +41,18 @@ class LifecycleAdapter:
         from ._plugins import LIFECYCLE_GROUP
         from ._service import LifecycleService
         from ._settings import LifecycleSettings
+        from ._yaml import YamlLimits, set_default_limits
 
         settings = host.config.section("lifecycle", LifecycleSettings)
+        set_default_limits(
+            YamlLimits(
+                max_size=settings.max_blueprint_size,
+                max_nodes=settings.max_blueprint_values,
+                max_depth=settings.max_blueprint_depth,
+            )
+        )
         service = LifecycleService(host, settings)
+        service.check_blueprints()
         host.services.add(service)
         host.add_plugin_group(LIFECYCLE_GROUP, model="lifecycle")
         for spec in service.configured_plugin_specs():

@@ -105,8 +105,12 @@ def _load_yaml(file: Path) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BlueprintError(str(file), "", f"cannot read blueprint: {exc.strerror}") from None
+    from ._yaml import YamlLimitError, load_yaml
+
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except YamlLimitError as exc:
+        raise BlueprintError(str(file), "", f"refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

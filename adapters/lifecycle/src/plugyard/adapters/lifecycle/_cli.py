@@ -168,7 +168,12 @@ def _inputs(values: tuple[str, ...]) -> dict[str, Any]:
     for value in values:
         path = Path(value)
         if "=" not in value and path.is_file():
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            from ._yaml import YamlLimitError, load_yaml
+
+            try:
+                loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
+            except (YamlLimitError, yaml.YAMLError) as exc:
+                raise click.BadParameter(f"{value}: {exc}", param_hint="-i") from None
             if not isinstance(loaded, dict):
                 raise click.BadParameter(f"{value}: expected a mapping of inputs", param_hint="-i")
             inputs.update(loaded)

@@ -81,6 +81,21 @@ class LifecycleService(Service):
         self.envs: dict[str, Environment] = {}
         self._lock = asyncio.Lock()
 
+    def check_blueprints(self) -> None:
+        """Every configured deployment's blueprint is a readable file, before anything
+        starts; a ``ConfigError`` names the key otherwise."""
+        from plugyard.host import ConfigError
+
+        config = self.host.config
+        for name, deployment in self.settings.deployments.items():
+            path = deployment.blueprint
+            if not path.is_absolute():
+                path = config.base_dir / path
+            if not path.is_file():
+                raise ConfigError(
+                    f"{config.where}: lifecycle.deployments.{name}.blueprint: {path} is not a file"
+                )
+
     def configured_plugin_specs(self) -> list[PluginSpec]:
         """Specs of the plugins that the configured deployments' blueprints declare, so that
         the host records, filters and checks them when it loads. A blueprint that cannot

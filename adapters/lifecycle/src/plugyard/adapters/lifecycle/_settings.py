@@ -43,6 +43,13 @@ class LifecycleSettings(BaseModel):
     """Seconds between retries, unless the error or the blueprint says otherwise."""
     thread_pool_size: int = Field(8, gt=0)
     """Worker threads that run plain (non-``async``) operations."""
+    max_blueprint_size: int = Field(4 * 1024 * 1024, ge=1024, le=1 << 30)
+    """Bytes of one blueprint (or imported) YAML file; a bigger one is refused."""
+    max_blueprint_values: int = Field(1_000_000, ge=100, le=100_000_000)
+    """Values a blueprint file may expand to, each alias counted as the copy it stands for
+    (an "alias bomb" of a few hundred bytes would otherwise take gigabytes)."""
+    max_blueprint_depth: int = Field(100, ge=8, le=10_000)
+    """Sequences and mappings nested in one another in a blueprint file."""
     deployments: dict[str, DeploymentSettings] = {}
     """Deployments the host opens at start, one ``[lifecycle.deployments.NAME]`` table
     each; each becomes the plugin ``lifecycle.NAME``."""

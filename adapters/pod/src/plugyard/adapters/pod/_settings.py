@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["DockerSettings", "KubernetesSettings", "PodSettings"]
 
@@ -103,6 +103,16 @@ class PodSettings(BaseModel):
                 "allow_remote = true to serve the pod API there, or bind 127.0.0.1"
             )
         return self
+
+    @field_validator("database")
+    @classmethod
+    def _database_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        scheme = value.partition("://")[0].partition("+")[0]
+        if "://" not in value or scheme not in ("sqlite", "postgresql"):
+            raise ValueError(f"expected a sqlite:///FILE or postgresql://... URL, got {value!r}")
+        return value
 
     def database_url(self, base_dir: Path) -> str:
         """The database URL, with the default SQLite file placed in ``base_dir``.

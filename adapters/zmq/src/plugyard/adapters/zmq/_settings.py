@@ -62,9 +62,9 @@ class ZmqSettings(BaseModel):
     and plugins get the same limit, and the host publishes no event and sends no reply
     bigger than this (an oversized event is dropped and logged; an oversized reply becomes
     an error reply)."""
-    sndhwm: int = Field(10_000, gt=0)
+    sndhwm: int = Field(10_000, gt=0, le=2**31 - 1)
     """Events queued per subscriber before the host holds them back."""
-    buffer: int = Field(100_000, ge=0)
+    buffer: int = Field(100_000, ge=0, le=100_000_000)
     """Events the host holds for slow subscribers before it sends past them."""
     curve_secret_key: SecretStr | None = None
     """The host's CURVE secret key (40 Z85 characters); required for a non-loopback TCP
@@ -75,11 +75,11 @@ class ZmqSettings(BaseModel):
     """Also publish ``watcher.NAME.ACTION`` events and answer in circus's words."""
     circus_config: Path | None = None
     """A circus-style INI file whose ``[plugin:NAME]`` sections become plugins."""
-    check_delay: float = Field(5.0, gt=0)
+    check_delay: float = Field(5.0, gt=0, le=86_400, allow_inf_nan=False)
     """Passed to each subscriber plugin's constructor, as circus does."""
-    ready_timeout: float = Field(5.0, gt=0)
+    ready_timeout: float = Field(5.0, gt=0, le=86_400, allow_inf_nan=False)
     """Seconds the host waits for a starting plugin's subscription to be live."""
-    max_inflight: int = Field(1000, gt=0)
+    max_inflight: int = Field(1000, gt=0, le=1_000_000)
     """Commands running at once before the host answers "busy"."""
     plugin_log_level: str | None = Field(None, pattern=r"(?i)^(debug|info|warning|error|critical)$")
     """Log level of the plugin processes; none means ``[host] log_level``."""
