@@ -58,7 +58,7 @@ def test_a_quick_run_of_two_benchmarks_writes_their_rows(tmp_path: Path) -> None
     rows = table_rows(text)
     assert all(len(row) == 7 for row in rows), rows
     assert {row[0] for row in rows} == {"bench_dispatch", "bench_lifecycle"}
-    dispatch = [row for row in rows if row[0] == "bench_dispatch" and "host.acall" in row[1]]
+    dispatch = [row for row in rows if row[0] == "bench_dispatch" and "host.call_hook" in row[1]]
     assert len(dispatch) == 3  # 1, 5 and 20 implementations, each against raw pluggy
     for row in dispatch:
         assert row[2].endswith("ns/call") and "(raw pluggy)" in row[3]
