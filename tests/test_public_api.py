@@ -342,6 +342,13 @@ PUBLIC: dict[str, list[str]] = {
         "load_blueprint",
         "load_env",
     ],
+    "plugyard.adapters.lifecycle.compat": [
+        "cloudify_in_use",
+        "cloudify_installed",
+        "operation_scope",
+        "resumable",
+        "workflow_scope",
+    ],
     "plugyard.adapters.lifecycle.hookspecs": [
         "plugyard_lifecycle_operation",
     ],
@@ -384,6 +391,19 @@ PUBLIC: dict[str, list[str]] = {
         "container_name",
         "pod_manifest",
         "runner_command",
+    ],
+    "plugyard.adapters.pod.compat": [
+        "ENV_PLUGIN",
+        "MEMRI_OWNER",
+        "MEMRI_PREFIX",
+        "MEMRI_VALUE_TYPES",
+        "MemriItems",
+        "Misdirected",
+        "bootstrap_command",
+        "memri_environment",
+        "memri_routes",
+        "memri_status",
+        "plugyard_status",
     ],
     "plugyard.adapters.zmq": [
         "CommandServer",
