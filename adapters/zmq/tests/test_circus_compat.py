@@ -69,8 +69,11 @@ async def test_a_circus_plugin_gets_events_and_well_formed_replies(
     assert len(calls["list_name"]["pids"]) == 1 and isinstance(calls["list_name"]["pids"][0], int)
     assert calls["status"]["status"] == "active"
     assert calls["stats"]["status"] == "ok" and calls["stats"]["name"] == "rec"
-    assert "restarts" in calls["stats"]["info"]
+    (info,) = calls["stats"]["info"].values()
+    assert isinstance(info["cpu"], float) and isinstance(info["mem"], float)
+    assert "restarts" in calls["stats"]["counters"]
     assert calls["unknown"]["status"] == "error" and calls["unknown"]["errno"] == 2
+    assert calls["incr"] == {**calls["incr"], "numprocesses": 1, "singleton": True}
     assert calls["stop"]["status"] == "ok" and calls["stop"]["state"] == "stopped"
 
 

@@ -46,6 +46,7 @@ class ZmqAdapter:
             _add_ini_plugins(host, settings.circus_config)
         service = ZmqService(host, settings, self.name)
         _check_default_paths(host, service)
+        _install_circus(host, service)
         host.extend("zmq", service)
         host.add_plugin_group(SUBSCRIBERS_GROUP, model="zmq")
 
@@ -119,6 +120,29 @@ def _check_default_paths(host: Host, service: ZmqService) -> None:
             check_endpoint(endpoint)
         except ValueError as exc:
             raise ConfigError(f"{host.config.where}: zmq.{key} (default): {exc}") from None
+
+
+def _ini_path(host: Host, path: Any) -> Any:
+    from pathlib import Path
+
+    file = Path(path)
+    return file if file.is_absolute() else host.config.base_dir / file
+
+
+def _install_circus(host: Host, service: ZmqService) -> None:
+    """Load the circus compatibility layer if it is wanted (see ``compat.wanted``)."""
+    from plugyard.host import ConfigError
+
+    from . import compat
+
+    settings = service.settings
+    if not compat.wanted(settings.circus_compat, settings.circus_config):
+        return
+    ini = None if settings.circus_config is None else _ini_path(host, settings.circus_config)
+    try:
+        service.circus = compat.install(host, service, ini)
+    except compat.OptionError as exc:
+        raise ConfigError(f"{host.config.where}: zmq.circus_config: {exc}") from None
 
 
 def _add_ini_plugins(host: Host, path: Any) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._plugins import SubscriberHandle
     from ._publisher import EventPublisher
     from ._server import CommandServer
+    from .compat import CircusCommands
 
 __all__ = ["ZmqService"]
 
@@ -47,6 +48,7 @@ class ZmqService:
         self.key_file: Path | None = None
         self.publisher: EventPublisher | None = None
         self.server: CommandServer | None = None
+        self.circus: CircusCommands | None = None
         self._zap: ZapHandler | None = None
         self._ctx: zmq.asyncio.Context | None = None
         self._unsubscribe: list[Any] = []
@@ -107,6 +109,7 @@ class ZmqService:
             router,
             max_inflight=settings.max_inflight,
             circus_compat=settings.circus_compat,
+            circus=self.circus,
         )
         self.server.start()
         self._unsubscribe.append(self.host.processes.on_state(self._on_process_state))

@@ -1,0 +1,75 @@
+"""Read the parts of a circus.ini that plugyard runs itself: ``[circus]``, ``[watcher:NAME]``
+and ``[env:NAME]`` sections (``[plugin:NAME]`` sections are read by the adapter's INI reader).
+"""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._options import OptionError, WatcherOptions, parse_env
+
+__all__ = ["CircusIni", "read_circus_ini"]
+
+
+@dataclass
+class CircusIni:
+    """What a circus.ini asks for, with the file it came from for error messages."""
+
+    path: Path
+    circus: dict[str, str] = field(default_factory=dict)
+    watchers: dict[str, WatcherOptions] = field(default_factory=dict)
+
+
+def _parser(path: Path) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(default_section="\x00none")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot read: {exc.strerror}") from None
+    except configparser.Error as exc:
+        raise OptionError(f"{path}: not a valid INI file: {exc}") from None
+    return parser
+
+
+def read_circus_ini(path: str | os.PathLike[str]) -> CircusIni:
+    """The ``[circus]`` options and the watchers of ``path``; errors name the section."""
+    file = Path(path)
+    parser = _parser(file)
+    found = CircusIni(path=file)
+    if parser.has_section("circus"):
+        found.circus = dict(parser.items("circus"))
+    envs: list[tuple[list[str], dict[str, str]]] = []
+    for section in parser.sections():
+        kind, sep, names = section.partition(":")
+        if kind.strip() == "env" and sep:
+            patterns = [n.strip() for n in names.split(",") if n.strip()]
+            try:
+                envs.append((patterns, parse_env(dict(parser.items(section)))))
+            except OptionError as exc:
+                raise OptionError(f"{file}: [{section}]: {exc}") from None
+    for section in parser.sections():
+        kind, sep, name = section.partition(":")
+        if kind.strip() != "watcher" or not sep:
+            continue
+        name = name.strip()
+        if not name:
+            raise OptionError(f"{file}: [{section}]: the watcher needs a name ([watcher:NAME])")
+        values: dict[str, Any] = dict(parser.items(section))
+        try:
+            options = WatcherOptions.from_mapping(name, values)
+        except OptionError as exc:
+            raise OptionError(f"{file}: [{section}]: {exc}") from None
+        for patterns, env in envs:
+            if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+                options.env.update(env)
+        options.extra["__name__"] = section
+        if name.lower() in (n.lower() for n in found.watchers):
+            raise OptionError(f"{file}: [{section}]: a watcher called {name!r} is already defined")
+        found.watchers[name] = options
+    return found
