@@ -1,0 +1,229 @@
+"""circus 0.19's own ``circusctl`` against ``plugyard run`` with a circus.ini, and side by side
+against circus's own ``circusd`` on the same file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("circus")
+
+BIN = Path(sys.executable).parent
+CIRCUSCTL = BIN / "circusctl"
+CIRCUSD = BIN / "circusd"
+HELPERS = Path(__file__).parent / "helpers"
+
+INI = """\
+[circus]
+endpoint = ipc://{folder}/ctl.sock
+pubsub_endpoint = ipc://{folder}/pub.sock
+multicast_endpoint =
+check_delay = 5
+
+[watcher:web]
+cmd = sleep
+args = 1000
+numprocesses = 2
+priority = 2
+working_dir = {folder}
+flapping.attempts = 4
+
+[watcher:worker]
+cmd = sleep 999
+working_dir = {folder}
+"""
+
+
+def wait_for(predicate: object, what: str, timeout: float = 20.0) -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def ctl(endpoint: str, *args: str) -> tuple[int, str]:
+    """Run circusctl; its exit status and what it printed (stdout then stderr)."""
+    done = subprocess.run(
+        [str(CIRCUSCTL), "--endpoint", endpoint, "--timeout", "10", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def pids_of(endpoint: str, name: str) -> list[int]:
+    code, out = ctl(endpoint, "list", name)
+    assert code == 0, out
+    return [int(p) for p in out.split(",") if p]
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def start_plugyard(folder: Path, ini: Path) -> tuple[subprocess.Popen[str], str]:
+    """``plugyard run`` with ``[zmq] circus_config``; returns the process and its endpoint."""
+    runtime = folder / "rt"
+    config = folder / "plugyard.toml"
+    config.write_text(
+        f'[host]\nname = "circus-test"\nruntime_dir = "{runtime}"\n\n'
+        f'[zmq]\ncircus_config = "{ini}"\n'
+    )
+    process = subprocess.Popen(
+        [str(BIN / "plugyard"), "run", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    wait_for(lambda: (runtime / "host.json").exists() or process.poll() is not None, "plugyard")
+    assert process.poll() is None, "plugyard run exited"
+    return process, f"ipc://{runtime}/zmq-control.sock"
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    """A short private folder (ipc:// paths must stay short)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="pyc-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def plugyard(folder: Path) -> Iterator[tuple[str, Path]]:
+    """``plugyard run`` on a circus.ini; yields the command endpoint and the ini."""
+    ini = folder / "circus.ini"
+    ini.write_text(INI.format(folder=folder))
+    process, endpoint = start_plugyard(folder, ini)
+    try:
+        wait_for(lambda: len(pids_of(endpoint, "web")) == 2, "the web watcher's processes")
+        yield endpoint, ini
+    finally:
+        stop_process(process)
+
+
+# What a user types, in order. ``--waiting`` where circusd would otherwise answer before the
+# change is done, so that the next command sees it on both sides.
+SCRIPT: list[tuple[str, ...]] = [
+    ("list",),
+    ("list", "web"),
+    ("status",),
+    ("status", "web"),
+    ("numwatchers",),
+    ("numprocesses",),
+    ("numprocesses", "web"),
+    ("options", "web"),
+    ("get", "web", "cmd", "numprocesses"),
+    ("get", "web", "bogus"),
+    ("options", "nope"),
+    ("stop", "nope"),
+    ("globaloptions", "pubsub_endpoint"),
+    ("globaloptions", "bogus"),
+    ("listsockets",),
+    ("stats",),
+    ("stats", "--extended", "web"),
+    ("dstats",),
+    ("stop", "web", "--waiting"),
+    ("status",),
+    ("start", "web", "--waiting"),
+    ("stop", "w*", "--waiting"),
+    ("status",),
+    ("start", "--waiting"),
+    ("status",),
+    ("restart", "web", "--waiting"),
+    ("set", "web", "numprocesses", "3", "--waiting"),
+    ("numprocesses", "web"),
+    ("incr", "web"),
+    ("decr", "web"),
+    ("signal", "web", "USR1"),
+    ("signal", "nope", "USR1"),
+    ("kill", "worker"),
+    ("reload", "--waiting"),
+    ("numwatchers",),
+    ("rm", "worker", "--waiting"),
+    ("add", "extra", "sleep 100", "--start"),
+    ("rm", "nope"),
+    ("list",),
+    ("reloadconfig", "--waiting"),
+]
+
+_STATS_LINE = re.compile(
+    r"^(\d+: )?\s*\d+  \S+ \S+ -?\d+ [\d.]+[BKMGTP] [\d.]+[BKMGTP] [\d.]+ [\d.]+ \d+:\d\d\.\d*$"
+)
+
+
+def normalise(args: tuple[str, ...], out: str, folder: Path) -> str:
+    """Hide what differs from run to run: pids, figures, the folder and the endpoints."""
+    out = out.replace(str(folder), "FOLDER")
+    lines = []
+    for line in out.splitlines():
+        if _STATS_LINE.match(line):
+            line = "STATS" if not line.startswith(" ") else "  STATS"
+        elif re.fullmatch(r"\d+(,\d+)*", line) and args[0] == "list":
+            line = f"{len(line.split(','))} pids"
+        elif line.startswith(("pubsub_endpoint: ipc://", "endpoint: ipc://")):
+            line = line.split(":", 1)[0] + ": ipc://..."
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def transcript(endpoint: str, folder: Path) -> list[str]:
+    """Run the script; one entry per command: the command, its exit status and its output."""
+    seen = []
+    for args in SCRIPT:
+        code, out = ctl(endpoint, *args)
+        if args[0] == "stats" and len(args) == 1:
+            out = "\n".join(sorted(out.splitlines()))  # watchers come in dict order
+        if args[0] == "dstats":
+            out = "\n".join(out.splitlines()[:2])  # circusd's children are its plugins
+        seen.append(f"$ circusctl {' '.join(args)} [{code}]\n{normalise(args, out, folder)}")
+    return seen
+
+
+def test_circusctl_prints_the_same_for_plugyard_as_for_circusd(folder: Path) -> None:
+    ini = folder / "circus.ini"
+    ini.write_text(INI.format(folder=folder))
+    circusd = subprocess.Popen(
+        [str(CIRCUSD), str(ini)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        endpoint = f"ipc://{folder}/ctl.sock"
+        wait_for(lambda: (folder / "ctl.sock").exists(), "circusd's socket")
+        wait_for(lambda: len(pids_of(endpoint, "web")) == 2, "circusd's web processes")
+        expected = transcript(endpoint, folder)
+    finally:
+        stop_process(circusd)
+    ini.write_text(INI.format(folder=folder))
+    process, endpoint = start_plugyard(folder, ini)
+    try:
+        wait_for(lambda: len(pids_of(endpoint, "web")) == 2, "plugyard's web processes")
+        got = transcript(endpoint, folder)
+    finally:
+        stop_process(process)
+    differences = [
+        f"circusd:\n{want}\nplugyard:\n{have}"
+        for want, have in zip(expected, got, strict=True)
+        if want != have
+    ]
+    assert not differences, "\n\n".join(differences)
