@@ -3,7 +3,6 @@ against circus's own ``circusd`` on the same file."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal

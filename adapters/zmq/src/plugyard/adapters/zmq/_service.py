@@ -99,7 +99,7 @@ class ZmqService:
         self.publisher = EventPublisher(
             xpub,
             buffer=settings.buffer,
-            circus_compat=settings.circus_compat,
+            circus_compat=settings.circus_compat or settings.circus_config is not None,
             on_overflow=self._count_overflow,
         )
         self.publisher.start()
@@ -108,7 +108,7 @@ class ZmqService:
             self.host,
             router,
             max_inflight=settings.max_inflight,
-            circus_compat=settings.circus_compat,
+            circus_compat=settings.circus_compat or settings.circus_config is not None,
             circus=self.circus,
         )
         self.server.start()

@@ -135,11 +135,21 @@ class CircusCommands:
     def _names(self) -> list[str]:
         return [r.name for r in self.host.plugins if r.model != "adapter"]
 
+    def shown(self, name: str) -> str:
+        """A plugin's name as circus shows it: a watcher's as is, a plugin's as
+        ``plugin:NAME`` (with circus's words; circusd names its plugins so)."""
+        if self.circus_words and name not in self.watchers:
+            return f"plugin:{name}"
+        return name
+
     def _lookup(self, name: Any) -> str | None:
         if not isinstance(name, str):
             return None
         wanted = name.lower()
-        return next((n for n in self._names() if n.lower() == wanted), None)
+        for found in self._names():
+            if wanted in (found.lower(), self.shown(found).lower()):
+                return found
+        return None
 
     def _find(self, name: Any) -> str:
         found = self._lookup(name)
@@ -176,7 +186,9 @@ class CircusCommands:
                 raise _message(f"invalid regex {name!r}: {exc}") from None
         else:
             raise _message(f"unknown match method {match}")
-        found = [n for n in self._names() if regex.match(n.lower())]
+        found = [
+            n for n in self._names() if regex.match(self.shown(n).lower()) or regex.match(n.lower())
+        ]
         if not found:
             raise self._not_found(name)
         return found
@@ -217,7 +229,7 @@ class CircusCommands:
             return {"pids": list(self._pids(self._find(props["name"])).values())}
         return {
             "plugins": [r.name for r in self.host.plugins],
-            "watchers": sorted(n.lower() for n in self._names()),
+            "watchers": sorted(self.shown(n).lower() for n in self._names()),
         }
 
     async def cmd_status(self, props: dict[str, Any]) -> dict[str, Any] | None:
@@ -225,7 +237,7 @@ class CircusCommands:
             return None
         if "name" in props:
             return {"status": self.status_of(self._find(props["name"]))}
-        return {"statuses": {n: self.status_of(n) for n in self._names()}}
+        return {"statuses": {self.shown(n): self.status_of(n) for n in self._names()}}
 
     async def cmd_numwatchers(self, props: dict[str, Any]) -> dict[str, Any]:
         return {"numwatchers": len(self._names())}
@@ -446,7 +458,7 @@ class CircusCommands:
         if not self.circus_words:
             return None
         if "name" not in props:
-            return {"infos": {n: await self._info(n, False) for n in self._names()}}
+            return {"infos": {self.shown(n): await self._info(n, False) for n in self._names()}}
         found = self._find(props["name"])
         if process is not None:
             pid = self._pid_prop({"process": process}, "process")
