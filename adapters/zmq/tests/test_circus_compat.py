@@ -99,3 +99,35 @@ async def test_the_host_supervises_a_circus_plugin_from_its_config(
             host.publish_event("plugin.other.started", {"model": "zmq"}, source="test")
             await asyncio.sleep(0.1)
     assert read_lines(out)[0]["watcher"] == "other"
+
+
+async def test_casts_run_like_calls_and_a_failed_cast_is_logged_by_name(
+    runtime_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from plugyard.adapters.zmq import HostClient
+
+    ini = tmp_path / "circus.ini"
+    ini.write_text("[watcher:web]\ncmd = sleep 1000\n")
+    async with zmq_host(runtime_dir, zmq={"circus_config": str(ini)}) as host:
+        watcher = host.zmq.circus.watchers["web"]
+        (first,) = await wait_until(watcher.pids, what="web's process")
+
+        def casts() -> None:
+            with HostClient.from_facts(host.zmq.advertisement(), timeout=5) as client:
+                client.cast("kill", name="web", pid=first, signum="KILL")
+                client.cast("nosuchcommand", name="web")
+                client.cast("kill", name="ghost")
+                client.call("numwatchers")  # the casts before it have been read
+
+        await asyncio.to_thread(casts)
+        await wait_until(lambda: watcher.pids() not in ([], [first]), what="kill to respawn web")
+        await wait_until(
+            lambda: (
+                any("nosuchcommand" in r.getMessage() for r in caplog.records)
+                and any(
+                    "cast kill" in r.getMessage() and "ghost" in r.getMessage()
+                    for r in caplog.records
+                )
+            ),
+            what="both failed casts in the log",
+        )

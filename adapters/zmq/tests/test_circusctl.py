@@ -3,6 +3,8 @@ against circus's own ``circusd`` on the same file."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shutil
 import signal
@@ -11,8 +13,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import wait_until, zmq_host
 
 pytest.importorskip("circus")
 
@@ -226,3 +230,134 @@ def test_circusctl_prints_the_same_for_plugyard_as_for_circusd(folder: Path) -> 
         if want != have
     ]
     assert not differences, "\n\n".join(differences)
+
+
+# -- one behaviour at a time, on an in-process host -----------------------------------------
+
+
+def ini_with(folder: Path, text: str) -> Path:
+    ini = folder / "circus.ini"
+    ini.write_text(text)
+    return ini
+
+
+async def actl(host: Any, *args: str) -> tuple[int, str]:
+    """circusctl against an in-process host, from a thread (the host's loop keeps running)."""
+    return await asyncio.to_thread(ctl, host.zmq.endpoint, *args)
+
+
+async def test_a_process_killed_with_sigkill_is_respawned_with_a_new_pid(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
+    ini = ini_with(tmp_path, "[watcher:web]\ncmd = sleep 1000\nnumprocesses = 2\n")
+    async with zmq_host(runtime_dir, zmq={"circus_config": str(ini)}) as host:
+        watcher = host.zmq.circus.watchers["web"]
+        first = await wait_until(lambda: len(watcher.pids()) == 2 and watcher.pids(), what="2")
+        code, out = await actl(host, "list", "web")
+        assert (code, out) == (0, ",".join(map(str, first)))
+        os.kill(first[0], signal.SIGKILL)
+        now = await wait_until(
+            lambda: len(p := watcher.pids()) == 2 and first[0] not in p and p, what="a respawn"
+        )
+        assert first[1] in now
+        code, out = await actl(host, "list", "web")
+        assert (code, sorted(out.split(","))) == (0, sorted(map(str, now)))
+
+
+async def test_incr_adds_a_process_and_signal_delivers_the_signal(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "signals.txt"
+    child = HELPERS / "circus_watcher_child.py"
+    ini = ini_with(tmp_path, f"[watcher:sig]\ncmd = {sys.executable} {child} {out}\n")
+    async with zmq_host(runtime_dir, zmq={"circus_config": str(ini)}) as host:
+        watcher = host.zmq.circus.watchers["sig"]
+
+        def started() -> list[str]:
+            lines = out.read_text().splitlines() if out.exists() else []
+            return [line.split()[0] for line in lines if line.endswith(" started")]
+
+        await wait_until(lambda: len(started()) == 1, what="the first process")
+        assert await actl(host, "incr", "sig", "--waiting") == (0, "2")
+        await wait_until(lambda: len(started()) == 2, what="the second process")
+        assert await actl(host, "numprocesses", "sig") == (0, "2")
+        assert await actl(host, "signal", "sig", "USR1") == (0, "ok")
+        want = {f"{pid} {int(signal.SIGUSR1)}" for pid in started()}
+        await wait_until(lambda: want <= set(out.read_text().splitlines()), what="two USR1")
+        one = watcher.pids()[0]
+        assert await actl(host, "signal", "sig", str(one), "HUP") == (0, "ok")
+        await wait_until(
+            lambda: f"{one} {int(signal.SIGHUP)}" in out.read_text().splitlines(), what="HUP"
+        )
+        assert await actl(host, "decr", "sig", "--waiting") == (0, "1")
+        assert len(watcher.pids()) == 1
+
+
+async def test_reloadconfig_starts_added_stops_removed_and_restarts_changed_watchers(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
+    base = "[watcher:keep]\ncmd = sleep 1000\n\n[watcher:change]\ncmd = sleep 1000\n"
+    ini = ini_with(tmp_path, base + "\n[watcher:gone]\ncmd = sleep 1000\n")
+    async with zmq_host(runtime_dir, zmq={"circus_config": str(ini)}) as host:
+        watchers = host.zmq.circus.watchers
+        await wait_until(lambda: all(w.pids() for w in watchers.values()), what="3 watchers")
+        keep, change = watchers["keep"].pids(), watchers["change"].pids()
+        ini.write_text(
+            base.replace("[watcher:change]\ncmd = sleep 1000", "[watcher:change]\ncmd = sleep 999")
+            + "\n[watcher:added]\ncmd = sleep 1000\nnumprocesses = 2\n"
+        )
+        assert await actl(host, "reloadconfig", "--waiting") == (0, "ok")
+        assert await actl(host, "list") == (0, "added,change,keep")
+        assert await actl(host, "numprocesses", "added") == (0, "2")
+        assert watchers["keep"].pids() == keep
+        assert watchers["change"].pids() != change
+        assert await actl(host, "get", "change", "cmd") == (0, "cmd: sleep 999")
+        assert "gone" not in [r.name for r in host.plugins]
+
+
+def _circusctl_messages() -> list[tuple[str, dict[str, Any]]]:
+    """Every command's message exactly as circusctl builds it (circus's own code), with the
+    arguments a user would give and every option at circusctl's default."""
+    from circus.commands import get_commands
+
+    args = {
+        "add": ("extra", "sleep", "100"),
+        "decr": ("web",),
+        "get": ("web", "cmd"),
+        "incr": ("web",),
+        "kill": ("web",),
+        "options": ("web",),
+        "rm": ("extra",),
+        "set": ("web", "numprocesses", "2"),
+        "signal": ("web", "USR2"),
+    }
+    messages = []
+    for name, command in sorted(get_commands().items()):
+        if name in ("listen", "dstats_ipython", "ipython"):
+            continue
+        opts = {option[1] or option[0]: option[2] for option in command.options}
+        messages.append((name, command.message(*args.get(name, ()), **opts)))
+    return messages
+
+
+async def test_no_command_circusctl_sends_gets_unknown_property(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
+    from circus.client import CircusClient
+
+    ini = ini_with(tmp_path, "[watcher:web]\ncmd = sleep 1000\n")
+    messages = _circusctl_messages()
+    assert {"stats", "restart", "kill", "globaloptions", "reloadconfig"} <= {n for n, _ in messages}
+    async with zmq_host(runtime_dir, zmq={"circus_config": str(ini)}) as host:
+        await wait_until(lambda: host.zmq.circus.watchers["web"].pids(), what="web")
+
+        def send_all() -> dict[str, Any]:
+            client = CircusClient(endpoint=host.zmq.endpoint, timeout=10)
+            try:
+                return {name: client.call(message) for name, message in messages if name != "quit"}
+            finally:
+                client.stop()
+
+        replies = await asyncio.to_thread(send_all)
+    failed = {name: r for name, r in replies.items() if r.get("status") != "ok"}
+    assert not failed, failed
