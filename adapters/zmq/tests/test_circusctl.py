@@ -83,7 +83,8 @@ def stop_process(process: subprocess.Popen[str]) -> None:
 
 
 def start_plugyard(folder: Path, ini: Path) -> tuple[subprocess.Popen[str], str]:
-    """``plugyard run`` with ``[zmq] circus_config``; returns the process and its endpoint."""
+    """``plugyard run`` with ``[zmq] circus_config``; returns the process and the endpoint,
+    the one the circus.ini names."""
     runtime = folder / "rt"
     config = folder / "plugyard.toml"
     config.write_text(
@@ -98,7 +99,7 @@ def start_plugyard(folder: Path, ini: Path) -> tuple[subprocess.Popen[str], str]
     )
     wait_for(lambda: (runtime / "host.json").exists() or process.poll() is not None, "plugyard")
     assert process.poll() is None, "plugyard run exited"
-    return process, f"ipc://{runtime}/zmq-control.sock"
+    return process, f"ipc://{folder}/ctl.sock"
 
 
 @pytest.fixture
@@ -114,14 +115,14 @@ def folder() -> Iterator[Path]:
 
 
 @pytest.fixture
-def plugyard(folder: Path) -> Iterator[tuple[str, Path]]:
+def plugyard(folder: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
     """``plugyard run`` on a circus.ini; yields the command endpoint and the ini."""
     ini = folder / "circus.ini"
     ini.write_text(INI.format(folder=folder))
     process, endpoint = start_plugyard(folder, ini)
     try:
         wait_for(lambda: len(pids_of(endpoint, "web")) == 2, "the web watcher's processes")
-        yield endpoint, ini
+        yield endpoint, ini, process
     finally:
         stop_process(process)
 
@@ -230,6 +231,32 @@ def test_circusctl_prints_the_same_for_plugyard_as_for_circusd(folder: Path) -> 
         if want != have
     ]
     assert not differences, "\n\n".join(differences)
+
+
+def test_sighup_reloads_the_circus_ini(plugyard: tuple[str, Path, subprocess.Popen[str]]) -> None:
+    endpoint, ini, process = plugyard
+    ini.write_text(ini.read_text() + "\n[watcher:late]\ncmd = sleep 1000\n")
+    process.send_signal(signal.SIGHUP)
+    wait_for(lambda: ctl(endpoint, "list") == (0, "late,web,worker"), "the added watcher")
+    wait_for(lambda: len(pids_of(endpoint, "late")) == 1, "its process")
+    assert ctl(endpoint, "status", "late") == (0, "active")
+
+
+def test_a_tcp_endpoint_in_the_circus_ini_is_refused(folder: Path) -> None:
+    ini = folder / "circus.ini"
+    ini.write_text("[circus]\nendpoint = tcp://127.0.0.1:5555\n\n[watcher:web]\ncmd = sleep 9\n")
+    config = folder / "plugyard.toml"
+    config.write_text(f'[host]\nruntime_dir = "{folder / "rt"}"\n[zmq]\ncircus_config = "{ini}"\n')
+    done = subprocess.run(
+        [str(BIN / "plugyard"), "run", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "endpoint = tcp://127.0.0.1:5555" in done.stderr
+    assert "circus_allow_tcp" in done.stderr
 
 
 # -- one behaviour at a time, on an in-process host -----------------------------------------

@@ -41,6 +41,8 @@ class ZmqAdapter:
         from ._settings import ZmqSettings
 
         settings = host.config.section("zmq", ZmqSettings)
+        if settings.circus_config is not None:
+            settings = _circus_endpoints(host, settings)
         _check_exposure(host, settings)
         if settings.circus_config is not None:
             _add_ini_plugins(host, settings.circus_config)
@@ -127,6 +129,22 @@ def _ini_path(host: Host, path: Any) -> Any:
 
     file = Path(path)
     return file if file.is_absolute() else host.config.base_dir / file
+
+
+def _circus_endpoints(host: Host, settings: Any) -> Any:
+    """``[zmq]`` settings with the circus.ini's ``[circus]`` endpoints where ``[zmq]`` names
+    none (an ``ipc://`` one; a ``tcp://`` one only with ``circus_allow_tcp``)."""
+    from plugyard.host import ConfigError
+
+    from . import compat
+
+    ini = _ini_path(host, settings.circus_config)
+    try:
+        found = compat.circus_endpoints(ini, allow_tcp=settings.circus_allow_tcp)
+    except compat.OptionError as exc:
+        raise ConfigError(f"{host.config.where}: zmq.circus_config: {exc}") from None
+    update = {key: value for key, value in found.items() if getattr(settings, key) is None}
+    return settings.model_copy(update=update) if update else settings
 
 
 def _install_circus(host: Host, service: ZmqService) -> None:

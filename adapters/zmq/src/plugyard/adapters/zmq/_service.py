@@ -112,6 +112,8 @@ class ZmqService:
             circus=self.circus,
         )
         self.server.start()
+        if self.circus is not None and self.circus.ini is not None:
+            self._unsubscribe.append(self.circus.reload_on_sighup())
         self._unsubscribe.append(self.host.processes.on_state(self._on_process_state))
         self.host.advertise("zmq", self.advertisement())
         logger.info("commands on %s, events on %s", self.endpoint, self.pubsub_endpoint)

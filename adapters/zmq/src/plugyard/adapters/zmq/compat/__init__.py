@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._commands import CircusCommands
-from ._config import CircusIni, read_circus_ini
+from ._config import CircusIni, circus_endpoints, read_circus_ini
 from ._options import OptionError, WatcherOptions
 from ._watcher import Watcher
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CircusCommands",
     "CircusIni",
+    "circus_endpoints",
     "OptionError",
     "Watcher",
     "WatcherOptions",

@@ -507,6 +507,27 @@ class CircusCommands:
         await self._run(props, "reloadconfig", self.reload_config())
         return {}
 
+    def reload_on_sighup(self) -> Callable[[], None]:
+        """Run ``reloadconfig`` on SIGHUP, as circusd does; returns the undo. Only the main
+        thread's loop can take signals: elsewhere this does nothing."""
+        import signal
+
+        loop = asyncio.get_running_loop()
+
+        def on_hup() -> None:
+            logger.info("SIGHUP: reloading %s", self.ini)
+            self._later("reloadconfig on SIGHUP", self.reload_config())
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+        except (RuntimeError, ValueError):
+            return lambda: None
+
+        def undo() -> None:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+        return undo
+
     async def reload_config(self) -> None:
         """Start added watchers, stop removed ones, restart changed ones; others are left."""
         assert self.ini is not None

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._settings import check_endpoint
 from ._options import OptionError, WatcherOptions, parse_env
 
-__all__ = ["CircusIni", "read_circus_ini"]
+__all__ = ["CircusIni", "circus_endpoints", "read_circus_ini"]
 
 
 @dataclass
@@ -72,4 +73,30 @@ def read_circus_ini(path: str | os.PathLike[str]) -> CircusIni:
         if name.lower() in (n.lower() for n in found.watchers):
             raise OptionError(f"{file}: [{section}]: a watcher called {name!r} is already defined")
         found.watchers[name] = options
+    return found
+
+
+def circus_endpoints(path: str | os.PathLike[str], *, allow_tcp: bool) -> dict[str, str]:
+    """The ``endpoint`` and ``pubsub_endpoint`` that the ``[circus]`` section of ``path``
+    names; a ``tcp://`` one is refused unless ``allow_tcp``."""
+    file = Path(path)
+    parser = _parser(file)
+    if not parser.has_section("circus"):
+        return {}
+    found: dict[str, str] = {}
+    for key in ("endpoint", "pubsub_endpoint"):
+        value = parser.get("circus", key, fallback="").strip()
+        if not value:
+            continue
+        if value.startswith("tcp://") and not allow_tcp:
+            raise OptionError(
+                f"{file}: [circus] {key} = {value}: plugyard does not listen unauthenticated "
+                "on TCP, where every local account can send commands; use an ipc:// endpoint, "
+                "or set [zmq] circus_allow_tcp = true to bind it anyway"
+            )
+        try:
+            check_endpoint(value)
+        except ValueError as exc:
+            raise OptionError(f"{file}: [circus] {key}: {exc}") from None
+        found[key] = value
     return found

@@ -56,6 +56,15 @@ class Watcher:
         self._pids: dict[str, int] = {}
         self._unsubscribe = host.processes.on_state(self._on_process_state)
         self._lock = asyncio.Lock()
+        for key in ("uid", "gid"):
+            if getattr(options, key) is not None:
+                logger.warning(
+                    "[%s] %s = %s is not applied: the processes run as the host's user",
+                    options.name,
+                    key,
+                    getattr(options, key),
+                    extra={"plugin": options.name},
+                )
 
     @property
     def name(self) -> str:
