@@ -55,6 +55,12 @@ async def test_a_circus_plugin_gets_events_and_well_formed_replies(
                     await host.call("restart", name="rec")
                 await asyncio.sleep(0.2)
             await wait_until(lambda: host.registry.get("rec").state == "stopped", what="stop")
+            await host.call("start", name="rec")  # the plugin surely sees this spawn
+
+            def spawned() -> bool:
+                return any(line.get("action") == "spawn" for line in read_lines(out))
+
+            await wait_until(spawned, what="a spawn event")
         finally:
             probe.terminate()
             probe.wait(10)

@@ -170,6 +170,7 @@ SCRIPT: list[tuple[str, ...]] = [
     ("rm", "nope"),
     ("list",),
     ("reloadconfig", "--waiting"),
+    ("quit", "--waiting"),
 ]
 
 _STATS_LINE = re.compile(
@@ -216,6 +217,7 @@ def test_circusctl_prints_the_same_for_plugyard_as_for_circusd(folder: Path) -> 
         wait_for(lambda: (folder / "ctl.sock").exists(), "circusd's socket")
         wait_for(lambda: len(pids_of(endpoint, "web")) == 2, "circusd's web processes")
         expected = transcript(endpoint, folder)
+        circusd.wait(30)  # quit stopped it
     finally:
         stop_process(circusd)
     ini.write_text(INI.format(folder=folder))
@@ -223,6 +225,7 @@ def test_circusctl_prints_the_same_for_plugyard_as_for_circusd(folder: Path) -> 
     try:
         wait_for(lambda: len(pids_of(endpoint, "web")) == 2, "plugyard's web processes")
         got = transcript(endpoint, folder)
+        assert process.wait(30) == 0, "quit stops plugyard run"
     finally:
         stop_process(process)
     differences = [

@@ -154,13 +154,14 @@ def _install_circus(host: Host, service: ZmqService) -> None:
     from . import compat
 
     settings = service.settings
-    if not compat.wanted(settings.circus_compat, settings.circus_config):
+    tables = host.config.raw_section("watchers")
+    if not compat.wanted(settings.circus_compat, settings.circus_config, bool(tables)):
         return
     ini = None if settings.circus_config is None else _ini_path(host, settings.circus_config)
     try:
-        service.circus = compat.install(host, service, ini)
+        service.circus = compat.install(host, service, ini, tables)
     except compat.OptionError as exc:
-        raise ConfigError(f"{host.config.where}: zmq.circus_config: {exc}") from None
+        raise ConfigError(str(exc)) from None
 
 
 def _add_ini_plugins(host: Host, path: Any) -> None:

@@ -112,7 +112,7 @@ class ZmqService:
             circus=self.circus,
         )
         self.server.start()
-        if self.circus is not None and self.circus.ini is not None:
+        if self.circus is not None and (self.circus.ini is not None or self.circus.watchers):
             self._unsubscribe.append(self.circus.reload_on_sighup())
         self._unsubscribe.append(self.host.processes.on_state(self._on_process_state))
         self.host.advertise("zmq", self.advertisement())

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._commands import CircusCommands
-from ._config import CircusIni, circus_endpoints, read_circus_ini
+from ._config import CircusIni, circus_endpoints, read_circus_ini, read_watcher_tables
 from ._options import OptionError, WatcherOptions
 from ._watcher import Watcher
 
@@ -31,20 +31,23 @@ __all__ = [
     "install",
     "wanted",
     "read_circus_ini",
+    "read_watcher_tables",
 ]
 
 
-def wanted(circus_compat: bool, circus_config: Path | None) -> bool:
-    """Whether the host should speak circus: asked for, or circus is installed."""
-    if circus_compat or circus_config is not None:
+def wanted(circus_compat: bool, circus_config: Path | None, watchers: bool = False) -> bool:
+    """Whether the host should speak circus: asked for, watchers configured, or circus is
+    installed."""
+    if circus_compat or circus_config is not None or watchers:
         return True
     return importlib.util.find_spec("circus") is not None
 
 
-def install(host: Host, service: ZmqService, ini: Path | None) -> CircusCommands:
-    """Create the command set and register the watchers of ``ini`` as plugins of the host."""
-    from plugyard.host import PluginState
-
+def install(
+    host: Host, service: ZmqService, ini: Path | None, tables: dict[str, Any]
+) -> CircusCommands:
+    """Create the command set and register the watchers of ``[watchers.NAME]`` tables and of
+    ``ini`` as plugins of the host."""
     settings = service.settings
     commands = CircusCommands(
         host,
@@ -53,9 +56,15 @@ def install(host: Host, service: ZmqService, ini: Path | None) -> CircusCommands
         circus_words=settings.circus_compat or ini is not None,
         ini=ini,
     )
+    where = host.config.where
+    for options in read_watcher_tables(tables, where).values():
+        commands.install_watcher(options, where)
     if ini is not None:
         for options in read_circus_ini(ini).watchers.values():
-            commands.add_watcher(options, str(ini))
-            if not options.autostart:
-                host.registry.set_state(options.name, PluginState.STOPPED)
+            if commands.watchers.get(options.name) is not None:
+                raise OptionError(
+                    f"{ini}: [watcher:{options.name}]: a watcher called {options.name!r} is "
+                    f"already configured in {where}"
+                )
+            commands.install_watcher(options, str(ini))
     return commands

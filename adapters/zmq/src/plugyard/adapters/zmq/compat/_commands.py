@@ -13,13 +13,14 @@ import fnmatch
 import logging
 import os
 import re
+import tomllib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plugyard.host import CommandError, Errno, PluginState
 
-from ._config import read_circus_ini
+from ._config import read_circus_ini, read_watcher_tables
 from ._options import OptionError, WatcherOptions, to_bool, to_signum
 from ._procinfo import process_info
 from ._watcher import Watcher
@@ -85,6 +86,14 @@ class CircusCommands:
         watcher = Watcher(self.host, options, source=source, env=dict(os.environ))
         self.host.add_plugin(options.name, watcher, source=source)
         self.watchers[options.name] = watcher
+        return watcher
+
+    def install_watcher(self, options: WatcherOptions, source: str) -> Watcher:
+        """Register a watcher from the configuration; ``autostart = false`` leaves it
+        stopped when the host starts."""
+        watcher = self.add_watcher(options, source)
+        if not options.autostart:
+            self.host.registry.set_state(options.name, PluginState.STOPPED)
         return watcher
 
     async def remove_watcher(self, name: str) -> None:
@@ -502,10 +511,22 @@ class CircusCommands:
         return {}
 
     async def cmd_reloadconfig(self, props: dict[str, Any]) -> dict[str, Any]:
-        if self.ini is None:
-            raise CommandError("no circus.ini to reload ([zmq] circus_config is not set)")
         await self._run(props, "reloadconfig", self.reload_config())
         return {}
+
+    def _configured(self) -> dict[str, tuple[WatcherOptions, str]]:
+        """Every watcher the files configure now, with the file it comes from."""
+        found: dict[str, tuple[WatcherOptions, str]] = {}
+        path = self.host.config.path
+        if path is not None and Path(path).suffix == ".toml":
+            with Path(path).open("rb") as handle:
+                tables = tomllib.load(handle).get("watchers", {})
+            for name, options in read_watcher_tables(tables, str(path)).items():
+                found[name] = (options, str(path))
+        if self.ini is not None:
+            for name, options in read_circus_ini(self.ini).watchers.items():
+                found.setdefault(name, (options, str(self.ini)))
+        return found
 
     def reload_on_sighup(self) -> Callable[[], None]:
         """Run ``reloadconfig`` on SIGHUP, as circusd does; returns the undo. Only the main
@@ -515,7 +536,7 @@ class CircusCommands:
         loop = asyncio.get_running_loop()
 
         def on_hup() -> None:
-            logger.info("SIGHUP: reloading %s", self.ini)
+            logger.info("SIGHUP: reloading the watchers' configuration")
             self._later("reloadconfig on SIGHUP", self.reload_config())
 
         try:
@@ -529,17 +550,20 @@ class CircusCommands:
         return undo
 
     async def reload_config(self) -> None:
-        """Start added watchers, stop removed ones, restart changed ones; others are left."""
-        assert self.ini is not None
-        fresh = read_circus_ini(self.ini).watchers
-        source = str(self.ini)
-        for name in [n for n, w in self.watchers.items() if w.source == source]:
+        """Read plugyard.toml's ``[watchers]`` and the circus.ini again: start added watchers,
+        stop removed ones, restart changed ones; unchanged ones are left running."""
+        try:
+            fresh = self._configured()
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise CommandError(f"reloadconfig: {exc}", Errno.COMMAND_ERROR) from None
+        sources = {str(self.ini), str(self.host.config.path)}
+        for name in [n for n, w in self.watchers.items() if w.source in sources]:
             if name not in fresh:
                 await self.remove_watcher(name)
-        for name, options in fresh.items():
+        for name, (options, source) in fresh.items():
             current = self.watchers.get(name)
             if current is None:
-                self.add_watcher(options, source)
+                self.install_watcher(options, source)
                 if options.autostart:
                     await self._drive_all([name], "start")
             elif current.options.listing() != options.listing():

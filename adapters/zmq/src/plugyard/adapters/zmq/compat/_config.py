@@ -14,7 +14,7 @@ from typing import Any
 from .._settings import check_endpoint
 from ._options import OptionError, WatcherOptions, parse_env
 
-__all__ = ["CircusIni", "circus_endpoints", "read_circus_ini"]
+__all__ = ["CircusIni", "circus_endpoints", "read_circus_ini", "read_watcher_tables"]
 
 
 @dataclass
@@ -99,4 +99,19 @@ def circus_endpoints(path: str | os.PathLike[str], *, allow_tcp: bool) -> dict[s
         except ValueError as exc:
             raise OptionError(f"{file}: [circus] {key}: {exc}") from None
         found[key] = value
+    return found
+
+
+def read_watcher_tables(tables: Any, where: str) -> dict[str, WatcherOptions]:
+    """Watchers from ``[watchers.NAME]`` tables of plugyard.toml (circus's option names)."""
+    if not isinstance(tables, dict):
+        raise OptionError(f"{where}: watchers: expected tables [watchers.NAME]")
+    found: dict[str, WatcherOptions] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise OptionError(f"{where}: watchers.{name}: expected a table, got {table!r}")
+        try:
+            found[name] = WatcherOptions.from_mapping(name, dict(table))
+        except OptionError as exc:
+            raise OptionError(f"{where}: watchers.{name}: {exc}") from None
     return found
