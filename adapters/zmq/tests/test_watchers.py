@@ -3,8 +3,11 @@ listed with every other plugin."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ from conftest import host_config, wait_until, zcall, zmq_host
 
 from plugyard.adapters.zmq import adapter
 from plugyard.host import ConfigError, Host
+
+HELPERS = Path(__file__).parent / "helpers"
 
 
 async def test_toml_watchers_run_and_are_listed_with_the_plugins(runtime_dir: Path) -> None:
@@ -82,3 +87,47 @@ async def test_a_bad_circus_ini_watcher_names_the_file_and_section(
     )
     with pytest.raises(ConfigError, match=r"circus.ini: \[watcher:web\]: warmup_delay: expected"):
         await host.load()
+
+
+async def test_a_socket_bound_by_the_host_is_served_by_the_watchers_that_use_it(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
+    server = HELPERS / "circus_socket_server.py"
+    ini = tmp_path / "circus.ini"
+    ini.write_text(
+        "[socket:web]\nhost = 127.0.0.1\nport = 0\n\n"
+        f"[watcher:web]\ncmd = {sys.executable} {server}\nargs = $(circus.sockets.web)\n"
+        "numprocesses = 2\nstdout_stream.class = FileStream\n"
+        f"stdout_stream.filename = {tmp_path / 'web.log'}\n"
+    )
+    async with zmq_host(runtime_dir, zmq={"circus_config": str(ini)}) as host:
+        web = host.zmq.circus.watchers["web"]
+        pids = await wait_until(lambda: len(web.pids()) == 2 and web.pids(), what="2 servers")
+        (listed,) = (await zcall(host, "listsockets"))["sockets"]
+        assert (listed["name"], listed["host"], listed["backlog"]) == ("web", "127.0.0.1", 2048)
+        port = listed["port"]
+        assert port > 0
+
+        def ask() -> int:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                return int(conn.makefile().readline())
+
+        answers = {await asyncio.to_thread(ask) for _ in range(6)}
+        assert answers <= set(pids) and answers
+        log = tmp_path / "web.log"
+        await wait_until(
+            lambda: log.exists() and "answered" in log.read_text(), what="the stdout file"
+        )
+        assert f"serving fd {listed['fd']}" in log.read_text()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+async def test_a_placeholder_for_an_unknown_socket_fails_the_watcher_by_name(
+    runtime_dir: Path,
+) -> None:
+    watchers = {"web": {"cmd": "sleep", "args": "$(circus.sockets.nope)"}}
+    async with zmq_host(runtime_dir, watchers=watchers) as host:
+        record = host.registry.get("web")
+    assert record.state == "failed"
+    assert "$(circus.sockets.nope): no socket called 'nope'" in (record.error or "")

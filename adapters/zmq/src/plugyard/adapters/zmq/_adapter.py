@@ -155,11 +155,13 @@ def _install_circus(host: Host, service: ZmqService) -> None:
 
     settings = service.settings
     tables = host.config.raw_section("watchers")
-    if not compat.wanted(settings.circus_compat, settings.circus_config, bool(tables)):
+    sockets = host.config.raw_section("sockets")
+    configured = bool(tables or sockets)
+    if not compat.wanted(settings.circus_compat, settings.circus_config, configured):
         return
     ini = None if settings.circus_config is None else _ini_path(host, settings.circus_config)
     try:
-        service.circus = compat.install(host, service, ini, tables)
+        service.circus = compat.install(host, service, ini, tables, sockets)
     except compat.OptionError as exc:
         raise ConfigError(str(exc)) from None
 

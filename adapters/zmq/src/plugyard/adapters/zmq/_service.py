@@ -65,6 +65,8 @@ class ZmqService:
         from ._server import CommandServer
 
         self._refuse_second_host()
+        if self.circus is not None:
+            self.circus.bind_sockets()
         settings = self.settings
         ctx = zmq.asyncio.Context()
         self._ctx = ctx
@@ -132,6 +134,8 @@ class ZmqService:
         if self._ctx is not None:
             ctx, self._ctx = self._ctx, None
             await asyncio.to_thread(ctx.term)
+        if self.circus is not None:
+            self.circus.close_sockets()
         if self.key_file is not None:
             self.key_file.unlink(missing_ok=True)
         for endpoint in (self.endpoint, self.pubsub_endpoint):

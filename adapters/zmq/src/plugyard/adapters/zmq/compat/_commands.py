@@ -23,6 +23,7 @@ from plugyard.host import CommandError, Errno, PluginState
 from ._config import read_circus_ini, read_watcher_tables
 from ._options import OptionError, WatcherOptions, to_bool, to_signum
 from ._procinfo import process_info
+from ._sockets import BoundSocket
 from ._watcher import Watcher
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class CircusCommands:
     ) -> None:
         self.host = host
         self.watchers: dict[str, Watcher] = {}
+        self.sockets: dict[str, BoundSocket] = {}
         self.circus_words = circus_words
         self.check_delay = check_delay
         self.ini = ini
@@ -83,7 +85,9 @@ class CircusCommands:
         """Register a watcher as a plugin of the host (not started)."""
         if self._lookup(options.name) is not None:
             raise CommandError(f"watcher {options.name!r} already exists", Errno.COMMAND_ERROR)
-        watcher = Watcher(self.host, options, source=source, env=dict(os.environ))
+        watcher = Watcher(
+            self.host, options, source=source, env=dict(os.environ), sockets=self.sockets
+        )
         self.host.add_plugin(options.name, watcher, source=source)
         self.watchers[options.name] = watcher
         return watcher
@@ -258,7 +262,22 @@ class CircusCommands:
         return {"numprocesses": sum(len(self._pids(n)) for n in self._names())}
 
     async def cmd_listsockets(self, props: dict[str, Any]) -> dict[str, Any]:
-        return {"sockets": []}
+        bound = [s.info() for s in self.sockets.values() if s.socket is not None]
+        return {"sockets": sorted(bound, key=lambda s: int(s["fd"]))}
+
+    def bind_sockets(self) -> None:
+        """Bind every configured socket (before the watchers start); undone on failure."""
+        try:
+            for sock in self.sockets.values():
+                sock.bind()
+        except OSError:
+            self.close_sockets()
+            raise
+
+    def close_sockets(self) -> None:
+        """Close the sockets (after the watchers have stopped)."""
+        for sock in self.sockets.values():
+            sock.close()
 
     async def cmd_globaloptions(self, props: dict[str, Any]) -> dict[str, Any]:
         endpoint, pubsub = self._endpoints()

@@ -13,8 +13,15 @@ from typing import Any
 
 from .._settings import check_endpoint
 from ._options import OptionError, WatcherOptions, parse_env
+from ._sockets import SocketOptions
 
-__all__ = ["CircusIni", "circus_endpoints", "read_circus_ini", "read_watcher_tables"]
+__all__ = [
+    "CircusIni",
+    "circus_endpoints",
+    "read_circus_ini",
+    "read_socket_tables",
+    "read_watcher_tables",
+]
 
 
 @dataclass
@@ -24,6 +31,7 @@ class CircusIni:
     path: Path
     circus: dict[str, str] = field(default_factory=dict)
     watchers: dict[str, WatcherOptions] = field(default_factory=dict)
+    sockets: dict[str, SocketOptions] = field(default_factory=dict)
 
 
 def _parser(path: Path) -> configparser.RawConfigParser:
@@ -56,6 +64,13 @@ def read_circus_ini(path: str | os.PathLike[str]) -> CircusIni:
                 raise OptionError(f"{file}: [{section}]: {exc}") from None
     for section in parser.sections():
         kind, sep, name = section.partition(":")
+        if kind.strip() == "socket" and sep:
+            try:
+                found.sockets[name.strip()] = SocketOptions.from_mapping(
+                    name.strip(), dict(parser.items(section))
+                )
+            except OptionError as exc:
+                raise OptionError(f"{file}: [{section}]: {exc}") from None
         if kind.strip() != "watcher" or not sep:
             continue
         name = name.strip()
@@ -114,4 +129,19 @@ def read_watcher_tables(tables: Any, where: str) -> dict[str, WatcherOptions]:
             found[name] = WatcherOptions.from_mapping(name, dict(table))
         except OptionError as exc:
             raise OptionError(f"{where}: watchers.{name}: {exc}") from None
+    return found
+
+
+def read_socket_tables(tables: Any, where: str) -> dict[str, SocketOptions]:
+    """Sockets from ``[sockets.NAME]`` tables of plugyard.toml (circus's option names)."""
+    if not isinstance(tables, dict):
+        raise OptionError(f"{where}: sockets: expected tables [sockets.NAME]")
+    found: dict[str, SocketOptions] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise OptionError(f"{where}: sockets.{name}: expected a table, got {table!r}")
+        try:
+            found[name] = SocketOptions.from_mapping(name, dict(table))
+        except OptionError as exc:
+            raise OptionError(f"{where}: sockets.{name}: {exc}") from None
     return found

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from plugyard.host import ProcessSpec, ProcessState, RestartPolicy
 
 from ._options import OptionError, WatcherOptions
+from ._sockets import BoundSocket, substitute_sockets
 
 if TYPE_CHECKING:
     from plugyard.host import Host, ProcessInfo
@@ -45,12 +46,20 @@ class Watcher:
     stops_after_shutdown = False
 
     def __init__(
-        self, host: Host, options: WatcherOptions, *, source: str, env: dict[str, str]
+        self,
+        host: Host,
+        options: WatcherOptions,
+        *,
+        source: str,
+        env: dict[str, str],
+        sockets: dict[str, BoundSocket] | None = None,
     ) -> None:
         self.host = host
         self.options = options
         self.source = source
         self.base_env = dict(env)
+        self.sockets = sockets if sockets is not None else {}
+        self._streams: dict[str, logging.Handler] = {}
         self.status = "stopped"
         self.wids: dict[int, str] = {}
         self._pids: dict[str, int] = {}
@@ -84,9 +93,11 @@ class Watcher:
             self.status = "starting"
             self._event("start")
             try:
+                self._open_streams()
                 await self._grow()
             except BaseException:
                 self.status = "stopped"
+                self._close_streams()
                 raise
             self.status = "active"
 
@@ -96,6 +107,7 @@ class Watcher:
             self.status = "stopping"
             self._event("stop")
             await self._shrink(0)
+            self._close_streams()
             self.status = "stopped"
 
     def close(self) -> None:
@@ -111,6 +123,47 @@ class Watcher:
             "cmd": self.options.argv(),
             "source": self.source,
         }
+
+    # -- output streams ---------------------------------------------------------------------
+
+    def _open_streams(self) -> None:
+        """A file per stream whose ``class`` is ``FileStream`` (rotated at ``max_bytes``,
+        keeping ``backup_count`` old files); other output goes to the host's log."""
+        from logging.handlers import RotatingFileHandler
+
+        self._close_streams()
+        for stream in ("stdout", "stderr"):
+            conf = getattr(self.options, f"{stream}_stream")
+            kind = str(conf.get("class", "StdoutStream")).rpartition(".")[2]
+            if kind in ("StdoutStream", ""):
+                continue
+            if kind not in ("FileStream", "WatchedFileStream", "TimedRotatingFileStream"):
+                raise OptionError(
+                    f"{stream}_stream.class: {conf.get('class')!r} is not supported "
+                    "(FileStream or StdoutStream)"
+                )
+            filename = conf.get("filename")
+            if not filename:
+                raise OptionError(f"{stream}_stream.filename is required for a FileStream")
+            path = os.path.join(self.options.working_dir, str(filename))
+            handler = RotatingFileHandler(
+                path,
+                maxBytes=int(conf.get("max_bytes", 0)),
+                backupCount=int(conf.get("backup_count", 0)),
+                encoding="utf-8",
+            )
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self._streams[stream] = handler
+
+    def _close_streams(self) -> None:
+        for handler in self._streams.values():
+            handler.close()
+        self._streams.clear()
+
+    def _output(self, stream: str, line: str) -> None:
+        handler = self._streams.get(stream)
+        if handler is not None:
+            handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
 
     # -- processes --------------------------------------------------------------------------
 
@@ -136,9 +189,19 @@ class Watcher:
         env.update(options.env)
         env["CIRCUS_WID"] = str(wid)
         attempts = options.max_retry + 1 if options.max_retry >= 0 else 1_000_000_000
+        argv: list[str] = []
+        fds: list[int] = []
+        for arg in options.argv():
+            text, used = substitute_sockets(arg, self.sockets)
+            argv.append(text)
+            fds.extend(used)
+        if options.use_sockets:
+            fds.extend(s.fileno() for s in self.sockets.values() if s.socket is not None)
         return ProcessSpec(
             name=f"{self.name}.{wid}",
-            argv=options.argv(),
+            argv=argv,
+            pass_fds=tuple(sorted(set(fds))),
+            on_output=self._output if self._streams else None,
             env=env,
             cwd=options.working_dir,
             restart=RestartPolicy.ALWAYS if options.respawn else RestartPolicy.NEVER,
