@@ -568,3 +568,26 @@ async def test_children_do_not_inherit_the_hosts_configuration_overrides(
     seen = set(ast.literal_eval(line.removeprefix("stdout: ")))
     assert {"PLUGYARD_CONFIG", "PLUGYARD_ZMQ__ENDPOINT", "SHOP_SETTING"} <= seen
     assert "PLUGYARD_POD__DATABASE" not in seen
+
+
+async def test_a_child_inherits_pass_fds_and_its_lines_reach_on_output(sup: Supervisor) -> None:
+    read, write = os.pipe()
+    lines: list[tuple[str, str]] = []
+    code = (
+        f"import os, sys; os.write({write}, b'via fd'); print('hello'); print('x', file=sys.stderr)"
+    )
+    try:
+        spec = ProcessSpec(
+            "fds",
+            [PY, "-c", code],
+            restart=RestartPolicy.NEVER,
+            pass_fds=(write,),
+            on_output=lambda stream, line: lines.append((stream, line)),
+        )
+        await sup.start(spec)
+        await sup.wait("fds", timeout=10)
+        assert os.read(read, 100) == b"via fd"
+    finally:
+        os.close(read)
+        os.close(write)
+    assert ("stdout", "hello") in lines and ("stderr", "x") in lines

@@ -111,7 +111,8 @@ async def test_plugins_are_listed_like_any_other(
     plugins = {"rec": {"use": "zmq_test_plugins:Recorder", "out": str(tmp_path / "r.jsonl")}}
     async with zmq_host(runtime_dir, plugins=plugins, zmq={"circus_compat": compat}) as host:
         listed = await zcall(host, "list")
-        assert "rec" in listed["plugins"] and listed["watchers"] == ["rec"]
+        assert "rec" in listed["plugins"]
+        assert listed["watchers"] == (["plugin:rec"] if compat else ["rec"])
         status = await zcall(host, "status", name="rec")
         assert status["status"] == ("active" if compat else "started")
         record = next(r for r in host.plugins if r.name == "rec")

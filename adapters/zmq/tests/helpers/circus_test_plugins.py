@@ -42,7 +42,8 @@ class Probe(CircusPlugin):
                         "list_name": self.call("list", name=self.target),
                         "status": self.call("status", name=self.target),
                         "stats": self.call("stats", name=self.target),
-                        "unknown": self.call("incr", name=self.target),
+                        "unknown": self.call("nosuchcommand", name=self.target),
+                        "incr": self.call("incr", name=self.target),
                         "stop": self.call("stop", name=self.target),
                     }
                 }

@@ -107,6 +107,13 @@ class PluginControl:
         self.stats[name].restarts += 1
         return await self.start(name)
 
+    async def remove(self, name: str) -> None:
+        """Stop a plugin if it runs, then forget it (its record and handle)."""
+        await self.stop(name)
+        if name in self.started:
+            self.started.remove(name)
+        self.registry.remove(name)
+
     async def stop_phase(self, phase: StopPhase) -> None:
         """Stop, newest first, the started plugins that stop in ``phase``."""
         for name in reversed(self.started):

@@ -198,6 +198,10 @@ class Host(DeprecatedNames):
         """Stop one plugin by name; stopping a plugin that is not running does nothing."""
         return await self._control.stop(name)
 
+    async def remove_plugin(self, name: str) -> None:
+        """Stop one plugin if it runs, then take it out of the registry."""
+        await self._control.remove(name)
+
     async def restart_plugin(self, name: str) -> PluginRecord:
         """Stop then start one plugin (a failed plugin that has a handle is started again)."""
         return await self._control.restart(name)
@@ -263,13 +267,9 @@ class Host(DeprecatedNames):
 
     @contextlib.asynccontextmanager
     async def loaded(self) -> AsyncIterator[Host]:
-        """A loaded host whose event stream runs, without starting any plugin.
-
-        For a command that runs one model's work on the host (``plugyard lifecycle
-        install``): operation wrappers, ``plugyard_event`` implementations, subscribers,
-        commands and the registry are all there, but no plugin is started and no adapter's
-        ``plugyard_startup`` runs. Events still queued on exit are delivered first.
-        """
+        """A loaded host whose event stream runs, with no plugin started (``plugyard lifecycle
+        install`` runs workflows on one: wrappers, event observers, commands and the registry
+        are there). Events still queued on exit are delivered first."""
         await self.load()
         await self.bus.start()
         try:

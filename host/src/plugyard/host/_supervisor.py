@@ -90,6 +90,10 @@ class ProcessSpec:
     log_lines: int = 200
     inherit_env: bool = True
     forget_on_exit: bool = False
+    pass_fds: Sequence[int] = ()
+    """Open file descriptors the child inherits under the same numbers (bound sockets)."""
+    on_output: Callable[[str, str], Any] | None = None
+    """Called with ``("stdout" or "stderr", line)`` for each output line (as well as the log)."""
 
     def __post_init__(self) -> None:
         """Reject specs that would make supervision misbehave later, and freeze ``argv``."""
@@ -481,6 +485,7 @@ class Supervisor:
             cwd=spec.cwd,
             env=env,
             start_new_session=True,
+            pass_fds=tuple(spec.pass_fds),
             preexec_fn=_orphan_guard(),
         )
         child = _Child(transport, protocol, transport.get_pid(), time.monotonic())
@@ -619,6 +624,8 @@ class Supervisor:
         """Record one output line in the ring buffer and forward it to the logger."""
         name = record.spec.name
         record.logs.append(f"{stream}: {line}")
+        if record.spec.on_output is not None:
+            self._call_safely(f"[{name}] output callback", record.spec.on_output, stream, line)
         level = logging.INFO if stream == "stdout" else logging.WARNING
         self._log.log(level, "[%s] %s", name, line, extra={"plugin": name, "stream": stream})
 

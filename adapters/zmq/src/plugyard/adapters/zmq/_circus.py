@@ -33,7 +33,7 @@ def circus_events(event: Event) -> list[tuple[str, dict[str, Any]]]:
     kind, name, state = parts
     if kind == "plugin":
         action = _PLUGIN_ACTIONS.get(state)
-        if action is None or event.data.get("model") == "adapter":
+        if action is None or event.data.get("model") in ("adapter", "watcher"):
             return []
         return [(f"watcher.{watcher_name(name)}.{action}", {"time": event.time})]
     if kind == "process":

@@ -51,6 +51,23 @@ def encode_event(event: Event) -> tuple[bytes, bytes]:
     return event.topic.encode(), text.encode()
 
 
+def encode_watcher_event(event: Event) -> tuple[bytes, bytes]:
+    """A ``watcher.NAME.ACTION`` event: the usual body, with the data's keys also at the top
+    level, where circus plugins read them (``process_pid``, ``exit_code`` ...)."""
+    topic, body = encode_event(event)
+    extra = {k: v for k, v in event.data.items() if k not in _ENVELOPE}
+    if not extra:
+        return topic, body
+    try:
+        tail = _ENCODE(extra)
+    except (TypeError, ValueError):
+        return topic, body
+    return topic, body[:-1] + b"," + tail[1:].encode()
+
+
+_ENVELOPE = frozenset({"seq", "id", "time", "source", "data"})
+
+
 class EventPublisher:
     """Publish host events on an XPUB socket without ever blocking the host's loop.
 
@@ -101,6 +118,9 @@ class EventPublisher:
 
     def __call__(self, event: Event) -> None:
         if self._closed:
+            return
+        if event.topic[:8] == "watcher.":
+            self._publish(encode_watcher_event(event))
             return
         self._publish(encode_event(event))
         if self.circus_compat and (event.topic[:7] in ("plugin.", "process")):

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import zmq.asyncio
     from plugyard.host import Host
 
+    from .compat import CircusCommands
+
 __all__ = ["CommandServer", "Request", "parse_request"]
 
 logger = logging.getLogger("plugyard.adapters.zmq.commands")
@@ -98,9 +100,11 @@ class CommandServer:
         max_inflight: int = 1000,
         circus_compat: bool = False,
         max_size: int = 1 << 20,
+        circus: CircusCommands | None = None,
     ) -> None:
         self.host = host
         self.max_size = max_size
+        self.circus = circus
         self.socket = socket
         self.max_inflight = max_inflight
         self.circus_compat = circus_compat
@@ -183,7 +187,10 @@ class CommandServer:
     async def _execute(self, request: Request) -> None:
         command = request.command.lower()
         try:
-            result = circus_request(self.host, command, request.props)
+            if self.circus is not None:
+                result = await self.circus.dispatch(command, request.props)
+            else:
+                result = circus_request(self.host, command, request.props)
             if result is None:
                 result = await self.host.commands.call(command, request.props)
             result = circus_reply(self.host, command, request.props, result, self.circus_compat)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._plugins import SubscriberHandle
     from ._publisher import EventPublisher
     from ._server import CommandServer
+    from .compat import CircusCommands
 
 __all__ = ["ZmqService"]
 
@@ -50,6 +51,7 @@ class ZmqService(Service):
         self.key_file: Path | None = None
         self.publisher: EventPublisher | None = None
         self.server: CommandServer | None = None
+        self.circus: CircusCommands | None = None
         self._zap: ZapHandler | None = None
         self._ctx: zmq.asyncio.Context | None = None
         self._unsubscribe: list[Any] = []
@@ -60,11 +62,14 @@ class ZmqService(Service):
         circus INI file (``zmq.circus_config``) added to the configuration; a
         ``ConfigError`` names the key at fault."""
         settings = host.config.section("zmq", ZmqSettings)
+        if settings.circus_config is not None:
+            settings = _circus_endpoints(host, settings)
         _check_exposure(host, settings)
         if settings.circus_config is not None:
             _add_ini_plugins(host, settings.circus_config)
         service = cls(host, settings)
         _check_default_paths(host, service)
+        _install_circus(host, service)
         return service
 
     # -- life cycle -----------------------------------------------------------------------
@@ -79,6 +84,8 @@ class ZmqService(Service):
         from ._server import CommandServer
 
         self._refuse_second_host()
+        if self.circus is not None:
+            self.circus.bind_sockets()
         settings = self.settings
         ctx = zmq.asyncio.Context()
         self._ctx = ctx
@@ -114,7 +121,7 @@ class ZmqService(Service):
         self.publisher = EventPublisher(
             xpub,
             buffer=settings.buffer,
-            circus_compat=settings.circus_compat,
+            circus_compat=settings.circus_compat or settings.circus_config is not None,
             on_overflow=self._count_overflow,
             max_size=settings.max_message_size,
         )
@@ -124,10 +131,13 @@ class ZmqService(Service):
             self.host,
             router,
             max_inflight=settings.max_inflight,
-            circus_compat=settings.circus_compat,
+            circus_compat=settings.circus_compat or settings.circus_config is not None,
+            circus=self.circus,
             max_size=settings.max_message_size,
         )
         self.server.start()
+        if self.circus is not None and (self.circus.ini is not None or self.circus.watchers):
+            self._unsubscribe.append(self.circus.reload_on_sighup())
         self._unsubscribe.append(self.host.processes.on_state(self._on_process_state))
         self.host.advertise("zmq", self.advertisement())
         logger.info("commands on %s, events on %s", self.endpoint, self.pubsub_endpoint)
@@ -146,6 +156,8 @@ class ZmqService(Service):
         if self._ctx is not None:
             ctx, self._ctx = self._ctx, None
             await asyncio.to_thread(ctx.term)
+        if self.circus is not None:
+            self.circus.close_sockets()
         if self.key_file is not None:
             self.key_file.unlink(missing_ok=True)
         for endpoint in (self.endpoint, self.pubsub_endpoint):
@@ -301,3 +313,45 @@ def _add_ini_plugins(host: Host, path: Any) -> None:
                 f"in {host.config.where}"
             )
         host.config.plugins[name] = PluginConfig.model_validate(table)
+
+
+def _ini_path(host: Host, path: Any) -> Any:
+    from pathlib import Path
+
+    file = Path(path)
+    return file if file.is_absolute() else host.config.base_dir / file
+
+
+def _circus_endpoints(host: Host, settings: Any) -> Any:
+    """``[zmq]`` settings with the circus.ini's ``[circus]`` endpoints where ``[zmq]`` names
+    none (an ``ipc://`` one; a ``tcp://`` one only with ``circus_allow_tcp``)."""
+    from plugyard.host import ConfigError
+
+    from . import compat
+
+    ini = _ini_path(host, settings.circus_config)
+    try:
+        found = compat.circus_endpoints(ini, allow_tcp=settings.circus_allow_tcp)
+    except compat.OptionError as exc:
+        raise ConfigError(f"{host.config.where}: zmq.circus_config: {exc}") from None
+    update = {key: value for key, value in found.items() if getattr(settings, key) is None}
+    return settings.model_copy(update=update) if update else settings
+
+
+def _install_circus(host: Host, service: ZmqService) -> None:
+    """Load the circus compatibility layer if it is wanted (see ``compat.wanted``)."""
+    from plugyard.host import ConfigError
+
+    from . import compat
+
+    settings = service.settings
+    tables = host.config.raw_section("watchers")
+    sockets = host.config.raw_section("sockets")
+    configured = bool(tables or sockets)
+    if not compat.wanted(settings.circus_compat, settings.circus_config, configured):
+        return
+    ini = None if settings.circus_config is None else _ini_path(host, settings.circus_config)
+    try:
+        service.circus = compat.install(host, service, ini, tables, sockets)
+    except compat.OptionError as exc:
+        raise ConfigError(str(exc)) from None

@@ -74,7 +74,12 @@ class ZmqSettings(BaseModel):
     circus_compat: bool = False
     """Also publish ``watcher.NAME.ACTION`` events and answer in circus's words."""
     circus_config: Path | None = None
-    """A circus-style INI file whose ``[plugin:NAME]`` sections become plugins."""
+    """A circus.ini run as circusd would: its ``[watcher:NAME]`` sections become supervised
+    watchers, its ``[plugin:NAME]`` sections plugins, and its ``[circus]`` ``endpoint`` and
+    ``pubsub_endpoint`` (``ipc://`` ones) the sockets, where this section names none."""
+    circus_allow_tcp: bool = False
+    """Bind the ``tcp://`` endpoints a circus.ini names. Off by default: circusd listens
+    unauthenticated on TCP, where every local account (or host) can send it commands."""
     check_delay: float = Field(5.0, gt=0, le=86_400, allow_inf_nan=False)
     """Passed to each subscriber plugin's constructor, as circus does."""
     ready_timeout: float = Field(5.0, gt=0, le=86_400, allow_inf_nan=False)
