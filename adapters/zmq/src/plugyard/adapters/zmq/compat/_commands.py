@@ -142,6 +142,10 @@ class CircusCommands:
     # -- names ------------------------------------------------------------------------------
 
     def _names(self) -> list[str]:
+        """The names circus commands see: with circus's words, what circusd would run
+        (watchers, and the subscriber plugins of this adapter); else every plugin."""
+        if self.circus_words:
+            return [r.name for r in self.host.plugins if r.model in ("watcher", "zmq")]
         return [r.name for r in self.host.plugins if r.model != "adapter"]
 
     def shown(self, name: str) -> str:
