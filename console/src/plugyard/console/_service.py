@@ -85,6 +85,7 @@ class ConsoleService(Service):
         self.executions: collections.OrderedDict[str, Execution] = collections.OrderedDict()
         self.items: dict[str, dict[str, int]] = {}
         self.closing = False
+        self._token_written = False
         self._changed: asyncio.Event | None = None
         self._unsubscribe = host.subscribe("*", self._observe, name="console")
 
@@ -101,6 +102,7 @@ class ConsoleService(Service):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.token)
+        self._token_written = True
         self.host.advertise("console_token_file", str(path))
 
     def check_token(self, offered: str | None) -> bool:
@@ -111,7 +113,8 @@ class ConsoleService(Service):
         """Stop observing, end every stream, and remove the token file."""
         self._unsubscribe()
         self._end_streams()
-        self.token_file.unlink(missing_ok=True)
+        if self._token_written:
+            self.token_file.unlink(missing_ok=True)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -195,10 +198,12 @@ class ConsoleService(Service):
 
     def _lifecycle_event(self, event: Event) -> None:
         data = event.data
+        parts = event.topic.split(".")
         execution_id = data.get("execution_id")
+        if execution_id is None and parts[0] == "workflow":
+            execution_id = data.get("id")  # a workflow's result names its execution ``id``
         if not isinstance(execution_id, str):
             return
-        parts = event.topic.split(".")
         execution = self.executions.get(execution_id)
         if parts[0] == "workflow" and len(parts) >= 4:
             state = parts[-1]
