@@ -1,5 +1,5 @@
-"""The console's state on one host: its token, recent events, and what they tell of tasks,
-executions and pod items. Everything comes from the host's public API: the event stream,
+"""The console's state on one host: its token, recent events, and what they tell of tasks
+and pod items. Everything comes from the host's public API: the event stream,
 the registry and the command plane."""
 
 from __future__ import annotations
@@ -8,9 +8,6 @@ import asyncio
 import collections
 import os
 import secrets
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,47 +19,10 @@ if TYPE_CHECKING:
     from plugyard.host import Host
     from plugyard.sdk import Event
 
-__all__ = ["ConsoleService", "Execution"]
+__all__ = ["ConsoleService"]
 
 TOKEN_FILE = "console.token"
 TASK_LIMIT = 500
-LOG_LIMIT = 200
-FINAL_OPERATION = frozenset({"succeeded", "failed"})
-
-
-@dataclass(slots=True)
-class Execution:
-    """A workflow run as its events describe it (operations done of total, log lines)."""
-
-    id: str
-    deployment: str
-    workflow: str
-    status: str = "started"
-    started: float = field(default_factory=time.time)
-    ended: float | None = None
-    total: int | None = None
-    done: int = 0
-    current: str | None = None
-    logs: collections.deque[dict[str, Any]] = field(
-        default_factory=lambda: collections.deque(maxlen=LOG_LIMIT)
-    )
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "id": self.id,
-            "deployment": self.deployment,
-            "workflow": self.workflow,
-            "status": self.status,
-            "started": self.started,
-            "ended": self.ended,
-            "total": self.total,
-            "done": self.done,
-            "current": self.current,
-            "error": self.error,
-            "logs": list(self.logs),
-        }
 
 
 class ConsoleService(Service):
@@ -82,7 +42,6 @@ class ConsoleService(Service):
         self.token = settings.token or secrets.token_urlsafe(32)
         self.events: collections.deque[Event] = collections.deque(maxlen=settings.buffer)
         self.tasks: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
-        self.executions: collections.OrderedDict[str, Execution] = collections.OrderedDict()
         self.items: dict[str, dict[str, int]] = {}
         self.closing = False
         self._token_written = False
@@ -173,8 +132,6 @@ class ConsoleService(Service):
         topic = event.topic
         if topic.startswith("task."):
             self._task_event(event)
-        elif topic.startswith(("workflow.", "operation.")):
-            self._lifecycle_event(event)
         elif topic.startswith("pod.item."):
             self._item_event(event)
         elif topic == "host.stopping":
@@ -196,52 +153,6 @@ class ConsoleService(Service):
         known.update(data)
         known["last_seen"] = event.time
 
-    def _lifecycle_event(self, event: Event) -> None:
-        data = event.data
-        parts = event.topic.split(".")
-        execution_id = data.get("execution_id")
-        if execution_id is None and parts[0] == "workflow":
-            execution_id = data.get("id")  # a workflow's result names its execution ``id``
-        if not isinstance(execution_id, str):
-            return
-        execution = self.executions.get(execution_id)
-        if parts[0] == "workflow" and len(parts) >= 4:
-            state = parts[-1]
-            if execution is None:
-                execution = Execution(execution_id, parts[1], ".".join(parts[2:-1]))
-                self.executions[execution_id] = execution
-                while len(self.executions) > TASK_LIMIT:
-                    self.executions.popitem(last=False)
-            if state == "planned":
-                total = data.get("operations")
-                execution.total = total if isinstance(total, int) else None
-            elif state in ("succeeded", "failed"):
-                execution.status = state
-                execution.ended = event.time
-                execution.current = None
-                error = data.get("error")
-                if isinstance(error, dict):
-                    execution.error = f"{error.get('type')}: {error.get('message')}"
-            return
-        if execution is None or len(parts) < 5:
-            return
-        state = parts[-1]
-        where = f"{data.get('node_instance_id', parts[2])} {data.get('operation', parts[-2])}"
-        if state == "log":
-            execution.logs.append(
-                {
-                    "time": event.time,
-                    "instance": data.get("node_instance_id"),
-                    "operation": data.get("operation"),
-                    "level": data.get("level"),
-                    "message": data.get("message"),
-                }
-            )
-        elif state == "started":
-            execution.current = where
-        elif state in FINAL_OPERATION:
-            execution.done += 1
-
     def _item_event(self, event: Event) -> None:
         data = event.data
         run_id = data.get("run_id")
@@ -251,12 +162,6 @@ class ConsoleService(Service):
             return
         by_type = self.items.setdefault(str(run_id), {})
         by_type[kind] = by_type.get(kind, 0) + count
-
-    def executions_of(self, deployment: str) -> Iterator[Execution]:
-        """The executions seen of ``deployment``, newest first."""
-        for execution in reversed(self.executions.values()):
-            if execution.deployment == deployment:
-                yield execution
 
 
 def settings_of(host: Host) -> ConsoleSettings:

@@ -87,7 +87,8 @@ async def tasks(host: Host, console: ConsoleService) -> list[dict[str, Any]]:
 
 async def deployments(host: Host, console: ConsoleService) -> list[dict[str, Any]]:
     """Each deployment (``lifecycle.status``) with its node instances
-    (``lifecycle.instances``) and the executions the console saw."""
+    (``lifecycle.instances``) and its latest executions with their progress
+    (``lifecycle.executions``: from storage, so a workflow another process runs shows too)."""
     status = await command(host, "lifecycle.status")
     found = []
     for name, summary in sorted(status.get("deployments", {}).items()):
@@ -96,13 +97,9 @@ async def deployments(host: Host, console: ConsoleService) -> list[dict[str, Any
         except CommandError as exc:
             instances = []
             summary = {**summary, "error": exc.reason}
-        executions = []
-        for execution in console.executions_of(name):
-            row = execution.to_dict()
-            done = execution.total if execution.status == "succeeded" else execution.done
-            row["done"] = done
-            row["fraction"] = _fraction(done, execution.total)
-            executions.append(row)
+        executions = (await command(host, "lifecycle.executions", deployment=name))["executions"]
+        for row in executions:
+            row["fraction"] = _fraction(row["done"], row["total"])
         found.append({**summary, "name": name, "nodes": instances, "executions": executions})
     return found
 

@@ -120,7 +120,11 @@ class WorkflowRun:
         )
         self.env.emit(
             f"workflow.{self.env.name}.{self.workflow}.planned",
-            {"execution_id": self.execution_id, "deployment_id": self.env.name, "operations": total},
+            {
+                "execution_id": self.execution_id,
+                "deployment_id": self.env.name,
+                "operations": total,
+            },
             self.journal,
         )
         done = {instance_id: asyncio.Event() for instance_id in plans}

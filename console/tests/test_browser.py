@@ -1,0 +1,202 @@
+"""The console in a real headless Chromium (Debian's chromium and chromium-driver, driven by
+selenium): plugins of every model, live events, cancel from the page, a lifecycle install
+run from the command line showing its progress, and actions refused without the token.
+
+Screenshots for docs/console.md are written when ``PLUGYARD_SCREENSHOTS`` names a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _console_helpers import COUNTDOWN, EXAMPLE_CONFIG, ONE_OF_EACH, Console  # noqa: E402
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+CHROMIUM = os.environ.get("PLUGYARD_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("PLUGYARD_CHROMEDRIVER", "/usr/bin/chromedriver")
+PLUGYARD = str(Path(sys.executable).parent / "plugyard")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,860",
+)
+
+
+def _browser_missing() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(path).is_file() or shutil.which(path)):
+            return f"{path} is not installed (apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("PLUGYARD_REQUIRE_SERVICES") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    browser = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    browser.set_page_load_timeout(20)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def screenshot(driver: Any, name: str) -> None:
+    folder = os.environ.get("PLUGYARD_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def wait(driver: Any, timeout: float, condition: Any, what: str) -> Any:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
+    except TimeoutException:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+def css(selector: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    def find(driver: Any) -> Any:
+        found = driver.find_elements(By.CSS_SELECTOR, selector)
+        return found[0] if found else False
+
+    return find
+
+
+def open_page(driver: Any, console: Console, page: str, *, token: bool = True) -> None:
+    driver.get(console.url + page + (f"?token={console.token}" if token else ""))
+
+
+def test_the_page_lists_plugins_of_all_five_models(driver: Any, console: Console) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(driver, console, "plugins")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#plugins tbody tr[data-name]")
+    models = {r.get_attribute("data-name"): r.get_attribute("data-model") for r in rows}
+    for name, model in ONE_OF_EACH.items():
+        assert models.get(name) == model, (name, models)
+    assert "token" not in driver.current_url  # taken into the tab's storage, off the address
+    screenshot(driver, "plugins")
+
+
+def test_an_event_published_on_the_host_appears_within_a_second(
+    driver: Any, console: Console
+) -> None:
+    open_page(driver, console, "events")
+    wait(driver, 10, lambda d: css("#stream-state")(d).text == "live", "the stream to open")
+    event = console.runner.publish("console.browser.hello", greeting="hi")
+    row = wait(driver, 1.0, css(f'#events tr[data-seq="{event.seq}"]'), "the event's row")
+    assert row.get_attribute("data-topic") == "console.browser.hello"
+    assert '"greeting":"hi"' in row.text.replace(" ", "")
+    assert css("#last-seq")(driver).text == str(event.seq)
+    screenshot(driver, "events")
+
+
+def test_cancelling_a_running_task_from_the_page_ends_it_canceled(
+    driver: Any, console: Console
+) -> None:
+    task_id = console.runner.run_command("tasks.send", name=COUNTDOWN, args=[3000, 0.01])["id"]
+    try:
+        open_page(driver, console, "tasks")
+        row = f'#tasks tr[data-id="{task_id}"]'
+        wait(driver, 15, css(f'{row}[data-status="running"] progress'), "the task running")
+        screenshot(driver, "tasks")
+        css(f"{row} button[data-action]")(driver).click()
+        wait(driver, 15, css(f'{row}[data-status="canceled"]'), "the task canceled")
+        assert console.runner.run_command("tasks.status", id=task_id)["status"] == "canceled"
+    finally:
+        console.runner.run_command("tasks.cancel", id=task_id)
+
+
+def test_without_the_token_an_action_is_refused_and_changes_nothing(
+    driver: Any, console: Console
+) -> None:
+    task_id = console.runner.run_command("tasks.send", name=COUNTDOWN, args=[3000, 0.01])["id"]
+    try:
+        driver.get(console.url + "plugins")
+        driver.execute_script("sessionStorage.removeItem('plugyard-token')")
+        open_page(driver, console, "tasks", token=False)
+        row = f'#tasks tr[data-id="{task_id}"]'
+        wait(driver, 15, css(f'{row}[data-status="running"]'), "the task running")
+        css(f"{row} button[data-action]")(driver).click()
+        message = wait(driver, 5, lambda d: css("#message")(d).text, "the refusal")
+        assert "401" in message and "token" in message
+        assert console.runner.run_command("tasks.status", id=task_id)["status"] == "running"
+    finally:
+        console.runner.run_command("tasks.cancel", id=task_id)
+
+
+def test_a_lifecycle_install_from_the_cli_shows_its_progress_while_it_runs(
+    driver: Any, console: Console, tmp_path: Path
+) -> None:
+    """``plugyard lifecycle install`` in another process, on the storage the host reads:
+    the deployments page shows the execution running, operations done of total."""
+    config = Path(console.host.config.path or EXAMPLE_CONFIG)
+    assert config.is_file()
+    env = {
+        **os.environ,
+        "PLUGYARD_HOST__RUNTIME_DIR": str(tmp_path / "cli-run"),
+        "PLUGYARD_SLOW_OPERATION": "1",
+    }
+    open_page(driver, console, "deployments")
+    cli = subprocess.Popen(
+        [PLUGYARD, "lifecycle", "install", str(BLUEPRINT), "-d", "web", "-c", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        section = '.deployment[data-name="web"] .execution'
+        running = wait(
+            driver, 60, css(f'{section}[data-status="started"] .ops'), "the install running"
+        )
+        assert "of" in running.text
+        screenshot(driver, "deployments")
+        wait(
+            driver, 60, css(f'{section}[data-status="succeeded"]'), "the install's success"
+        )
+        done = css(f'{section}[data-status="succeeded"] .ops')(driver).text
+        total = done.split(" of ")[1].split()[0]
+        assert done.startswith(f"{total} of {total} operations"), done
+    finally:
+        out, _ = cli.communicate(timeout=60)
+    assert cli.returncode == 0, out
+
+
+BLUEPRINT = EXAMPLE_CONFIG.parent / "lifecycle-webserver" / "blueprint" / "blueprint.yaml"
