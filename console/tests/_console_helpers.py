@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "examples" / "plugyard.toml"
 SAMPLE_TASKS = ROOT / "adapters" / "celery" / "tests" / "plugins"
 COUNTDOWN = "celery_sample.tasks.countdown"
+GATED = Path(__file__).parent / "gated" / "blueprint.yaml"
+"""Two steps whose start waits for the file ``gate`` names (in the host's temporary folder)."""
 ONE_OF_EACH = {
     "webserver": "lifecycle",
     "logger": "zmq",
@@ -44,6 +46,10 @@ def example_config(tmp: Path, **console: Any) -> dict[str, Any]:
         "web": {**tomllib.loads(EXAMPLE_CONFIG.read_text())["lifecycle"]["deployments"]["web"]}
     }
     raw["lifecycle"]["deployments"]["web"]["inputs"] = {"port": free_port()}
+    raw["lifecycle"]["deployments"]["gated"] = {
+        "blueprint": str(GATED),
+        "inputs": {"gate": str(tmp / "gate")},
+    }
     raw["celery"] = {"state_dir": str(tmp / "celery"), "cancel_timeout": 2.0}
     raw["pod"] = {"database": f"sqlite:///{tmp / 'pod.db'}"}
     raw["plugins"]["sample"] = {"use": "celery_sample:SamplePlugin"}
@@ -60,6 +66,7 @@ class Console:
     runner: Any
     url: str
     token: str
+    tmp: Path
 
     @property
     def host(self) -> Any:

@@ -27,4 +27,4 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     with HostRunner(config=config, autoload=True) as runner:
         url = runner.host.advertised["console_url"]
         token = ConsoleService.of(runner.host).token
-        yield Console(runner, url, token)
+        yield Console(runner, url, token, tmp)

@@ -7,11 +7,11 @@ Screenshots for docs/console.md are written when ``PLUGYARD_SCREENSHOTS`` names 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _console_helpers import COUNTDOWN, EXAMPLE_CONFIG, ONE_OF_EACH, Console  # noqa: E402
+from _console_helpers import COUNTDOWN, GATED, ONE_OF_EACH, Console
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -162,41 +162,39 @@ def test_without_the_token_an_action_is_refused_and_changes_nothing(
 
 
 def test_a_lifecycle_install_from_the_cli_shows_its_progress_while_it_runs(
-    driver: Any, console: Console, tmp_path: Path
+    driver: Any, console: Console
 ) -> None:
     """``plugyard lifecycle install`` in another process, on the storage the host reads:
-    the deployments page shows the execution running, operations done of total."""
-    config = Path(console.host.config.path or EXAMPLE_CONFIG)
-    assert config.is_file()
-    env = {
-        **os.environ,
-        "PLUGYARD_HOST__RUNTIME_DIR": str(tmp_path / "cli-run"),
-        "PLUGYARD_SLOW_OPERATION": "1",
-    }
-    open_page(driver, console, "deployments")
-    cli = subprocess.Popen(
-        [PLUGYARD, "lifecycle", "install", str(BLUEPRINT), "-d", "web", "-c", str(config)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    the deployments page shows the execution running (operations done of total, the log
+    lines), then its success once the gate file lets the start operations finish."""
+    storage = console.host.config.to_dict()["lifecycle"]["storage_dir"]
+    config = console.tmp / "cli.toml"
+    config.write_text(
+        f"[host]\nruntime_dir = {json.dumps(str(console.tmp / 'cli-run'))}\n"
+        f"[lifecycle]\nstorage_dir = {json.dumps(storage)}\n",
+        encoding="utf-8",
     )
+    gate = console.tmp / "gate"
+    open_page(driver, console, "deployments")
+    command = [PLUGYARD, "lifecycle", "install", str(GATED), "-d", "gated", "-c", str(config)]
+    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        section = '.deployment[data-name="web"] .execution'
+        section = '.deployment[data-name="gated"] .execution'
         running = wait(
-            driver, 60, css(f'{section}[data-status="started"] .ops'), "the install running"
+            driver,
+            60,
+            css(f'{section}[data-status="started"] .ops'),
+            "the install running on the deployments page",
         )
-        assert "of" in running.text
+        assert " of " in running.text and "operations" in running.text
+        wait(driver, 30, lambda d: " of 6 " in css(f"{section} .ops")(d).text, "the total")
+        wait(driver, 30, css(f"{section} details"), "the install's log lines")
         screenshot(driver, "deployments")
-        wait(
-            driver, 60, css(f'{section}[data-status="succeeded"]'), "the install's success"
-        )
+        gate.touch()
+        wait(driver, 60, css(f'{section}[data-status="succeeded"]'), "the install's success")
         done = css(f'{section}[data-status="succeeded"] .ops')(driver).text
-        total = done.split(" of ")[1].split()[0]
-        assert done.startswith(f"{total} of {total} operations"), done
+        assert done.startswith("6 of 6 operations"), done
     finally:
+        gate.touch()
         out, _ = cli.communicate(timeout=60)
     assert cli.returncode == 0, out
-
-
-BLUEPRINT = EXAMPLE_CONFIG.parent / "lifecycle-webserver" / "blueprint" / "blueprint.yaml"
