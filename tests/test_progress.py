@@ -1,0 +1,89 @@
+"""Progress on long work: a bar on a terminal, never in a pipe or with ``--json``.
+
+``plugyard lifecycle install`` shows operations done of total with the current operation,
+``plugyard tasks send --wait`` the task's ``update_progress``, ``plugyard pod launch --watch``
+the run's ``set_progress``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _pty import run_on_a_terminal
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGYARD = str(Path(sys.executable).parent / "plugyard")
+LC_PLUGINS = ROOT / "adapters" / "lifecycle" / "tests" / "blueprints" / "plugins"
+ANSI = re.compile(r"\x1b\[")
+BAR = "━"
+
+pytestmark = pytest.mark.timeout(180)
+
+TWO_STEPS = """
+plugins:
+  test: {{package: lc_testplugin, source: {plugins}}}
+node_types:
+  step:
+    derived_from: plugyard.nodes.Root
+    interfaces:
+      lifecycle:
+        create: {{implementation: test.ops.append, inputs: {{path: {log}}}}}
+        configure: {{implementation: test.ops.append, inputs: {{path: {log}}}}}
+        start: {{implementation: test.ops.append, inputs: {{path: {log}}}}}
+node_templates:
+  a: {{type: step}}
+  b:
+    type: step
+    relationships: [{{type: depends_on, target: a}}]
+"""
+
+
+def _blueprint(tmp_path: Path) -> Path:
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_STEPS.format(plugins=LC_PLUGINS, log=tmp_path / "ops.log"))
+    return path
+
+
+def _install(tmp_path: Path, name: str) -> list[str]:
+    storage = tmp_path / f"{name}.db"
+    return [
+        PLUGYARD,
+        "lifecycle",
+        "install",
+        str(_blueprint(tmp_path)),
+        "-d",
+        name,
+        "--storage",
+        str(storage),
+    ]
+
+
+def test_lifecycle_install_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    code, out = run_on_a_terminal(_install(tmp_path, "tty"), cwd=tmp_path)
+    assert code == 0, out
+    assert BAR in out
+    assert "install" in out and "6/6" in out
+    assert "install succeeded" in out
+    assert out.count(" succeeded") >= 6  # the per-operation lines stay above the bar
+
+
+def test_lifecycle_install_in_a_pipe_prints_plain_lines_only(tmp_path: Path) -> None:
+    done = subprocess.run(
+        _install(tmp_path, "pipe"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not ANSI.search(done.stdout) and BAR not in done.stdout
+    assert "6/6" not in done.stdout
+    assert len([line for line in done.stdout.splitlines() if line.endswith(" succeeded")]) == 6
