@@ -7,9 +7,11 @@ the run's ``set_progress``.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,52 @@ def test_lifecycle_install_in_a_pipe_prints_plain_lines_only(tmp_path: Path) -> 
     assert not ANSI.search(done.stdout) and BAR not in done.stdout
     assert "6/6" not in done.stdout
     assert len([line for line in done.stdout.splitlines() if line.endswith(" succeeded")]) == 6
+
+
+SAMPLE_TASKS = ROOT / "adapters" / "celery" / "tests" / "plugins"
+COUNTDOWN = "celery_sample.tasks.countdown"
+
+
+@pytest.fixture(scope="module")
+def worker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A host with the sample tasks on its embedded worker; yields its configuration file,
+    which ``plugyard tasks send`` reads to reach the same broker."""
+    from plugyard.adapters.celery import adapter
+    from plugyard.host import Config
+    from plugyard.host.testing import HostRunner
+
+    tmp = tmp_path_factory.mktemp("tasks")
+    config = tmp / "plugyard.toml"
+    config.write_text(
+        f"[host]\nruntime_dir = {json.dumps(str(tmp / 'state'))}\n"
+        f"python_path = [{json.dumps(str(SAMPLE_TASKS))}]\n"
+        "[celery]\ncancel_timeout = 5\n"
+        '[plugins.sample]\nuse = "celery_sample:SamplePlugin"\n',
+        encoding="utf-8",
+    )
+    if str(SAMPLE_TASKS) not in sys.path:
+        sys.path.insert(0, str(SAMPLE_TASKS))
+    with HostRunner(config=Config.from_file(config), adapters=[adapter]):
+        yield config
+
+
+def _send(config: Path) -> list[str]:
+    return [PLUGYARD, "tasks", "send", "--config", str(config), COUNTDOWN, "25", "0.04", "--wait"]
+
+
+def test_tasks_send_wait_shows_the_tasks_progress_on_a_terminal(worker_host: Path) -> None:
+    code, out = run_on_a_terminal(_send(worker_host), cwd=worker_host.parent)
+    assert code == 0, out
+    assert BAR in out and "100%" in out
+    assert "step " in out  # the message update_progress gave
+    assert out.rstrip().endswith('"done"')
+
+
+def test_tasks_send_wait_in_a_pipe_prints_the_id_and_result_only(worker_host: Path) -> None:
+    done = subprocess.run(
+        _send(worker_host), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and lines[1] == '"done"', done.stdout
+    assert not ANSI.search(done.stdout) and BAR not in done.stdout
