@@ -138,3 +138,84 @@ def test_tasks_send_wait_in_a_pipe_prints_the_id_and_result_only(worker_host: Pa
     lines = done.stdout.splitlines()
     assert len(lines) == 2 and lines[1] == '"done"', done.stdout
     assert not ANSI.search(done.stdout) and BAR not in done.stdout
+
+
+POD_FIXTURES = ROOT / "adapters" / "pod" / "tests"
+
+
+@pytest.fixture
+def pod_project(tmp_path: Path) -> Path:
+    (tmp_path / "plugyard.toml").write_text(
+        f"[host]\nruntime_dir = {json.dumps(str(tmp_path / 'run'))}\n"
+        f"[pod]\ndatabase = {json.dumps('sqlite:///' + str(tmp_path / 'pod.db'))}\n"
+        'launcher = "inprocess"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "stepper.json").write_text(
+        json.dumps({"plugin_module": "pod_fixtures", "plugin_name": "Stepper"}),
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def _launch(project: Path, *extra: str) -> list[str]:
+    return [
+        PLUGYARD,
+        "pod",
+        "launch",
+        "--metadata",
+        "stepper.json",
+        "--watch",
+        *extra,
+        "-c",
+        str(project / "plugyard.toml"),
+    ]
+
+
+def _pod_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(POD_FIXTURES)}
+
+
+def test_pod_launch_watch_shows_the_runs_progress_on_a_terminal(pod_project: Path) -> None:
+    code, out = run_on_a_terminal(_launch(pod_project), cwd=pod_project, env=_pod_env())
+    assert code == 0, out
+    assert BAR in out and "100%" in out
+    assert "Stepper" in out
+    assert ": done" in out
+
+
+@pytest.mark.parametrize("extra", [(), ("--json",)], ids=["pipe", "json"])
+def test_pod_launch_watch_in_a_pipe_or_with_json_shows_no_bar(
+    pod_project: Path, extra: tuple[str, ...]
+) -> None:
+    done = subprocess.run(
+        _launch(pod_project, *extra),
+        cwd=pod_project,
+        env=_pod_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not ANSI.search(done.stdout) and BAR not in done.stdout
+    if extra:
+        assert json.loads(done.stdout)["status"] == "done"
+    else:
+        assert ": done" in done.stdout
+
+
+def test_lifecycle_progress_stays_off_on_a_terminal_when_output_is_json(tmp_path: Path) -> None:
+    """``lifecycle instances --json`` on a terminal prints JSON alone."""
+    code, out = run_on_a_terminal(_install(tmp_path, "json"), cwd=tmp_path)
+    assert code == 0, out
+    storage = tmp_path / "json.db"
+    code, out = run_on_a_terminal(
+        [PLUGYARD, "lifecycle", "instances", "-d", "json", "--storage", str(storage), "--json"],
+        cwd=tmp_path,
+    )
+    assert code == 0, out
+    assert BAR not in out and not ANSI.search(out)
+    assert {i["state"] for i in json.loads(out)} == {"started"}
