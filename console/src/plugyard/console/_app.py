@@ -3,6 +3,7 @@ Server-Sent Events, and the actions, which need the host's console token."""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import ipaddress
 import json
@@ -30,6 +31,8 @@ HERE = Path(__file__).parent
 TOKEN_HEADER = "X-Plugyard-Token"
 """The header that carries the token (``Authorization: Bearer TOKEN`` works too)."""
 KEEPALIVE = 15.0
+COALESCE = 0.05
+"""Seconds a stream waits after new events arrive, so that a burst goes out in one write."""
 PAGE_EVENTS = 200
 Endpoint = Callable[["Request"], Awaitable["Response"]]
 
@@ -94,8 +97,22 @@ def event_dict(event: Event) -> dict[str, Any]:
     }
 
 
+_encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
+"""JSON text of a value (one encoder for every event: ``json.dumps`` with options builds a
+new one per call)."""
+
+
 def _sse(event: Event) -> str:
-    body = json.dumps(event_dict(event), default=str, separators=(",", ":"))
+    body = _encode(
+        {
+            "seq": event.seq,
+            "id": event.id,
+            "topic": event.topic,
+            "source": event.source,
+            "time": event.time,
+            "data": event.data,
+        }
+    )
     return f"id: {event.seq}\nevent: host-event\ndata: {body}\n\n"
 
 
@@ -242,8 +259,12 @@ def create_app(host: Host, console: ConsoleService | None = None) -> Starlette:
                 if svc.closing:
                     yield "event: closing\ndata: {}\n\n"
                     return
-                if not events and not await svc.wait_for_more(last, KEEPALIVE):
-                    yield ": keepalive\n\n"
+                if not events:
+                    if not await svc.wait_for_more(last, KEEPALIVE):
+                        yield ": keepalive\n\n"
+                        continue
+                    # let a burst gather: one write for many events, not one per event
+                    await asyncio.sleep(COALESCE)
 
         return StreamingResponse(
             lines(),

@@ -112,7 +112,8 @@ class ConsoleService(Service):
             self._changed = asyncio.Event()
         changed = self._changed
         try:
-            await asyncio.wait_for(changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await changed.wait()
         except TimeoutError:
             return False
         return True
