@@ -79,11 +79,16 @@ def screenshot(driver: Any, name: str) -> None:
 
 
 def wait(driver: Any, timeout: float, condition: Any, what: str) -> Any:
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # the live pages replace their tables every second: an element read as it is replaced is
+    # stale, and the condition is simply tried again
+    ignored = (StaleElementReferenceException,)
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
+        return WebDriverWait(
+            driver, timeout, poll_frequency=0.02, ignored_exceptions=ignored
+        ).until(condition)
     except TimeoutException:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
 
@@ -98,16 +103,41 @@ def css(selector: str) -> Any:
     return find
 
 
+def text(selector: str) -> Any:
+    """A condition: the text of the first element ``selector`` finds, once it has some."""
+
+    def read(driver: Any) -> Any:
+        element = css(selector)(driver)
+        return element.text if element else False
+
+    return read
+
+
+def click(driver: Any, selector: str, what: str) -> None:
+    """Click the element ``selector`` finds (found again if the page replaced it)."""
+
+    def clicked(driver: Any) -> bool:
+        element = css(selector)(driver)
+        if not element:
+            return False
+        element.click()
+        return True
+
+    wait(driver, 10, clicked, what)
+
+
 def open_page(driver: Any, console: Console, page: str, *, token: bool = True) -> None:
     driver.get(console.url + page + (f"?token={console.token}" if token else ""))
 
 
 def test_the_page_lists_plugins_of_all_five_models(driver: Any, console: Console) -> None:
-    from selenium.webdriver.common.by import By
-
     open_page(driver, console, "plugins")
-    rows = driver.find_elements(By.CSS_SELECTOR, "#plugins tbody tr[data-name]")
-    models = {r.get_attribute("data-name"): r.get_attribute("data-model") for r in rows}
+    models = dict(
+        driver.execute_script(
+            "return [...document.querySelectorAll('#plugins tbody tr[data-name]')]"
+            ".map((r) => [r.dataset.name, r.dataset.model]);"
+        )
+    )
     for name, model in ONE_OF_EACH.items():
         assert models.get(name) == model, (name, models)
     assert "token" not in driver.current_url  # taken into the tab's storage, off the address
@@ -120,9 +150,10 @@ def test_an_event_published_on_the_host_appears_within_a_second(
     open_page(driver, console, "events")
     wait(driver, 10, lambda d: css("#stream-state")(d).text == "live", "the stream to open")
     event = console.runner.publish("console.browser.hello", greeting="hi")
-    row = wait(driver, 1.0, css(f'#events tr[data-seq="{event.seq}"]'), "the event's row")
-    assert row.get_attribute("data-topic") == "console.browser.hello"
-    assert '"greeting":"hi"' in row.text.replace(" ", "")
+    row = f'#events tr[data-seq="{event.seq}"]'
+    shown = wait(driver, 1.0, text(row), "the event's row")
+    assert css(row)(driver).get_attribute("data-topic") == "console.browser.hello"
+    assert '"greeting":"hi"' in shown.replace(" ", "")
     assert css("#last-seq")(driver).text == str(event.seq)
     screenshot(driver, "events")
 
@@ -136,7 +167,7 @@ def test_cancelling_a_running_task_from_the_page_ends_it_canceled(
         row = f'#tasks tr[data-id="{task_id}"]'
         wait(driver, 15, css(f'{row}[data-status="running"] progress'), "the task running")
         screenshot(driver, "tasks")
-        css(f"{row} button[data-action]")(driver).click()
+        click(driver, f"{row} button[data-action]", "the cancel button")
         wait(driver, 15, css(f'{row}[data-status="canceled"]'), "the task canceled")
         assert console.runner.run_command("tasks.status", id=task_id)["status"] == "canceled"
     finally:
@@ -153,7 +184,7 @@ def test_without_the_token_an_action_is_refused_and_changes_nothing(
         open_page(driver, console, "tasks", token=False)
         row = f'#tasks tr[data-id="{task_id}"]'
         wait(driver, 15, css(f'{row}[data-status="running"]'), "the task running")
-        css(f"{row} button[data-action]")(driver).click()
+        click(driver, f"{row} button[data-action]", "the cancel button")
         message = wait(driver, 5, lambda d: css("#message")(d).text, "the refusal")
         assert "401" in message and "token" in message
         assert console.runner.run_command("tasks.status", id=task_id)["status"] == "running"
@@ -183,16 +214,16 @@ def test_a_lifecycle_install_from_the_cli_shows_its_progress_while_it_runs(
         running = wait(
             driver,
             60,
-            css(f'{section}[data-status="started"] .ops'),
+            text(f'{section}[data-status="started"] .ops'),
             "the install running on the deployments page",
         )
-        assert " of " in running.text and "operations" in running.text
-        wait(driver, 30, lambda d: " of 6 " in css(f"{section} .ops")(d).text, "the total")
+        assert " of " in running and "operations" in running
+        wait(driver, 30, lambda d: " of 6 " in (text(f"{section} .ops")(d) or ""), "the total")
         wait(driver, 30, css(f"{section} details"), "the install's log lines")
         screenshot(driver, "deployments")
         gate.touch()
         wait(driver, 60, css(f'{section}[data-status="succeeded"]'), "the install's success")
-        done = css(f'{section}[data-status="succeeded"] .ops')(driver).text
+        done = wait(driver, 10, text(f'{section}[data-status="succeeded"] .ops'), "the count")
         assert done.startswith("6 of 6 operations"), done
     finally:
         gate.touch()
