@@ -44,6 +44,7 @@ SECTIONS: dict[str, str] = {
     "lifecycle": "plugyard.adapters.lifecycle._settings:LifecycleSettings",
     "pod": "plugyard.adapters.pod._settings:PodSettings",
     "zmq": "plugyard.adapters.zmq._settings:ZmqSettings",
+    "console": "plugyard.console._settings:ConsoleSettings",
 }
 """Top-level tables and the model that validates each; nested tables follow the fields."""
 
@@ -57,6 +58,7 @@ SETTINGS_MODULES = (
     "plugyard.adapters.lifecycle._settings",
     "plugyard.adapters.pod._settings",
     "plugyard.adapters.zmq._settings",
+    "plugyard.console._settings",
 )
 """Where settings models live; every model defined there must appear in the reference."""
 

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def distribution_roots() -> list[Path]:
-    members = [ROOT / "host", ROOT / "sdk", ROOT / "demo", *sorted((ROOT / "adapters").glob("*"))]
+    members = [ROOT / "host", ROOT / "sdk", ROOT / "demo", ROOT / "console"]
+    members += sorted((ROOT / "adapters").glob("*"))
     return [m / "src" for m in members if (m / "pyproject.toml").is_file()]
 
 

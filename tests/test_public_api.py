@@ -17,6 +17,7 @@ PACKAGES = {
     "plugyard.host": ROOT / "host/src/plugyard/host",
     "plugyard.sdk": ROOT / "sdk/src/plugyard/sdk",
     "plugyard.demo": ROOT / "demo/src/plugyard/demo",
+    "plugyard.console": ROOT / "console/src/plugyard/console",
     **{
         f"plugyard.adapters.{folder.name}": folder / "src/plugyard/adapters" / folder.name
         for folder in sorted((ROOT / "adapters").iterdir())
@@ -276,6 +277,12 @@ PUBLIC: dict[str, list[str]] = {
         "Step",
         "StepFailed",
         "find_examples",
+    ],
+    "plugyard.console": [
+        "ConsoleService",
+        "ConsoleSettings",
+        "TOKEN_HEADER",
+        "create_app",
     ],
     "plugyard.adapters.asyncio": [
         "AsyncioAdapter",

@@ -42,6 +42,20 @@ class Writer(PodPlugin):
         self.set_progress(1.0, "all written")
 
 
+class Stepper(PodPlugin):
+    """Reports progress in ``steps`` steps, ``pause`` seconds apart."""
+
+    def __init__(self, steps: int = 5, pause: float = 0.05, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.steps = steps
+        self.pause = pause
+
+    def run(self) -> None:
+        for n in range(self.steps):
+            time.sleep(self.pause)
+            self.set_progress((n + 1) / self.steps, f"step {n + 1} of {self.steps}")
+
+
 class Boom(PodPlugin):
     def run(self) -> None:
         raise RuntimeError("the plugin broke on purpose")

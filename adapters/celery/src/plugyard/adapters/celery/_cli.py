@@ -175,6 +175,8 @@ def send(
     if not wait:
         return
     try:
+        if sys.stdout.isatty():
+            _show_progress(service, result, name, timeout)
         value = result.get(timeout=timeout, propagate=True)
     except Exception as exc:
         from ._core import redact_text
@@ -182,6 +184,38 @@ def send(
         click.echo(redact_text(f"{type(exc).__name__}: {exc}"), err=True)
         sys.exit(1)
     click.echo(json.dumps(value, default=str))
+
+
+def _show_progress(service: Any, result: Any, name: str, timeout: float) -> None:
+    """On a terminal: a bar of the task's ``update_progress`` (current of total, message)
+    until it ends or ``timeout`` passes."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    deadline = time.monotonic() + timeout
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[message]}"),
+    )
+    with Progress(*columns, transient=False) as progress:
+        bar = progress.add_task(name.rsplit(".", 1)[-1], total=None, message="queued")
+        while not result.ready() and time.monotonic() < deadline:
+            job = service.status(result.id)
+            current, total = job.get("current"), job.get("total")
+            if isinstance(total, int | float) and total > 0 and isinstance(current, int | float):
+                progress.update(bar, total=total, completed=current)
+            progress.update(bar, message=str(job.get("message") or job.get("status") or ""))
+            time.sleep(0.1)
+        if result.ready():
+            # the result is in before the job store's last word: end the bar by the result
+            if result.successful():
+                total = progress.tasks[0].total
+                progress.update(bar, total=total or 1, completed=total or 1)
+            progress.update(bar, message=str(result.state).lower())
 
 
 @tasks.command("status")

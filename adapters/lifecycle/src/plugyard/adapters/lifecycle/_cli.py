@@ -51,6 +51,16 @@ class _Progress:
         self.started = time.monotonic()
         self.verbose = verbose
 
+    def echo(self, line: str) -> None:
+        """Print one line."""
+        click.echo(line)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
     def __call__(self, topic: str, data: dict[str, Any]) -> None:
         state = topic.rsplit(".", 1)[-1]
         elapsed = time.monotonic() - self.started
@@ -63,9 +73,62 @@ class _Progress:
                 line += f" in {data['retry_after']:g}s: {data['error']['message']}"
             elif state == "failed":
                 line += f": {data['error']['type']}: {data['error']['message']}"
-            click.echo(line)
+            self.echo(line)
         elif topic.endswith(".log") and self.verbose:
-            click.echo(f"{'':11}{data['node_instance_id']:<24} log: {data['message']}")
+            self.echo(f"{'':11}{data['node_instance_id']:<24} log: {data['message']}")
+
+
+class _LiveProgress(_Progress):
+    """On a terminal: the same lines above a progress bar of the workflow (operations done
+    of total) that names the operation running."""
+
+    def __init__(self, verbose: bool, workflow: str) -> None:
+        super().__init__(verbose)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[current]}"),
+        )
+        self.task = self.progress.add_task(workflow, total=None, current="")
+
+    def echo(self, line: str) -> None:
+        self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def __enter__(self) -> _LiveProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.update(self.task, current="")
+        self.progress.stop()
+
+    def __call__(self, topic: str, data: dict[str, Any]) -> None:
+        state = topic.rsplit(".", 1)[-1]
+        if topic.startswith("workflow.") and state == "planned":
+            self.progress.update(self.task, total=data.get("operations"))
+        elif topic.startswith("operation.") and state == "started":
+            current = f"{data.get('node_instance_id')} {data.get('operation')}"
+            self.progress.update(self.task, current=current)
+        elif topic.startswith("operation.") and state in ("succeeded", "failed"):
+            self.progress.advance(self.task)
+        super().__call__(topic, data)
+
+
+def _progress(verbose: bool, workflow: str) -> _Progress:
+    """A progress bar on a terminal; plain lines in a pipe or a file."""
+    if sys.stdout.isatty():
+        return _LiveProgress(verbose, workflow)
+    return _Progress(verbose)
 
 
 def _report(result: ExecutionResult) -> None:
@@ -117,8 +180,9 @@ def _on_host(
                 )
             try:
                 env = await service.open(deployment, blueprint, inputs, storage=url)
-                env.subscribe(_Progress(verbose))
-                return await work(service, env)
+                with _progress(verbose, action) as progress:
+                    env.subscribe(progress)
+                    return await work(service, env)
             finally:
                 await service.close()
 

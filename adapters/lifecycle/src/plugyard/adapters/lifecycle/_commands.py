@@ -89,6 +89,11 @@ def commands(service: LifecycleService) -> list[Command]:
         env = await _env(deployment)
         return {"instances": [i.to_dict() for i in env.storage.get_node_instances(deployment)]}
 
+    async def executions(deployment: str, limit: int = 5) -> dict[str, Any]:
+        env = await _env(deployment)
+        found = _executions(env.storage, deployment, max(1, limit))
+        return {"executions": found}
+
     return [
         Command(
             "lifecycle.install",
@@ -141,7 +146,61 @@ def commands(service: LifecycleService) -> list[Command]:
             DEPLOYMENT,
             aliases=("lifecycle_instances",),
         ),
+        Command(
+            "lifecycle.executions",
+            executions,
+            "A deployment's latest executions, newest first, with their progress (operations "
+            "done of total, the current operation) and log lines, read from its storage",
+            {**DEPLOYMENT, "limit": Param(int, default=5, help="how many executions")},
+        ),
     ]
+
+
+FINAL_OPERATION = ("succeeded", "failed")
+LOG_LINES = 200
+
+
+def _executions(storage: Any, deployment: str, limit: int) -> list[dict[str, Any]]:
+    """The latest executions of ``deployment`` with the progress their stored events tell
+    (another process's workflow on the same storage included)."""
+    found = []
+    for execution in reversed(storage.list_executions(deployment)[-limit:]):
+        total: int | None = None
+        done = 0
+        running: dict[str, str] = {}
+        logs: list[dict[str, Any]] = []
+        for event in storage.get_events(execution_id=execution.id):
+            topic, data = event["topic"], event["data"]
+            state = topic.rsplit(".", 1)[-1]
+            if topic.startswith("workflow.") and state == "planned":
+                total = data.get("operations")
+            elif topic.startswith("operation."):
+                where = f"{data.get('node_instance_id')} {data.get('operation')}"
+                key = topic.rsplit(".", 1)[0]
+                if state == "log":
+                    logs.append({"time": event["time"], **data})
+                elif state == "started":
+                    running[key] = where
+                elif state in FINAL_OPERATION:
+                    done += 1
+                    running.pop(key, None)
+        if execution.status == "succeeded" and total is not None:
+            done = total
+        found.append(
+            {
+                "id": execution.id,
+                "workflow": execution.workflow_id,
+                "status": execution.status,
+                "created_at": execution.created_at,
+                "ended_at": execution.ended_at,
+                "error": execution.error,
+                "total": total,
+                "done": done,
+                "current": next(reversed(running.values()), None),
+                "logs": logs[-LOG_LINES:],
+            }
+        )
+    return found
 
 
 def _describe(service: LifecycleService, name: str) -> dict[str, Any]:

@@ -134,6 +134,22 @@ class WorkflowRun:
         self._loop = asyncio.get_running_loop()
         self._pool = pool
         plans = self._plan()
+        total = sum(
+            1
+            for _deps, steps in plans.values()
+            for tasks, _state in steps
+            for task in tasks
+            if task.key not in self.skip
+        )
+        self.env.emit(
+            f"workflow.{self.env.name}.{self.workflow}.planned",
+            {
+                "execution_id": self.execution_id,
+                "deployment_id": self.env.name,
+                "operations": total,
+            },
+            self.journal,
+        )
         done = {instance_id: asyncio.Event() for instance_id in plans}
         tasks = [
             asyncio.ensure_future(self._run_instance(iid, deps, steps, done))

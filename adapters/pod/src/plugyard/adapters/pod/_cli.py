@@ -188,6 +188,9 @@ def _run_direct(
     help="The interpreter to run the plugin with (its own environment; a Pymemri one works).",
 )
 @click.option("--wait", is_flag=True, help="Wait for the run to end; exit by its status.")
+@click.option(
+    "--watch", is_flag=True, help="Wait, showing the run's progress on a terminal (--wait too)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 def launch_command(
     config_path: str | None,
@@ -197,6 +200,7 @@ def launch_command(
     timeout: float | None,
     python: str | None,
     wait: bool,
+    watch: bool,
     as_json: bool,
 ) -> None:
     """Create a PluginRun and have the host launch it (an embedded host if none runs)."""
@@ -217,15 +221,66 @@ def launch_command(
         fields["timeout"] = timeout
     if python is not None:
         fields["python"] = python
+    wait = wait or watch
+    shown = _Watch(watch and not as_json and sys.stdout.isatty(), meta["plugin_name"])
     running = _running_pod(config_path)
-    if running is None:
-        run = _launch_embedded(config_path, fields, launcher, as_json)
-    else:
-        run = _launch_remote(running, fields, launcher, wait, as_json)
+    with shown:
+        if running is None:
+            run = _launch_embedded(config_path, fields, launcher, as_json, shown)
+        else:
+            run = _launch_remote(running, fields, launcher, wait, as_json, shown)
         if not wait:
             return
     _print_run(run, as_json)
     sys.exit(_EXIT_BY_STATUS.get(str(run.get("status")), 1))
+
+
+class _Watch:
+    """A progress bar of a run (its ``set_progress`` and message), when ``enabled``."""
+
+    def __init__(self, enabled: bool, name: str) -> None:
+        self.enabled = enabled
+        self.progress: Any = None
+        self.bar: Any = None
+        self.name = name
+
+    def __enter__(self) -> _Watch:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[message]}"),
+            )
+            self.bar = self.progress.add_task(self.name, total=1.0, message="created")
+            self.progress.start()
+        return self
+
+    def update(self, run: dict[str, Any]) -> None:
+        """Show the run as it is now."""
+        if self.progress is None:
+            return
+        fraction = run.get("progress")
+        if run.get("status") == "done":
+            fraction = 1.0
+        message = " ".join(str(x) for x in (run.get("status"), run.get("message")) if x)
+        if isinstance(fraction, int | float):
+            self.progress.update(self.bar, completed=float(fraction), message=message)
+        else:
+            self.progress.update(self.bar, message=message)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def _launch_remote(
@@ -234,6 +289,7 @@ def _launch_remote(
     launcher: str | None,
     wait: bool,
     as_json: bool,
+    shown: _Watch,
 ) -> dict[str, Any]:
     from plugyard.sdk.pod import TERMINAL, HttpTransport, PodError
 
@@ -243,8 +299,10 @@ def _launch_remote(
         if not as_json:
             click.echo(f"run {run['id']}: launched ({run.get('launcher')})", err=True)
         while wait and run.get("status") not in TERMINAL and run.get("status") != "daemon":
+            shown.update(run)
             time.sleep(0.05)
             run = http.request("GET", f"/runs/{run['id']}")
+        shown.update(run)
     except PodError as exc:
         raise click.ClickException(exc.message) from None
     if not wait:
@@ -254,7 +312,11 @@ def _launch_remote(
 
 
 def _launch_embedded(
-    config_path: str | None, fields: dict[str, Any], launcher: str | None, as_json: bool
+    config_path: str | None,
+    fields: dict[str, Any],
+    launcher: str | None,
+    as_json: bool,
+    shown: _Watch,
 ) -> dict[str, Any]:
     """Start a host just for this run (pod adapter only), launch, wait, stop."""
     import asyncio
@@ -278,7 +340,18 @@ def _launch_embedded(
             run = await pod.launch(dict(fields), launcher)
             if not as_json:
                 click.echo(f"run {run['id']}: launched ({run.get('launcher')})", err=True)
+            if shown.enabled:
+                from plugyard.sdk.pod import TERMINAL
+
+                from ._pod import OWNER
+
+                store = pod.require_pod()
+                while run.get("status") not in TERMINAL and run.get("status") != "daemon":
+                    shown.update(run)
+                    await asyncio.sleep(0.05)
+                    run = await asyncio.to_thread(store.get_run, OWNER, run["id"])
             result: dict[str, Any] = await pod.wait(run["id"])
+            shown.update(result)
             return result
 
     try:

@@ -1,0 +1,1 @@
+"""Operations for the console's browser test: ``start`` waits until a gate file exists."""
