@@ -20,7 +20,7 @@ from plugyard.sdk.pod import (
 )
 
 
-class Dog(Item):
+class Beagle(Item):
     name: str | None
     age: int | None
     weight: float | None
@@ -30,13 +30,19 @@ class Dog(Item):
 
 
 def test_positional_properties_follow_declaration_order() -> None:
-    dog = Dog("Alice", 3)
-    assert (dog.name, dog.age, dog.owner, dog.id, dog.type) == ("Alice", 3, [], None, "Dog")
+    beagle = Beagle("Alice", 3)
+    assert (beagle.name, beagle.age, beagle.owner, beagle.id, beagle.type) == (
+        "Alice",
+        3,
+        [],
+        None,
+        "Beagle",
+    )
 
 
 def test_unknown_property_is_refused_naming_the_declared_ones() -> None:
-    with pytest.raises(TypeError, match=r"Dog: unknown property 'colour' \(declared: name, age"):
-        Dog(name="Rex", colour="red")
+    with pytest.raises(TypeError, match=r"Beagle: unknown property 'colour' \(declared: name, age"):
+        Beagle(name="Rex", colour="red")
 
 
 @pytest.mark.parametrize(
@@ -44,24 +50,24 @@ def test_unknown_property_is_refused_naming_the_declared_ones() -> None:
     [("age", "ten"), ("age", True), ("name", 5), ("bites", 1), ("born", "2020-01-01")],
 )
 def test_wrong_types_are_refused(field: str, value: object) -> None:
-    with pytest.raises(TypeError, match=rf"Dog\.{field}: expected"):
-        Dog(**{field: value})
+    with pytest.raises(TypeError, match=rf"Beagle\.{field}: expected"):
+        Beagle(**{field: value})
 
 
 def test_assignment_is_checked_and_int_is_a_float() -> None:
-    dog = Dog(weight=3)
-    assert dog.weight == 3.0 and isinstance(dog.weight, float)
-    with pytest.raises(TypeError, match="Dog.age"):
-        dog.age = "old"
+    beagle = Beagle(weight=3)
+    assert beagle.weight == 3.0 and isinstance(beagle.weight, float)
+    with pytest.raises(TypeError, match="Beagle.age"):
+        beagle.age = "old"
 
 
 def test_edges_take_items_of_the_declared_type() -> None:
     ann = Person("Ann")
-    assert list(Dog(owner=[ann]).edges()) == [("owner", ann)]
-    with pytest.raises(TypeError, match=r"Dog\.owner: expected a list of Person"):
-        Dog(owner=[Note("x")])
+    assert list(Beagle(owner=[ann]).edges()) == [("owner", ann)]
+    with pytest.raises(TypeError, match=r"Beagle\.owner: expected a list of Person"):
+        Beagle(owner=[Note("x")])
     with pytest.raises(TypeError, match=r"Note\.author: expected a Person or None"):
-        Note(author=Dog())
+        Note(author=Beagle())
 
 
 def test_too_many_positional_values() -> None:
@@ -80,12 +86,12 @@ def test_unsupported_annotation_is_reported_with_the_class() -> None:
 
 
 def test_round_trip_through_dicts_keeps_types() -> None:
-    dog = Dog("Alice", 3, 4.5, False, datetime(2020, 5, 17, 12, 0))
-    dog.id = "d1"
-    data = dog.to_dict()
+    beagle = Beagle("Alice", 3, 4.5, False, datetime(2020, 5, 17, 12, 0))
+    beagle.id = "d1"
+    data = beagle.to_dict()
     assert data["born"] == "2020-05-17T12:00:00"
     again = Item.from_dict({**data, "created_at": 1.0})
-    assert isinstance(again, Dog) and again == dog and again.born == dog.born
+    assert isinstance(again, Beagle) and again == beagle and again.born == beagle.born
 
 
 def test_unknown_types_read_as_generic_items() -> None:
@@ -96,9 +102,9 @@ def test_unknown_types_read_as_generic_items() -> None:
 
 
 def test_schema_follows_edges() -> None:
-    schema = schema_of(Dog)
-    assert schema["Dog"]["properties"]["born"] == "datetime"
-    assert schema["Dog"]["edges"] == {"owner": "Person"}
+    schema = schema_of(Beagle)
+    assert schema["Beagle"]["properties"]["born"] == "datetime"
+    assert schema["Beagle"]["edges"] == {"owner": "Person"}
     assert schema["Person"] == {"properties": {"name": "str"}, "edges": {}}
     with pytest.raises(TypeError, match="Item subclasses"):
         schema_of(str)  # type: ignore[arg-type]
