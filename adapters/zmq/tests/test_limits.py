@@ -119,9 +119,9 @@ def test_an_oversized_event_is_not_published_and_the_subscribers_stay_connected(
         deadline = time.monotonic() + 10
         while not sub.poll(100):  # the subscription is live once a probe comes through
             assert time.monotonic() < deadline, "no probe came through"
-            running.call("publish", topic="app.probe")
+            running.run_command("publish", topic="app.probe")
         running.run(_publish_big(running.host))
-        running.call("publish", topic="app.after")
+        running.run_command("publish", topic="app.after")
         seen: list[bytes] = []
         while b"app.after" not in seen:
             assert sub.poll(10_000), f"app.after never came; saw {seen}"
