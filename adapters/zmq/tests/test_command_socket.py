@@ -113,7 +113,9 @@ def test_casts_get_no_reply_even_when_they_fail(
 def test_commands_from_every_adapter_are_served(
     running: HostRunner, dealer: zmq.Socket[Any]
 ) -> None:
-    reply = request(dealer, {"id": 1, "command": "zmq.drops", "properties": {"name": "x", "count": 2}})
+    reply = request(
+        dealer, {"id": 1, "command": "zmq.drops", "properties": {"name": "x", "count": 2}}
+    )
     assert reply is not None and reply["drops"] == 2
     assert running.run_command("stats", name="zmq")["name"] == "zmq"
 
