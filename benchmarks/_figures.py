@@ -13,16 +13,30 @@ benchmark. Each figure is a JSON object::
 ``on`` ``"ratio"`` judges the ratio; ``on`` ``"plugyard"`` judges plugyard's own figure, in
 ``unit``. A figure that could not be measured has ``"skipped"`` (the reason) instead of the
 numbers, and ``"met": null``.
+
+A benchmark that has a size (implementations, plugins, items per batch, installed
+distributions) also puts a ``curves`` list in its object: each curve is plugyard's figure at
+every size beside its raw anchor at the same sizes, built with :func:`curve` and
+:func:`series`::
+
+    {"name": "pod_bulk_sqlite", "title": "pod bulk writes, SQLite",
+     "x_label": "items per batch", "unit": "items/s", "log_x": true,
+     "series": [{"label": "PodClient in process", "raw": false,
+                 "points": [[100, 61000.0], [1000, 98000.0], ...]},
+                {"label": "raw sqlite3", "raw": true, "points": [[100, 150000.0], ...]}]}
+
+``run_all.py`` draws each curve as a PNG (raw anchors dashed) and lists them in
+``RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Target", "figure", "skipped"]
+__all__ = ["Target", "curve", "figure", "series", "skipped"]
 
 Op = Literal["<", "<=", ">", ">="]
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -97,4 +111,36 @@ def skipped(name: str, label: str, reason: str, target: Target | None = None) ->
         "skipped": reason,
         "target": None if target is None else target.as_json(),
         "met": None,
+    }
+
+
+def series(
+    label: str, points: Iterable[tuple[float, float]], *, raw: bool = False
+) -> dict[str, Any]:
+    """One line of a curve: ``(size, figure)`` points; ``raw`` marks the raw anchor."""
+    return {"label": label, "raw": raw, "points": [[x, y] for x, y in points]}
+
+
+def curve(
+    name: str,
+    title: str,
+    *,
+    x_label: str,
+    unit: str,
+    lines: Sequence[dict[str, Any]],
+    log_x: bool = True,
+) -> dict[str, Any]:
+    """A figure measured at several sizes, plugyard's lines beside their raw anchors."""
+    if not lines:
+        raise ValueError(f"curve {name!r}: no series")
+    for line in lines:
+        if len(line["points"]) < 2:
+            raise ValueError(f"curve {name!r}: series {line['label']!r} has fewer than 2 points")
+    return {
+        "name": name,
+        "title": title,
+        "x_label": x_label,
+        "unit": unit,
+        "log_x": log_x,
+        "series": list(lines),
     }

@@ -12,6 +12,10 @@ interpreter, one after the other. Each prints a ``figures`` list: plugyard besid
 building block, the ratio, and the target the benchmark itself declares. Exit status: 0 when
 every benchmark ran; 1 when one failed (non-zero exit, timeout, no ``figures`` in its JSON),
 or, with ``--strict``, when a target was not met; 2 for bad options.
+
+A benchmark may also print ``curves`` (a figure at several sizes beside its raw anchor, see
+``_figures.curve``). A full run draws each as a PNG under ``benchmarks/figures/`` (``--figures``
+elsewhere; a quick run draws only when given ``--figures``) and ``RESULTS.md`` shows them.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUTPUT = HERE / "RESULTS.md"
+DEFAULT_FIGURES = HERE / "figures"
 TIMEOUTS = {"quick": 300.0, "full": 1800.0}
 """Seconds one benchmark may take before it is stopped and reported as failed."""
 TAIL_LINES = 20
@@ -305,7 +310,53 @@ def table(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
-def markdown(env: dict[str, Any], runs: Sequence[Run], seconds: float, strict: bool) -> str:
+def all_curves(runs: Sequence[Run]) -> list[tuple[str, dict[str, Any]]]:
+    """``(benchmark, curve)`` for every curve the benchmarks that ran reported."""
+    return [
+        (run.name, found)
+        for run in runs
+        if run.ok and run.report is not None
+        for found in run.report.get("curves") or ()
+    ]
+
+
+def curves_section(runs: Sequence[Run], pictures: dict[tuple[str, str], str]) -> list[str]:
+    """Each curve: its picture (when drawn), then its points as a table."""
+    found_curves = all_curves(runs)
+    if not found_curves:
+        return []
+    lines = ["## Curves", ""]
+    for bench, found in found_curves:
+        lines += [f"### {bench}: {found['title']}", ""]
+        picture = pictures.get((bench, found["name"]))
+        if picture:
+            lines += [f"![{bench}: {found['title']}]({picture})", ""]
+        sizes = sorted({point[0] for line in found["series"] for point in line["points"]})
+        header = [
+            found["x_label"],
+            *(line["label"] + (" (raw)" if line["raw"] else "") for line in found["series"]),
+        ]
+        lines += [
+            "| " + " | ".join(_cell(cell) for cell in header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        for size in sizes:
+            cells = [number(size)]
+            for line in found["series"]:
+                ys = [point[1] for point in line["points"] if point[0] == size]
+                cells.append(number(ys[0]) if ys else "")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", f"({found['unit']})", ""]
+    return lines
+
+
+def markdown(
+    env: dict[str, Any],
+    runs: Sequence[Run],
+    seconds: float,
+    strict: bool,
+    pictures: dict[tuple[str, str], str] | None = None,
+) -> str:
     """RESULTS.md: where and when, the table, then unmet targets and failures spelled out."""
     machine = env["machine"]
     start, end = machine["load_average_at_start"], machine["load_average_at_end"]
@@ -334,6 +385,7 @@ def markdown(env: dict[str, Any], runs: Sequence[Run], seconds: float, strict: b
         *table(runs),
         "",
     ]
+    lines += curves_section(runs, pictures or {})
     unmet = [(run.name, found) for run in runs for found in run.unmet()]
     if unmet:
         verdict = "they fail the run (`--strict`)" if strict else "reported, not a failure"
@@ -387,6 +439,29 @@ def as_json(env: dict[str, Any], runs: Sequence[Run], seconds: float) -> dict[st
     }
 
 
+def draw_curves(
+    runs: Sequence[Run], folder: Path | None, output: Path
+) -> dict[tuple[str, str], str]:
+    """Draw every curve into ``folder``; each picture's path as ``output`` links to it."""
+    found_curves = all_curves(runs)
+    if folder is None or not found_curves:
+        return {}
+    sys.path.insert(0, str(HERE))
+    try:
+        import _plots
+    finally:
+        sys.path.remove(str(HERE))
+    if not _plots.available():
+        print("run_all: matplotlib is not installed: no pictures drawn", file=sys.stderr)
+        return {}
+    pictures = {}
+    base = output.resolve().parent
+    for (bench, found), path in zip(found_curves, _plots.draw(found_curves, folder), strict=True):
+        pictures[(bench, found["name"])] = os.path.relpath(path.resolve(), base)
+    print(f"run_all: drew {len(pictures)} curve(s) in {folder}", file=sys.stderr)
+    return pictures
+
+
 # -- command line ----------------------------------------------------------------------------
 
 
@@ -412,6 +487,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--json", action="store_true", help="print one JSON object instead of the Markdown"
     )
     parser.add_argument("--strict", action="store_true", help="an unmet target fails the run")
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        metavar="DIR",
+        help="draw the curves as PNGs here (default: benchmarks/figures on a full run; "
+        "a quick run draws none unless given this)",
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -444,7 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     env["machine"]["load_average_at_end"] = load_average()
 
-    text = markdown(env, runs, seconds, args.strict)
+    folder = args.figures if args.figures is not None else (None if args.quick else DEFAULT_FIGURES)
+    pictures = draw_curves(runs, folder, args.output)
+    text = markdown(env, runs, seconds, args.strict, pictures)
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text + "\n", encoding="utf-8")

@@ -45,6 +45,7 @@ SECTIONS: dict[str, str] = {
     "pod": "plugyard.adapters.pod._settings:PodSettings",
     "zmq": "plugyard.adapters.zmq._settings:ZmqSettings",
     "console": "plugyard.console._settings:ConsoleSettings",
+    "events": "plugyard.adapters.bridge._settings:BridgeSettings",
 }
 """Top-level tables and the model that validates each; nested tables follow the fields."""
 
@@ -59,6 +60,7 @@ SETTINGS_MODULES = (
     "plugyard.adapters.pod._settings",
     "plugyard.adapters.zmq._settings",
     "plugyard.console._settings",
+    "plugyard.adapters.bridge._settings",
 )
 """Where settings models live; every model defined there must appear in the reference."""
 

@@ -3,7 +3,7 @@
 ``<!-- plugyard:hooks -->`` on a page becomes one section per specification module: the
 host's (``plugyard.host.hookspecs``) and every module an installed adapter adds through
 ``plugyard_addhooks``. Each hook shows its specification as written, its pluggy options, its
-call policy and its docstring.
+call policy, its version history and its docstring.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class HookDoc:
     policy: str
     doc: str
     line: int
+    history: tuple[tuple[str, str], ...] = ()
+    """``(spec version, what happened)`` from the specification's ``@versioned``."""
 
 
 def _spec_plugin_manager() -> Any:
@@ -106,6 +108,13 @@ def _policy(func: Callable[..., Any]) -> str:
     return f"`errors={policy.errors}`, `result={policy.result}`, timeout {timeout}"
 
 
+def _history(func: Callable[..., Any]) -> tuple[tuple[str, str], ...]:
+    from plugyard.host import HookVersion
+
+    version = getattr(func, "plugyard_version", None)
+    return tuple(version.history()) if isinstance(version, HookVersion) else ()
+
+
 def collect() -> list[HookDoc]:
     """Every plugyard hook specification that the host and installed adapters declare."""
     pm = _spec_plugin_manager()
@@ -125,6 +134,7 @@ def collect() -> list[HookDoc]:
                 policy=_policy(func),
                 doc=rst_to_markdown(inspect.getdoc(func) or ""),
                 line=inspect.getsourcelines(func)[1],
+                history=_history(func),
             )
         )
     return found
@@ -143,7 +153,9 @@ def render() -> str:
     """The reference as Markdown: a section per specification module, a heading per hook."""
     hooks = collect()
     modules = sorted({h.module for h in hooks}, key=lambda m: (m != "plugyard.host.hookspecs", m))
-    out: list[str] = []
+    from plugyard.sdk import SPEC_VERSION
+
+    out = [f"This host speaks hook spec **{SPEC_VERSION}**.\n"]
     for name in modules:
         module = importlib.import_module(name)
         out.append(f"## {_module_title(module)}\n")
@@ -155,7 +167,11 @@ def render() -> str:
             out.append(f"### {hook.name}\n")
             out.append(f"```python\n{hook.source}\n```\n")
             out.append(f"- **Kind:** {hook.kind}")
-            out.append(f"- **Policy:** {hook.policy}\n")
+            out.append(f"- **Policy:** {hook.policy}")
+            if hook.history:
+                entries = "; ".join(f"{version}: {what}" for version, what in hook.history)
+                out.append(f"- **History (hook spec):** {entries}")
+            out.append("")
             out.append(hook.doc + "\n")
     return "\n".join(out)
 

@@ -61,12 +61,16 @@ class Setup:
             "tasks", sub, "--config", str(self.config), *rest, timeout=timeout, check=check
         )
 
-    def start_worker(self, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-        """``plugyard worker -l info`` in its own session; returns once it is ready."""
+    def start_worker(
+        self, log: Path, *extra: str, spec: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """``plugyard worker -l info`` in its own session; returns once it is ready. With
+        ``spec``, a worker whose plugyard speaks that hook spec version."""
         out = log.open("wb")
+        command = [PLUGYARD] if spec is None else [sys.executable, str(spec_wrapper(log, spec))]
         proc = subprocess.Popen(
             [
-                PLUGYARD,
+                *command,
                 "worker",
                 "--config",
                 str(self.config),
@@ -89,17 +93,44 @@ class Setup:
             time.sleep(0.1)
         return proc
 
+    def stop_worker(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop one worker this setup started (SIGTERM, then SIGKILL after 20 s)."""
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        self.workers.remove(proc)
+
     def stop_workers(self) -> None:
         for proc in self.workers:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.workers:
-            try:
-                proc.wait(20)
+            try:  # a warm shutdown waits for running tasks: a test's leftovers need not finish
+                proc.wait(5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
         self.workers.clear()
+
+
+def spec_wrapper(near: Path, spec: str) -> Path:
+    """A script next to ``near`` that runs ``plugyard`` with its hook spec version (what
+    the SDK speaks and what the worker announces) replaced by ``spec``."""
+    script = near.with_name(f"plugyard-spec-{spec}.py")
+    script.write_text(
+        "import runpy, sys\n"
+        "import plugyard.sdk\n"
+        "import plugyard.sdk._versions\n"
+        f"plugyard.sdk._versions.SPEC_VERSION = plugyard.sdk.SPEC_VERSION = {spec!r}\n"
+        f"sys.argv[0] = {PLUGYARD!r}\n"
+        f"runpy.run_path({PLUGYARD!r}, run_name='__main__')\n",
+        encoding="utf-8",
+    )
+    return script
 
 
 def _redis_db() -> int:
@@ -123,6 +154,23 @@ def _rabbit_vhost() -> str | None:
     return vhost
 
 
+def _with_prefix(options: str | None, prefix: str) -> str:
+    """A TOML inline table of transport options (``options``, one too) with
+    ``global_keyprefix`` set: kombu and Celery's Redis backend then prefix every key."""
+    import json
+    import tomllib
+
+    table = tomllib.loads(f"x = {options}")["x"] if options else {}
+    table["global_keyprefix"] = prefix
+    return "{ " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in table.items()) + " }"
+
+
+def _delete_prefixed(client: Any, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 def make_setup(name: str, tmp: Path, site: Path, **celery: Any) -> Iterator[Setup]:
     """A config for broker ``name`` (embedded, redis, rabbitmq) in its own namespace."""
     from plugyard.sdk.testing import require_service
@@ -135,10 +183,19 @@ def make_setup(name: str, tmp: Path, site: Path, **celery: Any) -> Iterator[Setu
 
         db = _redis_db()
         client = redis.Redis(host="127.0.0.1", port=6379, db=db)
-        client.flushdb()
-        cleanup.append(client.flushdb)
+        # Other runs may share the database: every key of this run carries its own prefix
+        # (broker queues and bookkeeping, results, jobs), and only those keys are removed.
+        prefix = f"plugyard-test-{uuid.uuid4().hex[:8]}:"
+        cleanup.append(lambda: _delete_prefixed(client, prefix))
         url = f"redis://127.0.0.1:6379/{db}"
         lines += [f'broker_url = "{url}"', f'result_backend = "{url}"']
+        lines.append(f'key_prefix = "{prefix}jobs:"')
+        celery["broker_transport_options"] = _with_prefix(
+            celery.get("broker_transport_options"), prefix
+        )
+        celery["result_backend_transport_options"] = _with_prefix(
+            celery.get("result_backend_transport_options"), prefix
+        )
     elif name == "rabbitmq":
         require_service("rabbitmq")
         vhost = _rabbit_vhost()

@@ -23,7 +23,9 @@ SAMPLE = "celery_sample.tasks"
 
 
 def _status(setup: Setup, task_id: str) -> dict[str, Any]:
-    return json.loads(setup.tasks("status", task_id).stdout)  # type: ignore[no-any-return]
+    out = setup.tasks("status", task_id, check=False)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def _wait(setup: Setup, task_id: str, wanted: str, timeout: float = 30) -> dict[str, Any]:

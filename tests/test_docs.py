@@ -72,7 +72,10 @@ def test_every_hook_spec_has_a_docstring_that_the_reference_shows() -> None:
     bare = [h.name for h in hooks if len(h.doc.split()) < 20]
     assert bare == [], f"hook specs without a real docstring: {bare}"
     configure = next(h for h in hooks if h.name == "plugyard_configure")
-    assert configure.source.startswith('@hookspec\n@policy(errors="isolate", timeout=10.0)')
+    assert configure.source.startswith(
+        '@hookspec\n@versioned(since="1.0")\n@policy(errors="isolate", timeout=10.0)'
+    )
+    assert configure.history == (("1.0", "added"),)
     assert configure.policy == "`errors=isolate`, `result=all`, timeout 10 s"
 
 
@@ -213,6 +216,45 @@ def test_a_missing_include_fails_unless_optional(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="outside the repository"):
         include("../x.md", tmp_path, tmp_path, tmp_path, optional=True)
+
+
+def test_benchmark_pictures_become_site_files_and_fill_the_figures_marker(
+    tmp_path: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    from mkdocs.structure.files import Files
+
+    hook = _docgen("benchmark_figures")
+    (tmp_path / "docs").mkdir()
+    page_file = tmp_path / "docs" / "benchmarks.md"
+    page_file.write_text("# Benchmarks\n")
+    config = {
+        "config_file_path": str(tmp_path / "mkdocs.yml"),
+        "docs_dir": str(tmp_path / "docs"),
+        "site_dir": str(tmp_path / "site"),
+        "use_directory_urls": True,
+    }
+    page = SimpleNamespace(file=SimpleNamespace(abs_src_path=str(page_file)))
+    empty = hook.on_page_markdown("a\n<!-- plugyard:figures -->\nb", page=page, config=config)
+    assert empty == "a\n*`benchmarks/figures` holds no pictures in this checkout.*\nb"
+
+    pictures = tmp_path / "benchmarks" / "figures"
+    pictures.mkdir(parents=True)
+    for name in ("bench_pod-bulk_sqlite.png", "bench_discovery-host_start.png"):
+        (pictures / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    files = hook.on_files(Files([]), config=config)
+    assert sorted(f.src_uri for f in files) == [
+        "figures/bench_discovery-host_start.png",
+        "figures/bench_pod-bulk_sqlite.png",
+    ]
+    assert all(Path(f.abs_src_path).is_file() for f in files)
+    text = hook.on_page_markdown("<!-- plugyard:figures -->", page=page, config=config)
+    assert text.splitlines() == [
+        "![bench_discovery: host_start](figures/bench_discovery-host_start.png)",
+        "",
+        "![bench_pod: bulk_sqlite](figures/bench_pod-bulk_sqlite.png)",
+    ]
 
 
 # -- the whole guide --------------------------------------------------------------------------

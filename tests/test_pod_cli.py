@@ -138,25 +138,39 @@ def test_a_plugin_error_exits_1_with_the_traceback_stored(project: Path) -> None
     assert run["status"] == "error" and "Traceback" in run["traceback"]
 
 
-@pytest.fixture
-def running_host(project: Path) -> Iterator[Path]:
-    host = subprocess.Popen(
-        [PLUGYARD, "run", "-c", str(project / "plugyard.toml")],
-        env=env(),
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start_host(project: Path) -> subprocess.Popen[str]:
+    """``plugyard run`` on the project, returned once it advertises its pod's URL."""
     info = project / "run" / "host.json"
+    info.unlink(missing_ok=True)
+    with (project / "host.log").open("a") as log:
+        host = subprocess.Popen(
+            [PLUGYARD, "run", "-c", str(project / "plugyard.toml")],
+            env=env(),
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
     deadline = time.monotonic() + 30
     while not (info.exists() and "pod_url" in info.read_text()):
         assert host.poll() is None, host.communicate()
         assert time.monotonic() < deadline, "the host did not advertise pod_url"
         time.sleep(0.05)
-    yield project
-    host.send_signal(signal.SIGINT)
+    return host
+
+
+def stop_host(host: subprocess.Popen[str]) -> None:
+    """Stop a host (SIGINT) and wait for it to end."""
+    if host.poll() is None:
+        host.send_signal(signal.SIGINT)
     host.wait(30)
+
+
+@pytest.fixture
+def running_host(project: Path) -> Iterator[Path]:
+    host = start_host(project)
+    yield project
+    stop_host(host)
 
 
 def wait_status(project: Path, run_id: str, status: str) -> None:
@@ -195,3 +209,26 @@ def test_credentials_and_abort_through_a_running_host(running_host: Path) -> Non
 def test_abort_without_a_host_names_the_run(project: Path) -> None:
     result = plugyard(project, "abort", "nope")
     assert result.returncode == 1 and "no run with id 'nope'" in result.stderr
+
+
+def test_a_run_whose_host_was_killed_is_marked_failed_by_the_next_host(project: Path) -> None:
+    (project / "hang.json").write_text('{"plugin_module": "pod_fixtures", "plugin_name": "Hang"}')
+    first = start_host(project)
+    try:
+        launched = plugyard(project, "launch", "--metadata", "hang.json", "--json")
+        assert launched.returncode == 0, launched.stderr
+        run_id = json.loads(launched.stdout)["id"]
+        wait_status(project, run_id, "started")
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        stop_host(first)
+    second = start_host(project)
+    try:
+        shown = json.loads(plugyard(project, "status", run_id, "--json").stdout)
+        assert shown["status"] == "error"
+        assert shown["error"].startswith(f"host died: the host that launched run {run_id} (")
+        assert shown["error"].endswith("stopped before the run ended; it was started")
+    finally:
+        stop_host(second)
+    assert f"run {run_id}: host died" in (project / "host.log").read_text()

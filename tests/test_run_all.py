@@ -59,12 +59,14 @@ def test_a_quick_run_of_two_benchmarks_writes_their_rows(tmp_path: Path) -> None
     assert all(len(row) == 7 for row in rows), rows
     assert {row[0] for row in rows} == {"bench_dispatch", "bench_lifecycle"}
     dispatch = [row for row in rows if row[0] == "bench_dispatch" and "host.call_hook" in row[1]]
-    assert len(dispatch) == 3  # 1, 5 and 20 implementations, each against raw pluggy
-    for row in dispatch:
-        assert row[2].endswith("ns/call") and "(raw pluggy)" in row[3]
-        assert row[4].endswith("x") and row[5] == "<= 2x" and row[6] in ("yes", "**no**")
+    assert len(dispatch) == 4  # 1, 5 and 20 implementations, and the cost of each
+    for row, target in zip(dispatch, ["<= 2x", "<= 1.35x", "<= 1.15x", "<= 1.15x"], strict=True):
+        assert row[2].endswith(("ns/call", "ns/impl")) and "(raw pluggy)" in row[3]
+        assert row[4].endswith("x") and row[5] == target and row[6] in ("yes", "**no**")
     overhead = next(row for row in rows if row[1] == "engine overhead per operation")
-    assert overhead[5] == "< 1000 µs" and overhead[6] in ("yes", "**no**")
+    assert overhead[5] == "<= 50 µs" and overhead[6] in ("yes", "**no**")
+    # both report curves; a quick run draws none unless given --figures
+    assert "## Curves" in text and "![" not in text
 
     report = json.loads(done.stdout)
     assert report["mode"] == "quick" and report["failed"] == []
@@ -73,7 +75,46 @@ def test_a_quick_run_of_two_benchmarks_writes_their_rows(tmp_path: Path) -> None
         "bench_lifecycle",
     ]
     assert all(bench["status"] == "ok" for bench in report["benchmarks"])
-    assert report["benchmarks"][0]["report"]["target_ratio"] == 2.0
+    assert report["benchmarks"][0]["report"]["target_ratios"]["20"] == 1.15
+
+
+CURVED = """
+import json, sys
+fig = {"name": "rate", "label": "rate at 1,000", "unit": "items/s", "plugyard": 50.0,
+       "raw": 100.0, "raw_label": "raw", "ratio": 0.5, "target": None, "met": None}
+curve = {"name": "rate", "title": "rate against size", "x_label": "items", "unit": "items/s",
+         "log_x": True,
+         "series": [{"label": "plugyard side", "raw": False,
+                     "points": [[10, 5.0], [100, 40.0], [1000, 50.0], [10000, 55.0]]},
+                    {"label": "raw side", "raw": True,
+                     "points": [[10, 9.0], [100, 80.0], [1000, 100.0], [10000, 120.0]]}]}
+print(json.dumps({"bench": "bench_curved", "figures": [fig], "curves": [curve]}))
+"""
+
+
+def test_curves_are_drawn_as_pictures_and_listed_with_their_points(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "benchmarks"
+    folder.mkdir()
+    shutil.copy(RUN_ALL, folder / "run_all.py")
+    shutil.copy(RUN_ALL.with_name("_plots.py"), folder / "_plots.py")
+    (folder / "bench_curved.py").write_text(dedent(CURVED))
+    output, pictures = tmp_path / "out" / "results.md", tmp_path / "pictures"
+    done = run_all(
+        "--quick",
+        "--figures",
+        str(pictures),
+        "--output",
+        str(output),
+        script=folder / "run_all.py",
+    )
+    assert done.returncode == 0, done.stderr
+    png = pictures / "bench_curved-rate.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = output.read_text(encoding="utf-8")
+    assert "![bench_curved: rate against size](../pictures/bench_curved-rate.png)" in text
+    assert "| items | plugyard side | raw side (raw) |" in text
+    assert "| 1,000 | 50.0 | 100 |" in text
 
 
 def test_an_unknown_name_is_a_clear_error_and_nothing_is_written(tmp_path: Path) -> None:

@@ -229,3 +229,59 @@ def test_a_lifecycle_install_from_the_cli_shows_its_progress_while_it_runs(
         gate.touch()
         out, _ = cli.communicate(timeout=60)
     assert cli.returncode == 0, out
+
+
+def test_the_dashboard_during_plugyard_demo_keep_running(driver: Any, tmp_path: Path) -> None:
+    """The README's picture: ``plugyard demo --keep-running`` told its story and holds the
+    host up; the dashboard it prints shows the plugins of all five models, started."""
+    import signal
+    import threading
+
+    folder = tmp_path / "demo"
+    demo = subprocess.Popen(
+        [PLUGYARD, "demo", "--dir", str(folder), "--keep-running"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    held = threading.Event()
+
+    def read() -> None:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                held.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert held.wait(150), "".join(lines)
+        url = next(line.split()[1] for line in lines if line.strip().startswith("open http"))
+        driver.set_window_size(1400, 1000)
+        driver.get(url + "plugins?state=started")
+        script = (
+            "return [...document.querySelectorAll('#plugins tbody tr[data-name]')]"
+            ".map((r) => [r.dataset.model, r.dataset.state]);"
+        )
+        want = {"lifecycle", "zmq", "asyncio", "celery", "pod"}
+
+        def five_models(d: Any) -> Any:
+            rows = d.execute_script(script)
+            return want <= {model for model, _ in rows} and rows
+
+        rows = wait(driver, 20, five_models, "plugins of the five models")
+        assert {state for _, state in rows} == {"started"}
+        screenshot(driver, "demo")
+    finally:
+        driver.set_window_size(1280, 860)
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(90)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait(10)
+        reader.join(10)
+    assert demo.returncode == 0, "".join(lines)
+    assert "steps: 6 of 6 happened" in "".join(lines)

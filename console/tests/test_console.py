@@ -112,6 +112,34 @@ def test_the_stream_resumes_from_the_last_seq_without_gaps(console: Console) -> 
     assert mine == [e.seq for e in first + more]
 
 
+def test_a_flood_is_capped_and_the_stream_says_how_many_it_skipped(console: Console) -> None:
+    """Past ``[console] stream_rate`` (4000 a second: 200 per 50 ms batch), a batch carries
+    the newest events and a ``gap`` event counting the ones it skipped."""
+    flood = [console.runner.publish("console.flood", n=n) for n in range(1000)]
+    skipped: list[dict[str, Any]] = []
+    seqs: list[int] = []
+    with httpx.stream(
+        "GET",
+        console.url + "events/stream",
+        params={"after": str(flood[0].seq - 1), "topic": "console.flood"},
+        timeout=10,
+    ) as response:
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "gap":
+                skipped.append(json.loads(line[6:]))
+            elif line.startswith("data: ") and kind == "host-event":
+                seqs.append(json.loads(line[6:])["seq"])
+                if seqs[-1] == flood[-1].seq:
+                    break
+    assert skipped and skipped[0]["after"] == flood[0].seq - 1
+    assert skipped[0]["skipped"] >= 800
+    assert len(seqs) <= 200 and seqs == sorted(seqs)
+    assert seqs[-1] == flood[-1].seq
+
+
 def test_a_bad_resume_point_is_a_clear_400(console: Console) -> None:
     response = get(console, "events/stream", headers={"Last-Event-ID": "yesterday"})
     assert response.status_code == 400

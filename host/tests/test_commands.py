@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from plugyard.host import Command, CommandError, CommandPlane, Errno, Param
+from plugyard.host import Command, CommandError, CommandPlane, Errno, Param, PluginState
 from plugyard.host.testing import run_host
 from plugyard.sdk import hookimpl
 
@@ -104,6 +104,39 @@ async def test_adapters_cannot_be_started_or_stopped() -> None:
     async with run_host([], adapters=[Adapter()]) as host:
         with pytest.raises(CommandError, match="'adp' is an adapter"):
             await host.run_command("stop", name="adp")
+
+
+async def test_restarting_an_adapter_runs_its_shutdown_then_its_startup() -> None:
+    class Reconnects:
+        name = "reconnects"
+
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+            self.fail_next = False
+
+        @hookimpl
+        def plugyard_shutdown(self, host: Any) -> None:
+            self.calls.append("shutdown")
+
+        @hookimpl
+        async def plugyard_startup(self, host: Any) -> None:
+            self.calls.append("startup")
+            if self.fail_next:
+                raise ConnectionError("the broker does not answer")
+
+    adapter = Reconnects()
+    async with run_host([], adapters=[adapter]) as host:
+        assert adapter.calls == ["startup"]
+        reply = await host.run_command("restart", name="reconnects")
+        assert reply["name"] == "reconnects"
+        assert adapter.calls == ["startup", "shutdown", "startup"]
+        adapter.fail_next = True
+        with pytest.raises(CommandError, match="the broker does not answer"):
+            await host.run_command("restart", name="reconnects")
+        assert host.registry.get("reconnects").state is PluginState.FAILED
+        with pytest.raises(CommandError, match="cannot be restarted: it failed"):
+            await host.run_command("restart", name="reconnects")
+    assert adapter.calls == ["startup", "shutdown", "startup", "shutdown", "startup"]
 
 
 def test_param_types() -> None:

@@ -34,6 +34,15 @@ def test_tool_plugyard_in_a_pyproject(tmp_path: Path) -> None:
     assert Config.from_file(path).host.name == "py"
 
 
+def test_a_circus_ini_is_the_zmq_adapters_circus_config(tmp_path: Path) -> None:
+    ini = tmp_path / "circus.ini"
+    ini.write_text("[watcher:web]\ncmd = sleep 9\n")
+    config = Config.from_file(ini, environ={"PLUGYARD_HOST__NAME": "c1"})
+    assert config.raw_section("zmq") == {"circus_config": str(ini)}
+    assert (config.path, config.base_dir, config.host.name) == (ini, tmp_path, "c1")
+    assert (config.host.autoload, config.host.adapters) == (False, ["zmq"])
+
+
 def test_an_unknown_key_names_the_file_and_suggests(tmp_path: Path) -> None:
     path = write(tmp_path, "[host]\nplugin_dir = []\n")
     with pytest.raises(ConfigError) as info:

@@ -93,6 +93,7 @@ async def test_entry_point_plugins_are_found_with_their_distribution(site: Any) 
 
 
 async def test_entry_points_are_read_once_per_process(site: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv(discovery.NO_CACHE_ENV, "1")
     discovery.refresh_entry_points()
     calls = []
     real_scan = discovery._scan
@@ -106,6 +107,93 @@ async def test_entry_points_are_read_once_per_process(site: Any, monkeypatch: An
         discovery.entry_points("plugyard.plugins")
         discovery.entry_points("plugyard.adapters")
     assert len(calls) == 1
+
+
+class CountingScan:
+    """Counts the reads of installed distributions (the cache file aside)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.real = discovery._scan
+        monkeypatch.setattr(discovery, "_scan", self)
+
+    def __call__(self, path: Any = None, group: Any = None) -> Any:
+        self.calls += 1
+        return self.real(path, group)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(discovery.CACHE_DIR_ENV, str(folder))
+    monkeypatch.delenv(discovery.NO_CACHE_ENV, raising=False)
+    discovery.refresh_entry_points()
+    return folder
+
+
+def greeters() -> list[str]:
+    return sorted(i.name for i in discovery.entry_points("plugyard.plugins") if "greet" in i.name)
+
+
+def test_the_next_process_reads_entry_points_from_the_cache(
+    site: Any, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_dist(site, "greet-one", {}, {"plugyard.plugins": {"greet_one": "m:P"}}, ["a>=1"])
+    scans = CountingScan(monkeypatch)
+    first = discovery.entry_points("plugyard.plugins")
+    assert scans.calls == 1
+    [written] = cache_dir.iterdir()
+    assert written.name.startswith("entry-points-") and written.suffix == ".json"
+    discovery.refresh_entry_points()  # as a new process would start
+    assert discovery.entry_points("plugyard.plugins") == first
+    assert scans.calls == 1
+    [one] = [i for i in first if i.name == "greet_one"]
+    assert (one.distribution, one.version, one.requires) == ("greet-one", "1.0", ("a>=1",))
+
+
+def test_installing_removing_or_editing_a_distribution_is_seen_at_once(
+    site: Any, cache_dir: Path
+) -> None:
+    fake_dist(site, "greet-one", {}, {"plugyard.plugins": {"greet_one": "m:P"}})
+    assert greeters() == ["greet_one"]
+    fake_dist(site, "greet-two", {}, {"plugyard.plugins": {"greet_two": "m:P"}})
+    discovery.refresh_entry_points()
+    assert greeters() == ["greet_one", "greet_two"]
+    points = site / "greet_two-1.0.dist-info" / "entry_points.txt"
+    points.write_text("[plugyard.plugins]\ngreet_2 = m:P\ngreet_extra = m:Q\n")
+    discovery.refresh_entry_points()
+    assert greeters() == ["greet_2", "greet_extra", "greet_one"]
+    for file in (site / "greet_one-1.0.dist-info").iterdir():
+        file.unlink()
+    (site / "greet_one-1.0.dist-info").rmdir()
+    discovery.refresh_entry_points()
+    assert greeters() == ["greet_2", "greet_extra"]
+
+
+def test_a_damaged_or_unwritable_cache_is_never_an_error(
+    site: Any, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_dist(site, "greet-one", {}, {"plugyard.plugins": {"greet_one": "m:P"}})
+    assert greeters() == ["greet_one"]
+    [written] = cache_dir.iterdir()
+    for damage in ("{not json", '{"format": 1, "fingerprint": 3}', "[]"):
+        written.write_text(damage)
+        discovery.refresh_entry_points()
+        assert greeters() == ["greet_one"]
+    blocker = cache_dir.parent / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(discovery.CACHE_DIR_ENV, str(blocker / "cache"))
+    discovery.refresh_entry_points()
+    assert greeters() == ["greet_one"]
+
+
+def test_the_cache_can_be_switched_off(
+    site: Any, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(discovery.NO_CACHE_ENV, "1")
+    fake_dist(site, "greet-one", {}, {"plugyard.plugins": {"greet_one": "m:P"}})
+    assert greeters() == ["greet_one"]
+    assert not cache_dir.exists()
 
 
 async def test_duplicate_entry_points_are_deduplicated(site: Any, tmp_path: Path) -> None:

@@ -162,3 +162,43 @@ async def test_a_long_burst_of_synchronous_deliveries_lets_other_tasks_run() -> 
         assert len(seen) == 2000
         during = [count for count in progress if 0 < count < 2000]
         assert len(during) >= 10, "the dispatcher delivered the whole burst without yielding"
+
+
+async def test_relayed_events_keep_their_origin_and_take_the_next_local_seq() -> None:
+    import pytest
+
+    async with run_host() as host:
+        got: list[Event] = []
+        host.subscribe("far.*", got.append)
+        local = host.publish("far.local")
+        far = Event("far.tick", {"n": 1}, "src", 3.5, "other-41", 41, "other", 41)
+        relayed = host.bus.relay(far)
+        assert relayed.seq == local.seq + 1
+        assert (relayed.id, relayed.time, relayed.origin, relayed.origin_seq) == (
+            "other-41",
+            3.5,
+            "other",
+            41,
+        )
+        await host.wait_delivered(relayed)
+        assert [e.topic for e in got] == ["far.local", "far.tick"]
+        assert got[1] == relayed
+        with pytest.raises(ValueError, match="no origin"):
+            host.bus.relay(Event("far.tick", {}, "src"))
+
+
+def test_origin_travels_in_the_wire_forms_only_when_set() -> None:
+    import pytest
+
+    from plugyard.sdk import EventFormatError
+
+    own = Event("a.b", {"k": 1}, "src", 1.0, "me-1", 1)
+    assert "origin" not in own.to_dict() and "origin" not in own.body()
+    far = Event("a.b", {"k": 1}, "src", 1.0, "far-9", 3, "far", 9)
+    assert far.to_dict()["origin"] == "far" and far.body()["origin_seq"] == 9
+    assert Event.from_dict(far.to_dict()) == far
+    assert Event.from_dict(far.body(), topic="a.b") == far
+    with pytest.raises(EventFormatError, match="event.origin_seq"):
+        Event.from_dict({"topic": "t", "origin": "far", "origin_seq": "9"})
+    with pytest.raises(EventFormatError, match="event.origin"):
+        Event.from_dict({"topic": "t", "origin": 5})

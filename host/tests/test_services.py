@@ -72,7 +72,7 @@ async def test_old_attribute_names_and_commands_work_with_a_deprecation_warning(
             assert await host.call("counter.bump") == {"count": 4}
         with pytest.warns(DeprecationWarning, match=r"host\.acall\(\) is now host\.call_hook"):
             outcome = await host.acall("plugyard_commands", host=host)
-        assert [r.plugin for r in outcome.results][-1] == "counter"
+        assert "counter" in [r.plugin for r in outcome.results]
 
 
 TYPO = """

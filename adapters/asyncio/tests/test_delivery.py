@@ -130,6 +130,71 @@ async def test_a_hanging_handler_times_out_and_the_plugin_goes_on() -> None:
         assert host.stats["hangs"].timeouts == 1
 
 
+class Steady(EventPlugin):
+    """Takes 50 ms per event; hangs on event 5."""
+
+    event_name = "tick"
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.seen: list[int] = []
+
+    async def handle_event(self, n: int) -> None:
+        await asyncio.sleep(3600 if n == 5 else 0.05)
+        self.seen.append(n)
+
+
+async def test_the_timeout_counts_from_each_handlers_own_start() -> None:
+    """Five events of 50 ms in a row outlast a 0.2 s timeout together, never alone."""
+    async with host_with({"steady": Steady}, handler_timeout=0.2) as host:
+        service = AsyncioService.of(host)
+        service.event_types.declare("tick", Tick)
+        for n in range(5):
+            service.emit("tick", n=n)
+        hung = await service.emit_and_wait("tick", n=5)
+        assert instance(host, "steady").seen == [0, 1, 2, 3, 4]
+        assert hung["steady"].status == "timeout"
+        assert hung["steady"].duration >= 0.19
+        assert host.stats["steady"].timeouts == 1
+        assert (await service.emit_and_wait("tick", n=6)).ok
+
+
+class Stubborn(EventPlugin):
+    """Swallows the cancellation of its timeout on event 0; later events use a timeout of
+    their own, which must still work."""
+
+    event_name = "tick"
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.own_timeouts = 0
+
+    async def handle_event(self, n: int) -> None:
+        if n == 0:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                return
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(3600)
+        except TimeoutError:
+            self.own_timeouts += 1
+
+
+async def test_a_handler_that_swallows_its_timeout_leaves_the_plugin_working() -> None:
+    async with host_with({"stubborn": Stubborn}, handler_timeout=0.1) as host:
+        service = AsyncioService.of(host)
+        service.event_types.declare("tick", Tick)
+        first = await service.emit_and_wait("tick", n=0)
+        assert first["stubborn"].status == "ok"
+        assert first["stubborn"].duration >= 0.09
+        for n in (1, 2):
+            assert (await service.emit_and_wait("tick", n=n)).ok
+        assert instance(host, "stubborn").own_timeouts == 2
+        assert host.stats["stubborn"].calls == 3
+
+
 async def test_a_slow_plugin_delays_neither_the_emitter_nor_other_plugins() -> None:
     async with host_with({"gated": Gated, "fast": Fast}) as host:
         AsyncioService.of(host).event_types.declare("tick", Tick)

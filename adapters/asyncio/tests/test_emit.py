@@ -128,6 +128,45 @@ async def test_every_emitted_event_is_a_host_event_with_the_payload_serialised()
         assert seen[0]["points"] == [point]
 
 
+@dataclass
+class Reading:
+    """Plain fields only: exactly typed payloads need no conversion."""
+
+    sensor: str
+    value: float
+    ok: bool = True
+
+
+async def test_plain_payloads_are_checked_and_converted_like_any_other() -> None:
+    async with host_with({"a": recorder("reading")}) as host:
+        service = AsyncioService.of(host)
+        service.event_types.declare("reading", Reading)
+        await service.emit_and_wait("reading", sensor="s1", value=1.5)
+        await service.emit_and_wait("reading", sensor="s2", value=3, ok=False)
+        await service.emit_and_wait("reading", sensor="s3", value=float("inf"))
+        seen = host.registry.handle("a").instance.seen
+        assert seen[:2] == [
+            {"sensor": "s1", "value": 1.5, "ok": True},
+            {"sensor": "s2", "value": 3.0, "ok": False},
+        ]
+        assert type(seen[1]["value"]) is float
+        assert seen[2]["value"] == float("inf")
+        events = await host.recorder.await_for("events.reading", count=3)
+        assert [e.data for e in events] == [
+            {"sensor": "s1", "value": 1.5, "ok": True},
+            {"sensor": "s2", "value": 3.0, "ok": False},
+            {"sensor": "s3", "value": None, "ok": True},
+        ]
+        for payload, message in (
+            ({"sensor": "s", "value": "high"}, r"value: .*'high'"),
+            ({"sensor": "s", "value": 1.0, "ok": "maybe"}, r"ok: .*'maybe'"),
+            ({"value": 1.0}, r"missing field 'sensor'"),
+            ({"sensor": "s", "value": 1.0, "unit": "C"}, r"unknown field 'unit'"),
+        ):
+            with pytest.raises(PayloadError, match=message):
+                service.emit("reading", **payload)
+
+
 async def test_declaration_rules() -> None:
     async with host_with({}) as host:
         AsyncioService.of(host).event_types.declare("order", Order)

@@ -101,6 +101,47 @@ async def test_every_request_gives_one_point(tmp_path: Any) -> None:
         assert 0 <= point.fields["execution_time"] < 5
 
 
+class Annotating(Recorder):
+    """Overrides ``handle_event``: the adapter must call it, not go straight to the flush."""
+
+    async def handle_event(self, points: list[MonitoringPoint], logger: Any) -> None:
+        for point in points:
+            point.tags["seen_by"] = "handle_event"
+        await super().handle_event(points=points, logger=logger)
+
+
+async def test_a_plugin_that_overrides_handle_event_is_called_through_it(tmp_path: Any) -> None:
+    plugins = {"plain": Recorder, "annotating": Annotating}
+    async with run_host(plugins, config(tmp_path), adapters=[AsyncioAdapter()]) as host:
+        plain = host.registry.handle("plain").instance
+        annotating = host.registry.handle("annotating").instance
+        async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
+            await client.get("/health", headers={"X-Request-Id": "req-1"})
+        annotated = await annotating.wait_for(1)
+        seen = await plain.wait_for(1)
+    assert [p.request_id for p in seen] == [p.request_id for p in annotated] == ["req-1"]
+    assert annotated[0].tags["seen_by"] == "handle_event"
+    assert isinstance(annotated[0].fields["execution_time"], float)
+
+
+async def test_the_last_requests_points_reach_the_plugins_when_the_host_stops(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Points wait a few milliseconds to go out in a batch (here: a minute, longer than the
+    test); stopping the host hands the waiting points to the plugin before it stops."""
+    from plugyard.adapters.asyncio import _monitoring
+
+    monkeypatch.setattr(_monitoring, "FLUSH_DELAY", 60.0)
+    plugins = {"recorder": Recorder, "things": Things}
+    async with run_host(plugins, config(tmp_path), adapters=[AsyncioAdapter()]) as host:
+        recorder = host.registry.handle("recorder").instance
+        async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
+            ids = [f"req-last-{n}" for n in range(3)]
+            for request_id in ids:
+                await client.get("/things/1", headers={"X-Request-Id": request_id})
+    assert [point.request_id for point in recorder.points] == ids
+
+
 async def test_the_request_id_header_is_configurable(tmp_path: Any) -> None:
     settings = config(tmp_path, request_id_header="Luna-Request-Id")
     async with run_host({"recorder": Recorder}, settings, adapters=[AsyncioAdapter()]) as host:

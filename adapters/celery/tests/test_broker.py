@@ -38,6 +38,7 @@ def test_a_fetched_message_stays_until_acked(url: str) -> None:
         conn.SimpleQueue("jobs").put({"n": 1})
     conn, queue, message = _take(url)
     assert _rows(url) == [(f"{socket.gethostname()}:{os.getpid()}",)]
+    assert not message.delivery_info.get("redelivered")
     message.ack()
     assert _rows(url) == []
     queue.close()
@@ -55,6 +56,9 @@ def test_a_message_of_a_dead_consumer_is_delivered_again(url: str) -> None:
     conn.close()
     conn, queue, again = _take(url)
     assert again.payload == {"n": 2}
+    # marked as Redis and AMQP mark it: a worker tells a second delivery from a first
+    assert again.delivery_info["redelivered"] is True
+    assert again.headers["redelivered"] is True
     again.ack()
     assert _rows(url) == []
     queue.close()
@@ -70,6 +74,7 @@ def test_a_message_kept_past_its_visibility_timeout_is_delivered_again(url: str)
         db.execute("UPDATE messages SET taken_at = taken_at - 3660")
     conn, queue, again = _take(url)
     assert again.payload == first.payload == {"n": 3}
+    assert again.delivery_info["redelivered"] is True
     for item in (queue, conn, first_queue, first_conn):
         item.close()
 
@@ -81,3 +86,7 @@ def test_a_closed_consumer_gives_back_what_it_did_not_ack(url: str) -> None:
     queue.close()
     conn.close()
     assert _rows(url) == [(None,)]
+    conn, queue, again = _take(url)
+    assert again.payload == {"n": 4} and again.delivery_info["redelivered"] is True
+    queue.close()
+    conn.close()

@@ -241,7 +241,7 @@ def test_relay_publishes_what_was_logged_before_it_stopped(tmp_path: Path) -> No
     store.apply(_lifecycle("a"))
     stopper = threading.Thread(target=relay.stop)
     stopper.start()
-    time.sleep(0.05)
+    assert relay._stop.wait(5), "stop() began while the read was under way"
     stopping.set()
     stopper.join(10)
     assert [topic for topic, _ in published] == [

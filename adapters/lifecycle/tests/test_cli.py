@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -135,7 +136,7 @@ def _install_and_kill(tmp_path: Path, blocking: str) -> tuple[Path, str]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while not marker.exists():
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the blocking operation never started"
@@ -153,7 +154,7 @@ def _install_and_kill(tmp_path: Path, blocking: str) -> tuple[Path, str]:
     return log, storage
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(240)
 def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path: Path) -> None:
     log, storage = _install_and_kill(tmp_path, "block_once_resumable")
     before = log.read_text().splitlines()
@@ -173,7 +174,7 @@ def test_killed_install_resumes_without_rerunning_succeeded_operations(tmp_path:
     assert sum(" started " in f" {line} " for line in listed.stdout.splitlines()) == 4
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(240)
 def test_resume_refuses_to_rerun_an_interrupted_operation_not_marked_resumable(
     tmp_path: Path,
 ) -> None:
@@ -195,3 +196,72 @@ def test_resume_refuses_to_rerun_an_interrupted_operation_not_marked_resumable(
     after = Counter(log.read_text().splitlines())
     assert after[before[-1]] == 2
     assert sum(after.values()) == 12 + 1
+
+
+@pytest.mark.timeout(240)
+def test_a_killed_install_leaves_instance_states_in_step_with_operation_records(
+    tmp_path: Path,
+) -> None:
+    from plugyard.adapters.lifecycle._storage import Storage
+
+    _install_and_kill(tmp_path, "block_once")
+    listed = plugyard(
+        "instances",
+        "-d",
+        "chain",
+        "--storage",
+        str(tmp_path / "chain.db"),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert listed.returncode == 0, listed.stderr
+    states = {i["node_id"]: i["state"] for i in json.loads(listed.stdout)}
+    # c's create succeeded and its configure was running when the process died.
+    assert states == {"a": "started", "b": "started", "c": "created", "d": "uninitialized"}
+    storage = Storage(tmp_path / "chain.db")
+    try:
+        (execution,) = storage.list_executions("chain")
+        succeeded: dict[str, set[str]] = {}
+        for op in storage.get_operations(execution.id):
+            if op["state"] == "succeeded":
+                instance, _, name = op["key"].partition(":")
+                succeeded.setdefault(instance, set()).add(name.rsplit(".", 1)[-1])
+        by_node = {i.node_id: i for i in storage.get_node_instances("chain")}
+    finally:
+        storage.close()
+    expected = {"create": "created", "configure": "configured", "start": "started"}
+    for node, instance in by_node.items():
+        done = succeeded.get(instance.id, set())
+        last = [expected[op] for op in ("create", "configure", "start") if op in done]
+        assert instance.state == (last[-1] if last else "uninitialized"), (node, done)
+
+
+@pytest.mark.timeout(240)
+async def test_a_host_starting_after_a_kill_marks_the_dead_execution_failed(
+    tmp_path: Path,
+) -> None:
+    from plugyard.adapters.lifecycle._adapter import adapter
+    from plugyard.host.testing import run_host
+
+    log, _ = _install_and_kill(tmp_path, "block_once_resumable")
+    config = {
+        "lifecycle": {
+            "storage_dir": str(tmp_path),
+            "deployments": {"chain": {"blueprint": str(tmp_path / "chain.yaml")}},
+        }
+    }
+    async with run_host(config=config, adapters=[adapter]) as host:
+        listed = await host.run_command("lifecycle.executions", deployment="chain")
+        (execution,) = listed["executions"]
+        assert execution["status"] == "failed"
+        assert execution["error"]["type"] == "HostDied"
+        assert f"the host running execution {execution['id']} (" in execution["error"]["message"]
+        assert "died before it ended" in execution["error"]["message"]
+        status = await host.run_command("lifecycle.status", deployment="chain")
+        assert status["last_execution"]["status"] == "failed"
+    # The failed execution still resumes from where it was.
+    resumed = plugyard(
+        "resume", "-d", "chain", "--storage", str(tmp_path / "chain.db"), cwd=tmp_path
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert sum(Counter(log.read_text().splitlines()).values()) == 12 + 1

@@ -61,3 +61,36 @@ def test_limits_are_exact_and_adjustable() -> None:
 def test_a_recursive_alias_is_refused() -> None:
     with pytest.raises(YamlLimitError, match="refers to a node that contains it"):
         load_yaml("a: &a [1, *a]\n")
+
+
+def _scaled(tmp_path: Path, outer: int, inner: int) -> Path:
+    blueprint = tmp_path / "scaled.yaml"
+    blueprint.write_text(
+        "tosca_definitions_version: cloudify_dsl_1_3\n"
+        "node_templates:\n"
+        "  host:\n    type: plugyard.nodes.Root\n"
+        f"    instances: {{deploy: {outer}}}\n"
+        "  app:\n    type: plugyard.nodes.Root\n"
+        f"    instances: {{deploy: {inner}}}\n"
+        "    relationships:\n      - {type: plugyard.relationships.contained_in, target: host}\n"
+    )
+    return blueprint
+
+
+def test_a_huge_instance_count_is_refused_at_once(tmp_path: Path) -> None:
+    from plugyard.adapters.lifecycle import init_env
+
+    started = time.monotonic()
+    with pytest.raises(
+        BlueprintError,
+        match=r"node_templates\.host\.instances\.deploy: 100000000 instances is over the "
+        r"limit of 10000 \(\[lifecycle\] max_instances\)",
+    ):
+        init_env(_scaled(tmp_path, 100_000_000, 1))
+    nested = _scaled(tmp_path, 1000, 1000)  # each allowed alone, a million together
+    with pytest.raises(BlueprintError, match=r"node_templates\.app\.instances: .* 1001000 node"):
+        init_env(nested)
+    assert time.monotonic() - started < 5
+    env = init_env(_scaled(tmp_path, 10, 10))
+    assert len(env.storage.get_node_instances()) == 110
+    env.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,36 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 
+POSTGRESQL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """A fresh store: a SQLite file, or a PostgreSQL schema of its own (dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pod.db'}", None
+        return
+    from plugyard.sdk.testing import require_service
+
+    require_service("postgresql")
+    import sqlalchemy
+
+    schema = f"podtest_{uuid.uuid4().hex[:12]}"
+    yield POSTGRESQL, schema
+    engine = sqlalchemy.create_engine(POSTGRESQL)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 @pytest.fixture
-def pod(tmp_path: Path) -> Iterator[Any]:
-    """A Pod on a fresh SQLite file, owner scope."""
+def pod(store_url: tuple[str, str | None]) -> Iterator[Any]:
+    """A Pod on a fresh store (SQLite, then PostgreSQL: the same tests run on both), owner
+    scope."""
     from plugyard.adapters.pod import Pod, Store
 
-    store = Store(f"sqlite:///{tmp_path / 'pod.db'}")
+    url, schema = store_url
+    store = Store(url, schema=schema)
     store.create()
     yield Pod(store)
     store.close()

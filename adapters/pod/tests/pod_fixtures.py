@@ -115,3 +115,9 @@ class Sentinel(PodPlugin):
 
     def run(self) -> None:
         self.client.create(Note("on watch", 1))
+
+
+class FromTheFuture(Writer):
+    """A writer written against a hook spec no host here speaks."""
+
+    plugyard_spec_version = "2.0"

@@ -149,7 +149,9 @@ async def test_the_api_serves_standalone_and_refuses_revoked_tokens(host: Any) -
 
 async def test_unknown_launchers_and_relaunches_are_refused(host: Any) -> None:
     pod = PodService.of(host)
-    with pytest.raises(BadRequest, match=r"unknown launcher 'ssh' \(available: docker, inprocess"):
+    with pytest.raises(
+        BadRequest, match=r"unknown launcher 'ssh' \(available: celery, docker, inprocess"
+    ):
         await pod.launch(fields("Writer"), "ssh")
     run = await pod.launch(fields("Writer", count=1), "inprocess")
     await pod.wait(run["id"], 10)

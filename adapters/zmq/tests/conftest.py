@@ -76,12 +76,15 @@ async def wait_until(predicate: Any, timeout: float = 5.0, what: str = "conditio
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines a test plugin wrote so far (none if the file does not exist yet)."""
+    """The JSON lines a test plugin wrote so far (none if the file does not exist yet); a
+    last line still being written (no newline yet) is left for the next read."""
     import json
 
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 def event_topics(path: Path) -> list[str]:

@@ -4,6 +4,7 @@ against circus's own ``circusd`` on the same file."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -84,23 +85,29 @@ def stop_process(process: subprocess.Popen[str]) -> None:
             process.wait(10)
 
 
-def start_plugyard(folder: Path, ini: Path) -> tuple[subprocess.Popen[str], str]:
-    """``plugyard run`` with ``[zmq] circus_config``; returns the process and the endpoint,
-    the one the circus.ini names."""
+def start_plugyard(folder: Path, ini: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
+    """``plugyard run -c circus.ini``, as a circus user runs circusd; returns the process and
+    the endpoint, the one the circus.ini names. Only the runtime folder is set aside (through
+    the environment), so that the test's host never meets another on this machine."""
     runtime = folder / "rt"
-    config = folder / "plugyard.toml"
-    config.write_text(
-        f'[host]\nname = "circus-test"\nruntime_dir = "{runtime}"\n\n'
-        f'[zmq]\ncircus_config = "{ini}"\n'
-    )
+    env = {**os.environ, "PLUGYARD_HOST__RUNTIME_DIR": str(runtime), **env}
     process = subprocess.Popen(
-        [str(BIN / "plugyard"), "run", "-c", str(config)],
+        [str(BIN / "plugyard"), "run", "-c", str(ini)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
+        env=env,
     )
-    wait_for(lambda: (runtime / "host.json").exists() or process.poll() is not None, "plugyard")
-    assert process.poll() is None, "plugyard run exited"
+    try:
+        wait_for(
+            lambda: (runtime / "host.json").exists() or process.poll() is not None,
+            "plugyard run to start",
+            timeout=60,
+        )
+        assert process.poll() is None, "plugyard run exited"
+    except BaseException:
+        stop_process(process)
+        raise
     return process, f"ipc://{folder}/ctl.sock"
 
 
@@ -200,6 +207,12 @@ def transcript(endpoint: str, folder: Path) -> list[str]:
     seen = []
     for args in SCRIPT:
         code, out = ctl(endpoint, *args)
+        # circusd refuses a command while its arbiter still finishes the one before (its
+        # `rm --waiting` can answer first): a client tries again, and so does this script
+        deadline = time.monotonic() + 30
+        while "arbiter is already running" in out and time.monotonic() < deadline:
+            time.sleep(0.1)
+            code, out = ctl(endpoint, *args)
         if args[0] == "stats" and len(args) == 1:
             out = "\n".join(sorted(out.splitlines()))  # watchers come in dict order
         if args[0] == "dstats":
@@ -247,21 +260,49 @@ def test_sighup_reloads_the_circus_ini(plugyard: tuple[str, Path, subprocess.Pop
     assert ctl(endpoint, "status", "late") == (0, "active")
 
 
-def test_a_tcp_endpoint_in_the_circus_ini_is_refused(folder: Path) -> None:
+@pytest.mark.parametrize("through", ["circus.ini", "plugyard.toml"])
+def test_a_tcp_endpoint_in_the_circus_ini_is_refused(folder: Path, through: str) -> None:
     ini = folder / "circus.ini"
     ini.write_text("[circus]\nendpoint = tcp://127.0.0.1:5555\n\n[watcher:web]\ncmd = sleep 9\n")
     config = folder / "plugyard.toml"
     config.write_text(f'[host]\nruntime_dir = "{folder / "rt"}"\n[zmq]\ncircus_config = "{ini}"\n')
+    env = {**os.environ, "PLUGYARD_HOST__RUNTIME_DIR": str(folder / "rt")}
     done = subprocess.run(
-        [str(BIN / "plugyard"), "run", "-c", str(config)],
+        [str(BIN / "plugyard"), "run", "-c", str(folder / through)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env=env,
     )
     assert done.returncode != 0
-    assert "endpoint = tcp://127.0.0.1:5555" in done.stderr
+    assert f"{ini}: [circus] endpoint = tcp://127.0.0.1:5555" in done.stderr
     assert "circus_allow_tcp" in done.stderr
+
+
+def test_plugyard_run_takes_the_circus_ini_with_its_plugins(folder: Path) -> None:
+    out = folder / "probe.jsonl"
+    ini = folder / "circus.ini"
+    ini.write_text(
+        INI.format(folder=folder)
+        + f"\n[plugin:probe]\nuse = circus_test_plugins.Probe\nout = {out}\ntarget = nope\n"
+    )
+    path = os.pathsep.join(filter(None, [str(HELPERS), os.environ.get("PYTHONPATH")]))
+    process, endpoint = start_plugyard(folder, ini, PYTHONPATH=path)
+    try:
+        wait_for(lambda: len(pids_of(endpoint, "web")) == 2, "the web watcher's processes")
+        assert ctl(endpoint, "list") == (0, "plugin:probe,web,worker")
+        assert ctl(endpoint, "status", "plugin:probe") == (0, "active")
+        (pid,) = pids_of(endpoint, "worker")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(
+            lambda: out.exists() and '"action": "reap"' in out.read_text(),
+            "the circus plugin's reap event",
+        )
+        assert ctl(endpoint, "quit", "--waiting") == (0, "ok")
+        assert process.wait(30) == 0
+    finally:
+        stop_process(process)
 
 
 # -- one behaviour at a time, on an in-process host -----------------------------------------
@@ -345,6 +386,63 @@ async def test_reloadconfig_starts_added_stops_removed_and_restarts_changed_watc
         assert watchers["change"].pids() != change
         assert await actl(host, "get", "change", "cmd") == (0, "cmd: sleep 999")
         assert "gone" not in [r.name for r in host.plugins]
+
+
+def probe(name: str, out: Path) -> str:
+    return f"\n[plugin:{name}]\nuse = circus_test_plugins.Probe\nout = {out}\ntarget = nope\n"
+
+
+async def test_reloadconfig_starts_added_stops_removed_and_restarts_changed_plugins(
+    runtime_dir: Path, tmp_path: Path
+) -> None:
+    web_ini = "[watcher:web]\ncmd = sleep 1000\nmax_retry = -1\n"
+    base = web_ini + probe("keep", tmp_path / "keep.jsonl")
+    ini = ini_with(
+        tmp_path,
+        base + probe("change", tmp_path / "change1.jsonl") + probe("gone", tmp_path / "gone.jsonl"),
+    )
+    async with zmq_host(runtime_dir, zmq={"circus_config": str(ini)}) as host:
+
+        def pid(name: str) -> int | None:
+            if name not in host.registry or host.registry.get(name).state != "started":
+                return None
+            return host.processes.get(name).pid
+
+        names = ("keep", "change", "gone")
+        before = await wait_until(
+            lambda: all(pid(n) for n in names) and {n: pid(n) for n in names}, what="3 plugins"
+        )
+        added = probe("added", tmp_path / "a.jsonl")
+        ini.write_text(base + probe("change", tmp_path / "change2.jsonl") + added)
+        assert await actl(host, "reloadconfig", "--waiting") == (0, "ok")
+        assert await actl(host, "list") == (0, "plugin:added,plugin:change,plugin:keep,web")
+        assert pid("keep") == before["keep"]
+        assert pid("change") not in (None, before["change"])
+        assert pid("added") is not None and "gone" not in host.registry
+        watcher = ZmqService.of(host).circus.watchers["web"]
+
+        def reaped(out: str) -> bool:
+            """Whether the plugin writing ``out`` saw a process of ``web`` reaped."""
+            path = tmp_path / out
+            lines = path.read_text().splitlines() if path.exists() else []
+            seen = [json.loads(line) for line in lines]
+            return any(r.get("watcher") == "web" and r.get("action") == "reap" for r in seen)
+
+        # A circus plugin's subscription goes live some time after its process starts (it
+        # says nothing when it is ready), so a kill is repeated until every plugin saw one.
+        deadline = time.monotonic() + 30
+        while not all(reaped(out) for out in ("change2.jsonl", "a.jsonl", "keep.jsonl")):
+            assert time.monotonic() < deadline, "the plugins never saw a reap event"
+            (web,) = await wait_until(watcher.pids, what="web's process")
+            os.kill(web, signal.SIGKILL)
+            await wait_until(lambda web=web: watcher.pids() not in ([], [web]), what="respawn")
+        assert not reaped("change1.jsonl") and not reaped("gone.jsonl")
+
+        ini.write_text(ini.read_text() + "\n[plugin:bad]\nuse = no_such_module_x.Plugin\n")
+        code, out = await actl(host, "reloadconfig", "--waiting")
+        assert code != 0
+        assert f"{ini}: [plugin:bad]: cannot import" in out
+        assert "bad" not in host.registry and pid("added") is not None
 
 
 def _circusctl_messages() -> list[tuple[str, dict[str, Any]]]:

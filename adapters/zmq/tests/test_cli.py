@@ -98,16 +98,23 @@ def test_events_tails_the_host_and_stops_after_count(host_process: Path) -> None
     try:
         assert tail.stderr is not None
         assert "listening to" in tail.stderr.readline()
-        time.sleep(0.3)
-        for n in range(3):
+        # A subscription reaches the host a moment after the tail says it listens: publish
+        # until the tail has had its two events (it misses at most the first few).
+        n = 0
+        deadline = time.monotonic() + 30
+        while tail.poll() is None:
+            assert time.monotonic() < deadline, "the tail never got two events"
             run(
                 str(BIN / "plugyard"), "call", "-c", str(host_process), "publish", f"topic=app.e{n}"
             )
+            n += 1
         out, _ = tail.communicate(timeout=20)
     finally:
         tail.kill()
     events = [json.loads(line) for line in out.splitlines()]
-    assert [e["topic"] for e in events] == ["app.e0", "app.e1"]
+    first = int(events[0]["topic"].removeprefix("app.e"))
+    assert [e["topic"] for e in events] == [f"app.e{first}", f"app.e{first + 1}"]
+    assert events[1]["seq"] > events[0]["seq"]
     assert all(isinstance(e["seq"], int) and e["source"] == "command" for e in events)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugyard.adapters.zmq import ZmqService, adapter
+from plugyard.host import Command
 from plugyard.host.testing import HostRunner
 
 
@@ -80,6 +82,14 @@ def test_command_names_are_case_insensitive(dealer: zmq.Socket[Any]) -> None:
         ([b'{"id": 7, "command": "status", "properties": {"bogus": 1}}'], 3, "unknown property"),
         ([b'{"id": 7, "command": "stop", "properties": {"name": "ghost"}}'], 3, "no plugin"),
         ([b"one", b"two", b"three"], 3, "expected one request frame"),
+        ([b"[" * 100_000 + b"]" * 100_000], 1, "nested too deeply"),
+        ([b'{"id": 7, "command": "publish", "properties": {"topic": ""}}'], 3, "non-empty"),
+        (
+            [b'{"id": 7, "command": "publish", "properties": {"topic": "a\\ud800b"}}'],
+            3,
+            "lone surrogate",
+        ),
+        ([b'{"id": 7, "command": "publish", "properties": {"topic": "a b"}}'], 3, "whitespace"),
     ],
 )
 def test_bad_requests_get_error_replies_with_circus_errnos(
@@ -90,6 +100,17 @@ def test_bad_requests_get_error_replies_with_circus_errnos(
     assert reply["status"] == "error" and reply["errno"] == errno, reply
     assert reason in reply["reason"]
     assert "time" in reply and "id" in reply
+    assert reply["tb"] is None, "a server traceback reached the client"
+
+
+def test_a_failing_command_sends_no_server_traceback(running: HostRunner, dealer: Any) -> None:
+    def boom() -> None:
+        raise RuntimeError("disk /srv/secret/path exploded")
+
+    running.host.commands.add(Command("boom", boom, source="test"))
+    reply = request(dealer, {"id": "b", "command": "boom"})
+    assert reply is not None and reply["status"] == "error"
+    assert "exploded" in reply["reason"] and reply["tb"] is None
 
 
 def test_req_style_envelopes_are_answered_in_kind(dealer: zmq.Socket[Any]) -> None:
@@ -118,6 +139,41 @@ def test_commands_from_every_adapter_are_served(
     )
     assert reply is not None and reply["drops"] == 2
     assert running.run_command("stats", name="zmq")["name"] == "zmq"
+
+
+def test_a_progress_report_is_checked_and_answered_with_the_lag(
+    running: HostRunner, dealer: zmq.Socket[Any]
+) -> None:
+    running.run_command("publish", topic="app.one")
+    running.run_command("publish", topic="app.two")
+    good = {"id": 1, "command": "zmq.progress", "properties": {"name": "x", "seq": 0}}
+    reply = request(dealer, good)
+    assert reply is not None and reply["status"] == "ok" and reply["lag"] >= 2
+    bad = {"id": 2, "command": "zmq.progress", "properties": {"name": "x", "seq": -5}}
+    reply = request(dealer, bad)
+    assert reply is not None and reply["status"] == "error"
+    assert "seq must not be negative" in reply["reason"]
+
+
+def test_a_flush_publishes_the_marker_with_its_token(
+    running: HostRunner, dealer: zmq.Socket[Any]
+) -> None:
+    seen: list[Any] = []
+    running.host.subscribe("subscriber.web.flushed", seen.append)
+    good = {"id": 1, "command": "zmq.flush", "properties": {"name": "web", "token": "t0k3n"}}
+    reply = request(dealer, good)
+    assert reply is not None and reply["status"] == "ok", reply
+    deadline = time.monotonic() + 30
+    while not seen:
+        assert time.monotonic() < deadline, "no subscriber.web.flushed event"
+        time.sleep(0.01)
+    assert seen[0].topic == "subscriber.web.flushed"
+    assert seen[0].data == {"name": "web", "token": "t0k3n"}
+    for n, bad in enumerate(("", "x" * 65), start=2):
+        refused = {"id": n, "command": "zmq.flush", "properties": {"name": "web", "token": bad}}
+        reply = request(dealer, refused)
+        assert reply is not None and reply["status"] == "error", reply
+        assert "token must be 1 to 64 characters" in reply["reason"]
 
 
 _SAFE_COMMANDS = ["list", "status", "stats", "snapshot", "publish", "plugins", "nosuch", "", "LIST"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import event_topics, wait_until, zmq_host
+from conftest import event_topics, read_lines, wait_until, zmq_host
 
 from plugyard.host import ProcessState
 
@@ -34,7 +34,15 @@ async def test_a_killed_plugin_is_restarted_within_a_second(
         await wait_until(respawned, 1.0, "a new process within a second")
         assert host.stats["rec"].restarts == 1
         assert next(r for r in host.plugins if r.name == "rec").state == "started"
-        await wait_until(lambda: "subscriber.rec.ready" in event_topics(out)[2:], what="new hello")
+        new = host.processes.get("rec").pid
+
+        def new_one_ready() -> bool:
+            return any(
+                line.get("topic") == "subscriber.rec.ready" and line["data"]["pid"] == new
+                for line in read_lines(out)
+            )
+
+        await wait_until(new_one_ready, what="the new process's ready event")
         host.publish("app.after")
         await wait_until(lambda: "app.after" in event_topics(out), what="events after restart")
 

@@ -131,3 +131,36 @@ async def test_a_placeholder_for_an_unknown_socket_fails_the_watcher_by_name(
         record = host.registry.get("web")
     assert record.state == "failed"
     assert "$(circus.sockets.nope): no socket called 'nope'" in (record.error or "")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason=f"uid/gid need a host that may switch users (root); the tests run as {os.geteuid()}",
+)
+async def test_uid_and_gid_run_the_watchers_processes_as_that_user(runtime_dir: Path) -> None:
+    import grp
+    import pwd
+
+    import psutil
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("this machine has no 'nobody' user")
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    watchers = {"web": {"cmd": "sleep 1000", "uid": "nobody", "gid": group, "working_dir": "/"}}
+    async with zmq_host(runtime_dir, watchers=watchers) as host:
+        web = ZmqService.of(host).circus.watchers["web"]
+        (pid,) = await wait_until(web.pids, what="web's process")
+        process = psutil.Process(pid)
+        assert (process.uids().real, process.gids().real) == (nobody.pw_uid, nobody.pw_gid)
+        options = (await zcall(host, "options", name="web"))["options"]
+        assert (options["uid"], options["gid"]) == ("nobody", group)
+
+
+async def test_an_unknown_uid_fails_the_watcher_with_the_name(runtime_dir: Path) -> None:
+    watchers = {"web": {"cmd": "sleep 1000", "uid": "no-such-user-x"}}
+    async with zmq_host(runtime_dir, watchers=watchers) as host:
+        record = host.registry.get("web")
+    assert record.state == "failed"
+    assert "no user 'no-such-user-x' on this machine" in (record.error or "")

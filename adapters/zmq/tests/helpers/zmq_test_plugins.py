@@ -33,7 +33,12 @@ class Recorder(SubscriberPlugin):
         message = self.load_message(body)
         self.out.write(
             json.dumps(
-                {"topic": topic.decode(), "seq": message.get("seq"), "data": message.get("data")}
+                {
+                    "topic": topic.decode(),
+                    "seq": message.get("seq"),
+                    "data": message.get("data"),
+                    **{k: message[k] for k in ("origin", "origin_seq") if k in message},
+                }
             )
             + "\n"
         )
@@ -77,6 +82,17 @@ class IgnoresSigterm(Recorder):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+class SlowFileRecorder(Recorder):
+    """A :class:`Recorder` with a small receive queue that takes ``delay`` per event, so the
+    host's queue for it fills up and the host holds events for it."""
+
+    rcvhwm = 50
+
+    def handle_recv(self, data: tuple[bytes, bytes]) -> None:
+        time.sleep(float(self.config.get("delay", 0.0005)))
+        super().handle_recv(data)
+
+
 class SlowRecorder(SubscriberPlugin):
     """Sleeps on every event so that its queue fills up."""
 
@@ -84,6 +100,21 @@ class SlowRecorder(SubscriberPlugin):
 
     def handle_recv(self, data: tuple[bytes, bytes]) -> None:
         time.sleep(float(self.config.get("delay", 0.01)))
+
+
+class GatedRecorder(SubscriberPlugin):
+    """Handles events at once until ``app.hold`` arrives, then blocks in ``handle_recv`` until
+    the file ``gate`` exists (so its queue fills and it falls behind), then goes on."""
+
+    rcvhwm = 50
+
+    def handle_recv(self, data: tuple[bytes, bytes]) -> None:
+        if data[0] != b"app.hold":
+            return
+        gate = self.config["gate"]
+        deadline = time.monotonic() + 120
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 class Counter(SubscriberPlugin):
@@ -113,3 +144,14 @@ class Counter(SubscriberPlugin):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(0)
+
+
+class FromTheFuture(Recorder):
+    """A recorder written against a hook spec this host does not speak."""
+
+    name = "from_the_future"
+    plugyard_spec_version = "2.0"
+
+    def handle_stop(self) -> None:
+        self.out.write(json.dumps({"refused": self.refused}) + "\n")
+        super().handle_stop()

@@ -23,6 +23,8 @@ __all__ = ["ConsoleService"]
 
 TOKEN_FILE = "console.token"
 TASK_LIMIT = 500
+POLL = 0.05
+"""Seconds between two looks of an idle event stream for new events."""
 
 
 class ConsoleService(Service):
@@ -45,8 +47,14 @@ class ConsoleService(Service):
         self.items: dict[str, dict[str, int]] = {}
         self.closing = False
         self._token_written = False
-        self._changed: asyncio.Event | None = None
-        self._unsubscribe = host.subscribe("*", self._observe, name="console")
+        # one subscription per kind of event, so that most events cost one append: the bus
+        # matches a topic against the patterns once, not on every event
+        self._subscriptions = [
+            host.subscribe("*", self.events.append, name="console"),
+            host.subscribe("task.*", self._task_event, name="console"),
+            host.subscribe("pod.item.*", self._item_event, name="console"),
+            host.subscribe("host.stopping", self._stopping, name="console"),
+        ]
 
     # -- the token ----------------------------------------------------------------------------
 
@@ -70,16 +78,18 @@ class ConsoleService(Service):
 
     def close(self) -> None:
         """Stop observing, end every stream, and remove the token file."""
-        self._unsubscribe()
+        for unsubscribe in self._subscriptions:
+            unsubscribe()
         self._end_streams()
         if self._token_written:
             self.token_file.unlink(missing_ok=True)
 
     # -- events -------------------------------------------------------------------------------
 
-    def since(self, seq: int) -> tuple[list[Event], bool]:
+    def since(self, seq: int, limit: int | None = None) -> tuple[list[Event], bool]:
         """Kept events after ``seq``, oldest first, and whether some after it are gone (the
-        buffer moved on, so a client that resumes from ``seq`` missed some)."""
+        buffer moved on, so a client that resumes from ``seq`` missed some). With ``limit``,
+        only the newest ``limit`` of them (a flood costs a look at those, not at all)."""
         events = self.events
         if not events or events[-1].seq <= seq:
             return [], False
@@ -88,6 +98,8 @@ class ConsoleService(Service):
             if event.seq <= seq:
                 break
             found.append(event)
+            if limit is not None and len(found) >= limit:
+                break
         found.reverse()
         gap = seq > 0 and found[0].seq > seq + 1 and found[0] is events[0]
         return found, gap
@@ -105,39 +117,23 @@ class ConsoleService(Service):
 
     async def wait_for_more(self, seq: int, timeout: float) -> bool:
         """Wait until an event after ``seq`` is kept (``True``), the host stops, or
-        ``timeout`` passes (``False``)."""
-        if self.last_seq > seq or self.closing:
-            return True
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        changed = self._changed
-        try:
-            async with asyncio.timeout(timeout):
-                await changed.wait()
-        except TimeoutError:
-            return False
+        ``timeout`` passes (``False``). Streams look every ``POLL`` seconds rather than being
+        woken: keeping an event is then one append, the whole of the console's cost on an
+        event it does not show."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (self.last_seq > seq or self.closing):
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(POLL, left))
         return True
 
     def _end_streams(self) -> None:
         self.closing = True
-        self._wake()
 
-    def _wake(self) -> None:
-        changed = self._changed
-        if changed is not None:
-            self._changed = None
-            changed.set()
-
-    def _observe(self, event: Event) -> None:
-        self.events.append(event)
-        topic = event.topic
-        if topic.startswith("task."):
-            self._task_event(event)
-        elif topic.startswith("pod.item."):
-            self._item_event(event)
-        elif topic == "host.stopping":
-            self.closing = True
-        self._wake()
+    def _stopping(self, event: Event) -> None:
+        self.closing = True
 
     # -- what the events tell -----------------------------------------------------------------
 

@@ -29,6 +29,10 @@ class ConsoleSettings(BaseModel):
     """Answer clients that are not on this machine (they need the token for every page)."""
     buffer: int = Field(2000, ge=10, le=1_000_000)
     """How many recent events are kept, for pages and for browsers that reconnect."""
+    stream_rate: int = Field(4000, ge=20, le=1_000_000)
+    """Events per second a browser's live stream carries at most. Past it, each batch (one
+    every 50 ms) skips to the newest events and says how many it skipped (an event named
+    ``gap``), so that a flood of events costs the host little while a browser watches."""
 
     @field_validator("path")
     @classmethod

@@ -175,8 +175,8 @@ class Sink:
 
 
 def demo_config(layout: Layout, examples: Path, sink_url: str) -> dict[str, Any]:
-    """The host configuration: the five adapters, one example plugin (or three) per model,
-    everything stored in the demo's folder."""
+    """The host configuration: the five adapters and the console, one example plugin (or
+    three) per model, everything stored in the demo's folder."""
     folder = layout.folder
     asyncio_dir = examples / EXAMPLES["asyncio"] / "src" / "asyncio_plugins"
     return {
@@ -186,7 +186,7 @@ def demo_config(layout: Layout, examples: Path, sink_url: str) -> dict[str, Any]
             "log_level": "info",
             "autoload": False,
             "python_path": [str(folder) for folder in importable(examples)],
-            "adapters": ["lifecycle", "zmq", "asyncio", "celery", "pod"],
+            "adapters": ["lifecycle", "zmq", "asyncio", "celery", "pod", "console"],
             "plugin_dirs": [str(asyncio_dir)],
             "active_plugins": list(ASYNCIO_PLUGINS),
         },

@@ -414,8 +414,14 @@ class Demo:
             "  plugyard plugins               # what this configuration loads",
             f"  curl -i {self.http_url}/teapot",
             f"  curl {self.web_url}",
-            "Press Ctrl-C to tear down and stop.",
         ]
+        console = self._host().advertised.get("console_url")
+        if console:
+            token_file = self._host().advertised.get("console_token_file")
+            lines.append(
+                f"  open {console}    # the dashboard (actions need the token in {token_file})"
+            )
+        lines.append("Press Ctrl-C to tear down and stop.")
         for line in lines:
             self.out(line)
         await self._host().wait_for_stop()

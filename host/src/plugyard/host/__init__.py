@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         StopPhase,
     )
 
+    from ._callers import FirstResultCaller, HookCaller, HookRelay, HostHooks, typed_hook
     from ._commands import CommandPlane
     from ._config import Config, ConfigError, HostSettings, PluginConfig
     from ._discovery import (
@@ -38,8 +39,11 @@ if TYPE_CHECKING:
     from ._dispatch import HookFailure, HookResult, HookTimeout, Outcome
     from ._host import Host
     from ._http import BodyLimit, HttpLimits, uvicorn_config
+    from ._ordering import CallPosition, OrderError
+    from ._owners import OwnerState, owner_mark, owner_state, process_exists
     from ._phases import Phase, PhaseError
     from ._policy import ErrorMode, HookPolicy, ResultMode, hookspec, policy
+    from ._redact import redact_secrets
     from ._registry import TRANSITIONS, InvalidTransition, PluginRecord, PluginState
     from ._runtime import (
         HostInfoError,
@@ -60,10 +64,12 @@ if TYPE_CHECKING:
         Supervisor,
         SupervisorError,
     )
+    from ._versions import HookSpecWarning, HookVersion, versioned
 
 __all__ = [
     "TRANSITIONS",
     "BodyLimit",
+    "CallPosition",
     "Command",
     "CommandError",
     "CommandPlane",
@@ -72,17 +78,23 @@ __all__ = [
     "EntryPointInfo",
     "Errno",
     "ErrorMode",
+    "FirstResultCaller",
     "HandleBase",
+    "HookCaller",
     "HookFailure",
     "HookPolicy",
+    "HookRelay",
     "HookResult",
     "HookTimeout",
     "Host",
+    "HostHooks",
     "HostInfoError",
     "HostSettings",
     "HttpLimits",
     "InvalidTransition",
+    "OrderError",
     "Outcome",
+    "OwnerState",
     "Param",
     "Phase",
     "PhaseError",
@@ -115,11 +127,19 @@ __all__ = [
     "entry_points",
     "hookspec",
     "import_target",
+    "owner_mark",
+    "owner_state",
     "policy",
+    "process_exists",
     "read_host_info",
     "read_private_file",
+    "redact_secrets",
     "refresh_entry_points",
+    "typed_hook",
     "uvicorn_config",
+    "HookSpecWarning",
+    "HookVersion",
+    "versioned",
 ]
 
 _SDK = "plugyard.sdk"
@@ -127,7 +147,21 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "TRANSITIONS": "._registry",
+        "OwnerState": "._owners",
+        "owner_mark": "._owners",
+        "owner_state": "._owners",
+        "process_exists": "._owners",
         "BodyLimit": "._http",
+        "HookSpecWarning": "._versions",
+        "HookVersion": "._versions",
+        "versioned": "._versions",
+        "FirstResultCaller": "._callers",
+        "HookCaller": "._callers",
+        "HookRelay": "._callers",
+        "HostHooks": "._callers",
+        "typed_hook": "._callers",
+        "CallPosition": "._ordering",
+        "OrderError": "._ordering",
         "HttpLimits": "._http",
         "uvicorn_config": "._http",
         "UnsafePathError": "._runtime",
@@ -182,6 +216,7 @@ __getattr__, __dir__ = lazy_exports(
         "import_target": "._discovery",
         "policy": "._policy",
         "read_host_info": "._runtime",
+        "redact_secrets": "._redact",
         "refresh_entry_points": "._discovery",
     },
     public=__all__,

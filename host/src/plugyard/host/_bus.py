@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import fnmatch
+import functools
 import inspect
 import itertools
 import logging
@@ -26,6 +28,49 @@ _BURST = 64
 
 Callback = Callable[[Event], Awaitable[None] | None]
 
+# Setting a frozen dataclass's slots directly: ``Event(...)`` goes through
+# ``object.__setattr__`` once per field, which costs as much again as everything else here.
+_FIELDS = ("topic", "data", "source", "time", "id", "seq", "origin", "origin_seq")
+if {f.name for f in dataclasses.fields(Event)} != set(_FIELDS):  # pragma: no cover
+    raise ImportError("plugyard.host: EventBus.publish does not set every field of Event")
+_TOPIC, _DATA, _SOURCE, _TIME, _ID, _SEQ, _ORIGIN, _ORIGIN_SEQ = (
+    Event.__dict__[name].__set__ for name in _FIELDS
+)
+
+
+MAX_TOPIC_LENGTH = 1024
+"""Characters an event topic may have."""
+
+
+def check_topic(topic: Any) -> None:
+    """Refuse a topic no subscriber could receive: empty, not text, with whitespace or
+    control characters, not encodable as UTF-8 (a lone surrogate), or too long."""
+    if not isinstance(topic, str) or not topic:
+        raise ValueError(f"event topic must be a non-empty string, got {topic!r}")
+    _check_text(topic)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_text(topic: str) -> None:
+    """The text checks of :func:`check_topic`, remembered per topic (topics repeat; a refused
+    topic raises, and a raise is not cached)."""
+    if len(topic) > MAX_TOPIC_LENGTH:
+        raise ValueError(
+            f"event topic is {len(topic)} characters; at most {MAX_TOPIC_LENGTH} are allowed"
+        )
+    try:
+        topic.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"event topic {topic!r} is not valid Unicode text (a lone surrogate); "
+            "it could not be sent to any subscriber"
+        ) from None
+    if any(ch.isspace() or not ch.isprintable() for ch in topic):
+        raise ValueError(
+            f"event topic {topic!r} contains whitespace or control characters; "
+            "use dotted names such as app.order.created"
+        )
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Subscription:
@@ -41,7 +86,8 @@ class EventBus:
 
     ``publish`` may be called from any thread and never blocks: events wait in a bounded
     queue (the oldest is dropped on overflow, and counted). The dispatcher task calls each
-    matching subscriber, then ``after`` (the host's ``plugyard_event`` dispatch).
+    matching subscriber, then ``after`` (the host's ``plugyard_event`` dispatch), which returns
+    an awaitable, or ``None`` when it has nothing to do.
     """
 
     def __init__(
@@ -51,7 +97,7 @@ class EventBus:
         *,
         maxsize: int = 100_000,
         timeout: float = 5.0,
-        after: Callable[[Event], Awaitable[None]] | None = None,
+        after: Callable[[Event], Awaitable[object] | None] | None = None,
     ) -> None:
         self.host_id = host_id
         self.stats = stats
@@ -121,12 +167,19 @@ class EventBus:
 
     def publish(self, topic: str, data: Mapping[str, Any], source: str = "host") -> Event:
         """Number an event and queue it for delivery; returns it at once."""
-        if not topic or not isinstance(topic, str):
-            raise ValueError(f"event topic must be a non-empty string, got {topic!r}")
+        check_topic(topic)
+        event: Event = object.__new__(Event)
+        _TOPIC(event, topic)
+        _DATA(event, data)
+        _SOURCE(event, source)
+        _ORIGIN(event, "")
+        _ORIGIN_SEQ(event, 0)
         with self._seq_lock:
             seq = next(self._seq)
             self._last_seq = seq
-            event = Event(topic, data, source, time.time(), f"{self.host_id}-{seq}", seq)
+            _TIME(event, time.time())
+            _ID(event, f"{self.host_id}-{seq}")
+            _SEQ(event, seq)
             if len(self._queue) >= self.maxsize:
                 self._queue.popleft()
                 self.dropped += 1
@@ -134,6 +187,23 @@ class EventBus:
             self._queue.append(event)
         self._signal()
         return event
+
+    def relay(self, event: Event) -> Event:
+        """Queue an event that began on another host (an event bridge's): it keeps its
+        ``id``, ``time``, ``origin`` and ``origin_seq`` and takes this host's next ``seq``."""
+        if not event.origin:
+            raise ValueError(f"relay: event {event.id!r} has no origin; use publish()")
+        with self._seq_lock:
+            seq = next(self._seq)
+            self._last_seq = seq
+            relayed = dataclasses.replace(event, seq=seq)
+            if len(self._queue) >= self.maxsize:
+                self._queue.popleft()
+                self.dropped += 1
+                self.stats["host"].drops += 1
+            self._queue.append(relayed)
+        self._signal()
+        return relayed
 
     def _signal(self) -> None:
         wake, loop = self._wake, self._loop
@@ -166,6 +236,15 @@ class EventBus:
                 self._match_cache.clear()
 
         return unsubscribe
+
+    def unsubscribe_owner(self, name: str) -> int:
+        """Remove every subscription made under ``name`` (an unloaded plugin's); how many."""
+        kept = [sub for sub in self._subs if sub.name != name]
+        removed = len(self._subs) - len(kept)
+        if removed:
+            self._subs[:] = kept
+            self._match_cache.clear()
+        return removed
 
     def _matching(self, topic: str) -> tuple[Subscription, ...]:
         found = self._match_cache.get(topic)
@@ -227,7 +306,7 @@ class EventBus:
         wake, idle = self._wake, self._idle
         assert wake is not None
         assert idle is not None
-        queue = self._queue
+        queue, after, cache = self._queue, self.after, self._match_cache
         while True:
             if not queue:
                 idle.set()
@@ -238,31 +317,41 @@ class EventBus:
             delivered = 0
             while queue:
                 event = queue.popleft()
-                for sub in self._matching(event.topic):
-                    await self._deliver(sub, event)
-                if self.after is not None:
-                    await self.after(event)
-                self._release(event.seq)
+                subs = cache.get(event.topic)
+                for sub in self._matching(event.topic) if subs is None else subs:
+                    try:
+                        result = sub.callback(event)
+                    except Exception as exc:
+                        self._failed(sub, event, exc)
+                        continue
+                    if result is not None and inspect.isawaitable(result):
+                        await self._finish(sub, event, result)
+                if after is not None and (pending := after(event)) is not None:
+                    await pending
+                self._delivered = event.seq
+                if self._waiters:
+                    self._release(event.seq)
                 delivered += 1
                 if delivered % _BURST == 0:
                     # synchronous subscribers never suspend: let the loop breathe in a burst
                     await asyncio.sleep(0)
 
-    async def _deliver(self, sub: Subscription, event: Event) -> None:
+    async def _finish(self, sub: Subscription, event: Event, result: Awaitable[None]) -> None:
         try:
-            result = sub.callback(event)
-            if result is not None and inspect.isawaitable(result):
-                async with asyncio.timeout(self.timeout):
-                    await result
+            async with asyncio.timeout(self.timeout):
+                await result
         except Exception as exc:
-            self.stats[sub.name].errors += 1
-            logger.error(
-                "event subscriber %s failed on %s (seq %d): %s: %s",
-                sub.name,
-                event.topic,
-                event.seq,
-                type(exc).__name__,
-                exc,
-                exc_info=exc,
-                extra={"plugin": sub.name},
-            )
+            self._failed(sub, event, exc)
+
+    def _failed(self, sub: Subscription, event: Event, exc: Exception) -> None:
+        self.stats[sub.name].errors += 1
+        logger.error(
+            "event subscriber %s failed on %s (seq %d): %s: %s",
+            sub.name,
+            event.topic,
+            event.seq,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+            extra={"plugin": sub.name},
+        )

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from ._config import Config
     from ._host import Host
 
-__all__ = ["cli", "load_config", "main", "parse_properties"]
+__all__ = ["cli", "load_config", "main", "parse_properties", "print_table"]
 
 CONFIG_ENV = "PLUGYARD_CONFIG"
 CLI_GROUP = "plugyard.cli"
@@ -64,6 +65,38 @@ def parse_properties(pairs: tuple[str, ...]) -> dict[str, Any]:
         except ValueError:
             props[key] = raw
     return props
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Print ``rows`` under ``headers`` as aligned columns (``None`` shows as ``-``).
+
+    On a terminal the table is drawn with rich (a header rule, bold headers); anywhere else
+    (a pipe, a file) it is plain text, columns two spaces apart, without colour or boxes, so
+    that ``grep`` and ``awk`` read it.
+    """
+    table = [[_cell(value) for value in row] for row in rows]
+    if sys.stdout.isatty():
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+
+        drawn = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+        for header in headers:
+            drawn.add_column(header, overflow="fold")
+        for row in table:
+            drawn.add_row(*row)
+        Console(highlight=False).print(drawn)
+        return
+    lines = [list(headers), *table]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    return str(value)
 
 
 def setup_logging(level: str) -> None:
@@ -202,23 +235,20 @@ def plugins(config_path: str | None, as_json: bool) -> None:
     if not records:
         click.echo("no adapters or plugins found")
         return
-    rows = [("NAME", "MODEL", "STATE", "VERSION", "SOURCE", "HOOKS")]
-    for rec in records:
-        rows.append(
+    print_table(
+        ("NAME", "MODEL", "STATE", "VERSION", "SOURCE", "HOOKS"),
+        (
             (
                 rec["name"],
                 rec["model"],
                 rec["state"],
-                rec["version"] or "-",
+                rec["version"],
                 rec["source"],
-                ",".join(h.removeprefix("plugyard_") for h in rec["hooks"]) or "-",
+                ",".join(h.removeprefix("plugyard_") for h in rec["hooks"]),
             )
-        )
-    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
-    for row in rows:
-        click.echo(
-            "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5]
-        )
+            for rec in records
+        ),
+    )
     for rec in records:
         if rec["error"]:
             click.echo(f"{rec['name']}: {rec['error']}", err=True)
@@ -243,29 +273,40 @@ def _note_running(host: Host) -> None:
 
 @cli.command()
 @config_option
-def hooks(config_path: str | None) -> None:
-    """List every hook specification, its call policy and its implementations in call order."""
+@click.argument("name", required=False)
+def hooks(config_path: str | None, name: str | None) -> None:
+    """List every hook specification, its call policy and its implementations in call order;
+    with NAME, that hook's call order and the reason for each position."""
+    from plugyard.sdk import did_you_mean
+
     from ._dispatch import _policy_of
 
     host = _loaded_host(config_path)
-    for name in sorted(n for n in dir(host.pm.hook) if n.startswith("plugyard_")):
-        caller = getattr(host.pm.hook, name)
-        if caller.spec is None:
-            continue
+    known = sorted(
+        n for n in dir(host.pm.hook) if not n.startswith("_") and getattr(host.pm.hook, n).spec
+    )
+    if name is not None and name not in known:
+        raise click.ClickException(f"no hook named {name!r}" + did_you_mean(name, known))
+    for hook in [name] if name else [n for n in known if n.startswith("plugyard_")]:
+        caller = getattr(host.pm.hook, hook)
         opts = caller.spec.opts
         kind = ["historic"] if opts.get("historic") else []
         kind += ["firstresult"] if opts.get("firstresult") else []
         has_policy = hasattr(caller.spec.function, "plugyard_policy")
         policy = _policy_of(caller).describe() if has_policy else "plain pluggy call"
         click.echo(
-            f"{name}({', '.join(caller.spec.argnames)})" + (f" [{', '.join(kind)}]" if kind else "")
+            f"{hook}({', '.join(caller.spec.argnames)})" + (f" [{', '.join(kind)}]" if kind else "")
         )
         click.echo(f"    policy: {policy}")
-        impls = [
-            impl.plugin_name + (" (wrapper)" if impl.wrapper or impl.hookwrapper else "")
-            for impl in reversed(caller.get_hookimpls())
-        ]
-        click.echo(f"    implementations: {', '.join(impls) if impls else 'none'}")
+        order = host.pm.call_order(hook)
+        if name is None:
+            impls = [p.plugin + (" (wrapper)" if p.wrapper else "") for p in order]
+            click.echo(f"    implementations: {', '.join(impls) if impls else 'none'}")
+            continue
+        click.echo("    call order:" if order else "    implementations: none")
+        width = max((len(p.plugin) for p in order), default=0)
+        for number, position in enumerate(order, 1):
+            click.echo(f"    {number:>3}. {position.plugin:<{width}}  {position.reason}")
 
 
 @cli.command()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from plugyard.sdk import did_you_mean
 
@@ -65,6 +66,9 @@ class HostSettings(BaseModel):
     disabled: list[str] = []
     """Plugin and adapter names never to load; they are recorded as ``disabled``.
     ``disabled`` wins over ``enabled``."""
+    watch: bool = False
+    """Reload a plugin when its file changes (``plugins.reload``), for development: the
+    host polls the files of the plugins it discovered. Off by default."""
     autoload: bool = True
     """``false`` loads nothing from entry points (neither adapters nor plugins) except the
     adapters named in ``adapters``; the same as ``Host(autoload=False)`` and
@@ -84,6 +88,26 @@ class HostSettings(BaseModel):
     event_queue_size: int = Field(100_000, gt=0, le=100_000_000)
     """Events waiting for delivery. On overflow the oldest is dropped and counted
     (``stats``), which shows as a gap in ``seq``."""
+
+    @field_validator("active_plugins")
+    @classmethod
+    def _plain_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            check_plugin_file_name(name)
+        return value
+
+
+_PLUGIN_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
+
+
+def check_plugin_file_name(name: str) -> None:
+    """Refuse an ``active_plugins`` entry that is not a plain file or folder name (a path,
+    ``..``, a hidden name): it could load a file outside the plugin folders."""
+    if not _PLUGIN_FILE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            f"{name!r} is not a plugin name: expected a file or folder name in plugin_dirs "
+            "(letters, digits, '_', '-', '.'), without a path or '..'"
+        )
 
 
 class PluginConfig(BaseModel):
@@ -188,16 +212,31 @@ class Config:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Config:
-        """Read ``plugyard.toml``, or the ``[tool.plugyard]`` table of a ``pyproject.toml``."""
+        """Read ``plugyard.toml``, or the ``[tool.plugyard]`` table of a ``pyproject.toml``.
+
+        A circus.ini (a file ending in ``.ini``) is run as circusd would run it: the
+        configuration is ``[zmq] circus_config`` naming that file, with the ZMQ adapter
+        alone (no other adapter or entry-point plugin loads), and nothing else.
+        """
         file = Path(path).resolve()
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{file}: cannot read configuration: {exc.strerror}") from exc
+        if file.suffix.lower() == ".ini":
+            data = {
+                "host": {"autoload": False, "adapters": ["zmq"]},
+                "zmq": {"circus_config": str(file)},
+            }
+            return cls(data, path=file, **kwargs)
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+        except RecursionError:
+            raise ConfigError(
+                f"{file}: not usable TOML: arrays or tables nested too deeply"
+            ) from None
         if file.name == "pyproject.toml":
             tool = data.get("tool", {})
             data = tool.get("plugyard", {}) if isinstance(tool, dict) else {}

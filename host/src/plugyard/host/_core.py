@@ -18,6 +18,7 @@ from ._bus import EventBus
 from ._commands import Command, CommandError, CommandPlane, Errno, Param
 from ._discovery import PluginLoadError, PluginSpec
 from ._dispatch import hooks_of, register
+from ._redact import redact_secrets
 from ._registry import PluginRecord, PluginState, Registry
 from ._stats import Stats
 
@@ -187,7 +188,7 @@ class CorePlugin:
                 "name": name,
                 "status": str(record.state),
                 "error": record.error,
-                "details": details,
+                "details": redact_secrets(details),
             }
         return {"statuses": {r.name: str(r.state) for r in self.host.plugins}}
 
@@ -201,7 +202,7 @@ class CorePlugin:
 
     async def _drive(self, name: str, action: str) -> dict[str, Any]:
         record = self._record(name)
-        if record.model == "adapter":
+        if record.model == "adapter" and action != "restart":
             raise CommandError(
                 f"{name!r} is an adapter; adapters cannot be driven by {action}",
                 Errno.COMMAND_ERROR,
@@ -233,6 +234,12 @@ class CorePlugin:
 
     def publish(self, topic: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Publish an event with ``data``."""
+        from ._bus import check_topic
+
+        try:
+            check_topic(topic)
+        except ValueError as exc:
+            raise CommandError(f"publish: {exc}", Errno.MESSAGE_ERROR) from None
         event = self.host.publish_event(topic, data or {}, source="command")
         return {"event": event.to_dict()}
 

@@ -1,10 +1,16 @@
-"""Discovery: entry points (read once per process), config entries and plugin directories."""
+"""Discovery: entry points (read once per process, cached per environment), config entries
+and plugin directories."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
 import importlib.util
+import json
 import logging
+import os
+import stat
 import sys
 import threading
 from collections.abc import Container, Iterable, Mapping, Sequence
@@ -24,6 +30,7 @@ __all__ = [
     "directory_spec",
     "discover",
     "entry_points",
+    "environment_fingerprint",
     "find_in_dirs",
     "import_target",
     "refresh_entry_points",
@@ -93,12 +100,127 @@ def _scan(
     return {group: tuple(by_name.values()) for group, by_name in groups.items()}
 
 
+CACHE_DIR_ENV = "PLUGYARD_CACHE_DIR"
+"""Where the discovery cache lives (default ``$XDG_CACHE_HOME/plugyard``, else
+``~/.cache/plugyard``)."""
+NO_CACHE_ENV = "PLUGYARD_NO_DISCOVERY_CACHE"
+"""Set to ``1`` to read every installed distribution at each start, as without a cache."""
+_CACHE_FORMAT = 1
+_METADATA_FILES = ("entry_points.txt", "METADATA", "PKG-INFO")
+
+
+def environment_fingerprint(path: Sequence[str] | None = None) -> str:
+    """A digest of what decides the installed entry points, read without opening a file.
+
+    It covers the interpreter, every entry of ``path`` (``sys.path``), and in each folder the
+    name of every ``*.dist-info`` / ``*.egg-info`` with the size and modification time of its
+    entry points and metadata: installing, removing, upgrading or editing a distribution
+    changes it; other files coming and going in a folder (a script's own) do not.
+    """
+    digest = hashlib.sha256(sys.executable.encode(errors="surrogateescape"))
+    for entry in sys.path if path is None else path:
+        folder = entry or os.getcwd()
+        digest.update(b"\0" + folder.encode(errors="surrogateescape"))
+        try:
+            found = os.stat(folder)
+        except OSError:
+            digest.update(b"-")
+            continue
+        if not stat.S_ISDIR(found.st_mode):  # a zip file: its own size and time
+            digest.update(f"{found.st_mtime_ns}:{found.st_size}".encode())
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted(
+                    e.name for e in entries if e.name.endswith((".dist-info", ".egg-info"))
+                )
+        except OSError:
+            continue
+        for name in names:
+            digest.update(b"\1" + name.encode(errors="surrogateescape"))
+            for meta in _METADATA_FILES:
+                try:
+                    info = os.stat(os.path.join(folder, name, meta))
+                except OSError:
+                    digest.update(b"-")
+                else:
+                    digest.update(f"{info.st_mtime_ns}:{info.st_size}".encode())
+    return digest.hexdigest()
+
+
+def _cache_file() -> Path | None:
+    if os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
+        return None
+    base = os.environ.get(CACHE_DIR_ENV)
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "plugyard")
+    interpreter = hashlib.sha256(sys.executable.encode(errors="surrogateescape")).hexdigest()
+    return Path(base) / f"entry-points-{interpreter[:16]}.json"
+
+
+def _read_cache(file: Path, fingerprint: str) -> dict[str, tuple[EntryPointInfo, ...]] | None:
+    try:
+        with open(file, "rb") as handle:
+            if hasattr(os, "getuid") and os.fstat(handle.fileno()).st_uid != os.getuid():
+                return None  # written by someone else: not trusted
+            data = json.load(handle)
+        if data.get("format") != _CACHE_FORMAT or data.get("fingerprint") != fingerprint:
+            return None
+        return {
+            group: tuple(
+                EntryPointInfo(group, name, value, dist, version, tuple(requires))
+                for name, value, dist, version, requires in rows
+            )
+            for group, rows in data["groups"].items()
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _write_cache(
+    file: Path, fingerprint: str, groups: Mapping[str, tuple[EntryPointInfo, ...]]
+) -> None:
+    data = {
+        "format": _CACHE_FORMAT,
+        "fingerprint": fingerprint,
+        "groups": {
+            group: [[i.name, i.value, i.distribution, i.version, list(i.requires)] for i in infos]
+            for group, infos in groups.items()
+        },
+    }
+    partial = file.with_name(f"{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(partial, file)
+    except OSError as exc:
+        logger.debug("discovery cache %s not written: %s", file, exc)
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
+def _cached_scan() -> dict[str, tuple[EntryPointInfo, ...]]:
+    """:func:`_scan` of ``sys.path``, answered from the cache file while the environment's
+    fingerprint is the one it was written for."""
+    file = _cache_file()
+    if file is None:
+        return _scan()
+    fingerprint = environment_fingerprint()
+    found = _read_cache(file, fingerprint)
+    if found is None:
+        found = _scan()
+        _write_cache(file, fingerprint, found)
+    return found
+
+
 def entry_points(group: str) -> tuple[EntryPointInfo, ...]:
     """The entry points of a group, de-duplicated by name (first on the path wins).
 
     Every installed distribution is read once per process, for every ``plugyard*`` group at
-    once; another group (an original's, such as ``girder_worker_plugins``) is read once on
-    its first lookup. Nothing is imported.
+    once, and the result is cached on disk for the next process until what is installed
+    changes (:func:`environment_fingerprint`); another group (an original's, such as
+    ``girder_worker_plugins``) is read once on its first lookup. Nothing is imported.
     """
     global _cache
     with _lock:
@@ -107,7 +229,7 @@ def entry_points(group: str) -> tuple[EntryPointInfo, ...]:
                 _other[group] = _scan(group=group).get(group, ())
             return _other[group]
         if _cache is None:
-            _cache = _scan()
+            _cache = _cached_scan()
         return _cache.get(group, ())
 
 
@@ -226,7 +348,14 @@ class PluginSpec:
 
 
 def find_in_dirs(name: str, dirs: Iterable[Path]) -> Path | None:
-    """The first ``NAME.py`` file or ``NAME/`` package in ``dirs``."""
+    """The first ``NAME.py`` file or ``NAME/`` package in ``dirs``; a name with a path in it
+    (``../evil``) is in no folder."""
+    from ._config import check_plugin_file_name
+
+    try:
+        check_plugin_file_name(name)
+    except ValueError:
+        return None
     for folder in dirs:
         for candidate in (folder / f"{name}.py", folder / name):
             if candidate.is_file() or (candidate / "__init__.py").is_file():

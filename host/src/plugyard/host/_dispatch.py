@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Coroutine, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any, NamedTuple
 
 import pluggy
 
+from ._ordering import CallPosition, OrderError, apply, natural_order, resolve
 from ._policy import DEFAULT_POLICY, POLICY_ATTR, ErrorMode, HookPolicy, ResultMode
 from ._stats import PluginStats, Stats
+from ._versions import version_problem, warn_once
 
 __all__ = [
     "HookFailure",
@@ -30,22 +32,74 @@ logger = logging.getLogger("plugyard.host")
 
 
 class PluginManager(pluggy.PluginManager):
-    """pluggy's manager, counting registrations so dispatch plans can be cached safely."""
+    """pluggy's manager, keeping every hook in its declared order (``before``/``after``)
+    and telling the dispatcher when the implementations change, so that each hook's call
+    plan is built once per change rather than per call."""
 
-    generation: int = 0
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self._registered: dict[str, int] = {}
+        self._sequence = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every registration and unregistration."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
-        """Register as pluggy does; dispatch plans are rebuilt on the next call."""
-        self.generation += 1
+        """Register as pluggy does, then order the plugin's hooks by every declaration.
+
+        Declarations that conflict (a cycle) undo the registration and raise
+        :class:`~plugyard.host.OrderError`, which names the plugins and the hook.
+        """
         try:
-            return super().register(plugin, name)
+            registered = super().register(plugin, name)
+            if registered is None:
+                return None
+            self._sequence += 1
+            self._registered[registered] = self._sequence
+            try:
+                apply(self.get_hookcallers(plugin) or (), self._registered)
+            except OrderError:
+                self._registered.pop(registered, None)
+                callers = self.get_hookcallers(plugin) or ()
+                super().unregister(plugin)
+                apply(callers, self._registered)
+                raise
+            return registered
         finally:
-            self.generation += 1
+            self._changed()
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
-        """Unregister as pluggy does; dispatch plans are rebuilt on the next call."""
-        self.generation += 1
-        return super().unregister(plugin, name)
+        """Unregister as pluggy does; the other plugins' declared order is kept."""
+        if plugin is None and name is not None:
+            plugin = self.get_plugin(name)
+        callers = list(self.get_hookcallers(plugin) or ()) if plugin is not None else []
+        try:
+            removed = super().unregister(plugin, name)
+            for registered in list(self._registered):
+                if not self.has_plugin(registered):
+                    del self._registered[registered]
+            apply(callers, self._registered)
+            return removed
+        finally:
+            self._changed()
+
+    def call_order(self, hook: str) -> list[CallPosition]:
+        """Hook ``hook``'s implementations in the order they are called, with the reason
+        for each position (``plugyard hooks NAME`` prints it)."""
+        caller = getattr(self.hook, hook, None)
+        if not isinstance(caller, pluggy.HookCaller):
+            raise KeyError(f"no hook named {hook!r}")
+        impls = natural_order(caller.get_hookimpls(), self._registered)
+        return [
+            CallPosition(impl.plugin_name, reason, bool(impl.wrapper or impl.hookwrapper))
+            for impl, reason in resolve(hook, impls)
+        ]
 
 
 class HookTimeout(TimeoutError):
@@ -73,45 +127,69 @@ class HookFailure:
         return isinstance(self.error, HookTimeout)
 
 
-@dataclass(slots=True)
 class Outcome:
     """What ``host.call_hook`` gathered: results and failures, each carrying its plugin's name."""
 
-    hook: str
-    results: list[HookResult] = field(default_factory=list)
-    failures: list[HookFailure] = field(default_factory=list)
+    __slots__ = ("_pairs", "_results", "failures", "hook")
+
+    def __init__(
+        self,
+        hook: str,
+        results: list[HookResult] | None = None,
+        failures: list[HookFailure] | None = None,
+    ) -> None:
+        self.hook = hook
+        self._pairs: list[tuple[str, Any]] = []
+        self._results = results
+        self.failures: list[HookFailure] = failures if failures is not None else []
+
+    @property
+    def results(self) -> list[HookResult]:
+        """Each non-``None`` result with the plugin that returned it, in call order."""
+        if self._results is None:
+            self._results = [HookResult(plugin, value) for plugin, value in self._pairs]
+        return self._results
 
     @property
     def values(self) -> list[Any]:
         """The results' values, in call order."""
-        return [result.value for result in self.results]
+        if self._results is None:
+            return [value for _, value in self._pairs]
+        return [result.value for result in self._results]
 
     @property
     def first(self) -> Any | None:
         """The first result's value, or ``None``."""
-        return self.results[0].value if self.results else None
+        if self._results is None:
+            return self._pairs[0][1] if self._pairs else None
+        return self._results[0].value if self._results else None
 
     @property
     def ok(self) -> bool:
         """Whether no implementation failed."""
         return not self.failures
 
+    def __repr__(self) -> str:
+        return f"Outcome(hook={self.hook!r}, results={self.results!r}, failures={self.failures!r})"
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    plugin: str
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.hook, self.results, self.failures) == (
+            other.hook,
+            other.results,
+            other.failures,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Step(NamedTuple):
     function: Any
-    argnames: tuple[str, ...]
+    plugin: str
     stats: PluginStats
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    generation: int
-    steps: tuple[_Step, ...]
-    argnames: frozenset[str]
-    needed: frozenset[str]
-    policy: HookPolicy
+    takes_all: bool
+    argnames: tuple[str, ...]
 
 
 # Results of these exact types are never awaitable, so ``inspect.isawaitable`` is skipped.
@@ -157,8 +235,104 @@ def _log_failure(plugin: str, hook: str, error: Exception) -> None:
     )
 
 
+class _Plan:
+    """One hook's call plan, built once per change of its implementations: the steps in
+    call order, the argument names, the policy, and the loop that runs them."""
+
+    __slots__ = ("argnames", "hook", "needed", "policy", "steps")
+
+    def __init__(
+        self, hook: str, steps: tuple[_Step, ...], argnames: frozenset[str], policy: HookPolicy
+    ) -> None:
+        self.hook = hook
+        self.steps = steps
+        self.argnames = argnames
+        self.needed = frozenset(arg for step in steps for arg in step.argnames)
+        self.policy = policy
+
+    def check(self, kwargs: Mapping[str, Any]) -> None:
+        """Raise ``TypeError`` for an argument the hook does not take or a plugin misses."""
+        keys = frozenset(kwargs)
+        name, argnames = self.hook, self.argnames
+        if argnames and not argnames.issuperset(keys):
+            unknown = sorted(keys - argnames)
+            raise TypeError(
+                f"hook {name} has no argument {unknown[0]!r}; it takes "
+                + ", ".join(sorted(argnames))
+            )
+        if not self.needed.issubset(keys):
+            missing = sorted(self.needed - keys)
+            users = [s.plugin for s in self.steps if missing[0] in s.argnames]
+            raise TypeError(
+                f"hook {name}: argument {missing[0]!r} is needed by plugin {users[0]!r} but "
+                "the call did not pass it"
+            )
+
+    async def run(
+        self, kwargs: Mapping[str, Any], full: bool, chosen: HookPolicy, timeout: float
+    ) -> Outcome:
+        """Call every step in order under ``chosen``; one ``try`` around the loop, which
+        resumes at the next step after a failure."""
+        name = self.hook
+        outcome = Outcome(name)
+        pairs = outcome._pairs
+        stop_at_first = chosen.result is ResultMode.FIRST
+        clock = time.perf_counter
+        remaining = iter(self.steps)
+        last = clock()
+        while True:
+            try:
+                for function, plugin, stats, takes_all, argnames in remaining:
+                    if full and takes_all:
+                        value = function(**kwargs)
+                    else:
+                        value = function(**{a: kwargs[a] for a in argnames})
+                    if value is not None and type(value) not in _PLAIN and isawaitable(value):
+                        value = await _bounded(value, timeout, plugin, name)
+                        now = clock()
+                    else:
+                        now = clock()
+                        if now - last > timeout:
+                            raise HookTimeout(
+                                f"plugin {plugin!r} blocked the event loop in {name} for "
+                                f"{now - last:.3f}s (timeout {timeout:g}s); its result was "
+                                "discarded"
+                            )
+                    stats.calls += 1
+                    stats.time_spent += now - last
+                    last = now
+                    if value is not None:
+                        pairs.append((plugin, value))
+                        if stop_at_first:
+                            break
+                break
+            except Exception as exc:
+                # ``remaining`` resumes at the implementation after the one that failed.
+                now = clock()
+                stats.calls += 1
+                stats.time_spent += now - last
+                last = now
+                if isinstance(exc, HookTimeout):
+                    stats.timeouts += 1
+                else:
+                    stats.errors += 1
+                exc.add_note(f"in plugin {plugin!r}, hook {name}")
+                outcome.failures.append(HookFailure(plugin, exc))
+                if chosen.errors is ErrorMode.RAISE:
+                    raise
+                if chosen.errors is ErrorMode.ISOLATE:
+                    _log_failure(plugin, name, exc)
+        if outcome.failures and chosen.errors is ErrorMode.COLLECT:
+            raise ExceptionGroup(
+                f"{len(outcome.failures)} implementation(s) of {name} failed",
+                [failure.error for failure in outcome.failures],
+            )
+        return outcome
+
+
 class Dispatcher:
-    """Builds and caches one call plan per hook and runs it under the hook's policy."""
+    """Builds one call plan per hook when its implementations change, and runs it under
+    the hook's policy."""
 
     __slots__ = ("_plans", "default_timeout", "pm", "stats")
 
@@ -167,11 +341,12 @@ class Dispatcher:
         self.stats = stats
         self.default_timeout = default_timeout
         self._plans: dict[str, _Plan] = {}
+        pm.on_change(self._plans.clear)
 
     def plan(self, name: str) -> _Plan:
-        """The cached call plan for ``name``: implementations in pluggy's order."""
+        """The call plan for ``name``: implementations in call order."""
         plan = self._plans.get(name)
-        if plan is not None and plan.generation == self.pm.generation:
+        if plan is not None:
             return plan
         caller = getattr(self.pm.hook, name, None)
         if not isinstance(caller, pluggy.HookCaller):
@@ -179,18 +354,18 @@ class Dispatcher:
         problem = wrapper_problem(caller)
         if problem is not None:
             raise TypeError(problem)
+        argnames = frozenset(caller.spec.argnames) if caller.spec is not None else frozenset()
         steps = tuple(
             _Step(
-                impl.plugin_name,
                 impl.function,
-                tuple(impl.argnames),
+                impl.plugin_name,
                 self.stats[impl.plugin_name],
+                frozenset(impl.argnames) == argnames,
+                tuple(impl.argnames),
             )
             for impl in reversed(caller.get_hookimpls())
         )
-        argnames = frozenset(caller.spec.argnames) if caller.spec is not None else frozenset()
-        needed = frozenset(arg for step in steps for arg in step.argnames)
-        plan = _Plan(self.pm.generation, steps, argnames, needed, _policy_of(caller))
+        plan = _Plan(name, steps, argnames, _policy_of(caller))
         self._plans[name] = plan
         return plan
 
@@ -198,78 +373,19 @@ class Dispatcher:
         """Whether any plugin implements ``name`` (cheap: uses the cached plan)."""
         return bool(self.plan(name).steps)
 
-    def _check_arguments(self, name: str, plan: _Plan, kwargs: Mapping[str, Any]) -> None:
-        if plan.argnames and not plan.argnames.issuperset(kwargs):
-            unknown = sorted(set(kwargs) - plan.argnames)
-            raise TypeError(
-                f"hook {name} has no argument {unknown[0]!r}; it takes "
-                + ", ".join(sorted(plan.argnames))
-            )
-        if not plan.needed.issubset(kwargs):
-            missing = sorted(plan.needed - set(kwargs))
-            users = [s.plugin for s in plan.steps if missing[0] in s.argnames]
-            raise TypeError(
-                f"hook {name}: argument {missing[0]!r} is needed by plugin {users[0]!r} but "
-                "the call did not pass it"
-            )
-
     def acall(
         self, name: str, kwargs: Mapping[str, Any], policy: HookPolicy | None = None
     ) -> Coroutine[Any, Any, Outcome]:
         """Check the call now, then return the coroutine that runs every implementation."""
-        plan = self.plan(name)
-        self._check_arguments(name, plan, kwargs)
-        return self._run(name, plan, kwargs, policy or plan.policy)
-
-    async def _run(
-        self, name: str, plan: _Plan, kwargs: Mapping[str, Any], chosen: HookPolicy
-    ) -> Outcome:
+        plan = self._plans.get(name) or self.plan(name)
+        # The usual call passes exactly the specification's arguments, which every
+        # implementation's were checked against at registration.
+        full = kwargs.keys() == plan.argnames
+        if not full:
+            plan.check(kwargs)
+        chosen = policy or plan.policy
         timeout = chosen.timeout if chosen.timeout is not None else self.default_timeout
-        outcome = Outcome(name)
-        stop_at_first = chosen.result is ResultMode.FIRST
-        names = tuple(kwargs)
-        clock = time.perf_counter
-        for step in plan.steps:
-            args = kwargs if step.argnames == names else {a: kwargs[a] for a in step.argnames}
-            stats = step.stats
-            stats.calls += 1
-            started = clock()
-            try:
-                value = step.function(**args)
-                if value is not None and type(value) not in _PLAIN and inspect.isawaitable(value):
-                    value = await _bounded(value, timeout, step.plugin, name)
-                    elapsed = clock() - started
-                else:
-                    elapsed = clock() - started
-                    if elapsed > timeout:
-                        raise HookTimeout(
-                            f"plugin {step.plugin!r} blocked the event loop in {name} for "
-                            f"{elapsed:.3f}s (timeout {timeout:g}s); its result was discarded"
-                        )
-            except Exception as exc:
-                stats.time_spent += clock() - started
-                if isinstance(exc, HookTimeout):
-                    stats.timeouts += 1
-                else:
-                    stats.errors += 1
-                exc.add_note(f"in plugin {step.plugin!r}, hook {name}")
-                outcome.failures.append(HookFailure(step.plugin, exc))
-                if chosen.errors is ErrorMode.RAISE:
-                    raise
-                if chosen.errors is ErrorMode.ISOLATE:
-                    _log_failure(step.plugin, name, exc)
-                continue
-            stats.time_spent += elapsed
-            if value is not None:
-                outcome.results.append(HookResult(step.plugin, value))
-                if stop_at_first:
-                    break
-        if outcome.failures and chosen.errors is ErrorMode.COLLECT:
-            raise ExceptionGroup(
-                f"{len(outcome.failures)} implementation(s) of {name} failed",
-                [failure.error for failure in outcome.failures],
-            )
-        return outcome
+        return plan.run(kwargs, full, chosen, timeout)
 
 
 async def _bounded(value: Awaitable[Any], timeout: float, plugin: str, hook: str) -> Any:
@@ -308,18 +424,23 @@ def hook_problem(pm: pluggy.PluginManager, obj: object) -> str | None:
 
 def register(pm: pluggy.PluginManager, name: str, obj: object, *, vet: bool = True) -> str | None:
     """Register ``obj`` with pluggy under ``name`` and vet its hooks; returns why it was
-    refused (and leaves it unregistered), or ``None``."""
+    refused (and leaves it unregistered), or ``None``. The hook spec version it declares,
+    and the hooks it implements, are checked first (see :func:`~plugyard.host.versioned`)."""
+    problem = version_problem(pm, name, obj)
+    if problem is not None:
+        return problem
     try:
         if pm.register(obj, name=name) is None:
             return "blocked"
     except Exception as exc:
         return f"cannot register: {exc}"
-    if not vet:
-        return None
-    problem = hook_problem(pm, obj)
-    if problem is not None:
-        pm.unregister(obj)
-    return problem
+    if vet:
+        problem = hook_problem(pm, obj)
+        if problem is not None:
+            pm.unregister(obj)
+            return problem
+    warn_once(pm, name, obj)
+    return None
 
 
 def hooks_of(pm: pluggy.PluginManager, obj: object) -> tuple[str, ...]:

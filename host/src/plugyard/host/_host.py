@@ -8,13 +8,14 @@ import inspect
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from plugyard.sdk import PROJECT_NAME, Event, PluginHandle
 
 from . import hookspecs
 from ._bus import EventBus
+from ._callers import HookMethods
 from ._commands import CommandPlane
 from ._config import Config
 from ._control import PluginControl
@@ -24,9 +25,9 @@ from ._dispatch import Dispatcher, Outcome, PluginManager
 from ._legacy import DeprecatedNames
 from ._loader import CORE_PLUGIN, Loader, named
 from ._phases import Phase, PhaseError, Phases
-from ._policy import HookPolicy
 from ._registry import PluginRecord, PluginState, Registry, state_event
-from ._runtime import default_runtime_dir, ensure_private_dir
+from ._reload import RELOAD_PLUGIN, Reloader, ReloadMethods
+from ._runtime import default_runtime_dir, ensure_runtime_dir
 from ._services import Services
 from ._stats import Stats
 from ._steps import HostFacts, Lifespan, stop_signals
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Host"]
 
 
-class Host(DeprecatedNames):
+class Host(HookMethods, ReloadMethods, DeprecatedNames):
     """One plugin host: a pluggy manager with plugyard's hooks, and everything around it.
 
     Example::
@@ -101,6 +102,8 @@ class Host(DeprecatedNames):
         self._facts = HostFacts(self.runtime_dir, self.name, self.id, self.config.path)
         self.pm.hook.plugyard_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
         self.pm.register(CorePlugin(self), name=CORE_PLUGIN)
+        self._reloader = Reloader(self, self._lifespan, watch=settings.watch)
+        self.pm.register(self._reloader, name=RELOAD_PLUGIN)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Host:
@@ -203,8 +206,9 @@ class Host(DeprecatedNames):
         await self._control.remove(name)
 
     async def restart_plugin(self, name: str) -> PluginRecord:
-        """Stop then start one plugin (a failed plugin that has a handle is started again)."""
-        return await self._control.restart(name)
+        """Stop then start one plugin (a failed one with a handle too); an adapter reruns its
+        ``plugyard_shutdown`` and ``plugyard_startup``, reconnecting what it holds."""
+        return await self._lifespan.restart(name, self)
 
     # -- events, hooks, commands ----------------------------------------------------------
 
@@ -231,14 +235,6 @@ class Host(DeprecatedNames):
         subscriber and ``plugyard_event`` implementation; ``TimeoutError`` after ``timeout``."""
         await self.bus.wait_delivered(event if isinstance(event, int) else event.seq, timeout)
 
-    def call_hook(
-        self, name: str, /, policy: HookPolicy | None = None, **kwargs: Any
-    ) -> Coroutine[Any, Any, Outcome]:
-        """Call hook ``name`` under its policy (see :class:`~plugyard.host.HookPolicy`) and
-        return its attributed :class:`~plugyard.host.Outcome`; await it. Bad arguments raise
-        ``TypeError`` at once, before any implementation runs."""
-        return self._dispatcher.acall(name, kwargs, policy)
-
     async def run_command(self, name: str, /, **props: Any) -> dict[str, Any]:
         """Run a command; returns its reply fields or raises :class:`CommandError`."""
         return await self.commands.call(name, props)
@@ -257,6 +253,7 @@ class Host(DeprecatedNames):
         fails (a ``ConfigError``) is undone, so ``load()`` may be called again."""
         if self.phase is not Phase.NEW:
             return
+        ensure_runtime_dir(self.runtime_dir, self.config.where)
         self._phases.move(Phase.LOADING)
         try:
             await self._loader.load()
@@ -288,7 +285,6 @@ class Host(DeprecatedNames):
         self._phases.move(Phase.STARTING)
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
-        ensure_private_dir(self.runtime_dir)
         await self._lifespan.start(self)
         self._phases.move(Phase.STARTED)
         self._facts.started_at = time.time()
@@ -343,6 +339,7 @@ class Host(DeprecatedNames):
     def _on_state_change(self, record: PluginRecord, previous: PluginState | None) -> None:
         self.bus.publish(*state_event(record, previous), "host")
 
-    async def _dispatch_event(self, event: Event) -> None:
+    def _dispatch_event(self, event: Event) -> Awaitable[Outcome] | None:
         if self._dispatcher.has_implementations("plugyard_event"):
-            await self._dispatcher.acall("plugyard_event", {"host": self, "event": event})
+            return self._dispatcher.acall("plugyard_event", {"host": self, "event": event})
+        return None

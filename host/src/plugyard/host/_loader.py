@@ -25,6 +25,7 @@ from ._discovery import (
     import_target,
 )
 from ._dispatch import Outcome, hook_problem, hooks_of, register
+from ._ordering import unknown_references
 from ._policy import HookPolicy
 from ._registry import PluginRecord, PluginState, Registry
 from ._requirements import sdk_conflict
@@ -79,6 +80,8 @@ class Loader:
         self.adapters = dict(adapters)
         self.groups: dict[str, str | None] = {PLUGINS_GROUP: None}
         self.added: list[PluginSpec] = []
+        self.specs: dict[str, PluginSpec] = {}
+        """The spec each discovered plugin was loaded from (what a reload loads again)."""
         self._registered: list[object] = []
 
     # -- what adapters declare in plugyard_configure ---------------------------------------
@@ -115,6 +118,7 @@ class Loader:
             )
             for spec in specs:
                 await self._load_plugin(spec)
+            self._check_order()
             self._check_sections()
         except BaseException:
             self.rollback()
@@ -136,6 +140,7 @@ class Loader:
             elif pm.is_blocked(name.name):
                 pm.unblock(name.name)
         self._registered.clear()
+        self.specs.clear()
         self.host.registry.clear()
         self.host.services.clear()
         self.host.commands.clear()
@@ -153,6 +158,24 @@ class Loader:
                 f"(sections in use: {known}); is its adapter installed?"
                 + did_you_mean(unclaimed[0], claimable)
             )
+
+    def _check_order(self) -> None:
+        """Fail each plugin whose ``before``/``after`` names a plugin this host does not have."""
+        pm, registry = self.host.pm, self.host.registry
+        known = [record.name for record in registry]
+        for plugin, hook, missing in unknown_references(pm, registry):
+            found = pm.get_plugin(plugin)
+            if found is None or plugin == CORE_PLUGIN:
+                continue
+            pm.unregister(found)
+            reason = (
+                f"hook {hook}: before/after names plugin {missing!r}, which this host does "
+                "not have" + did_you_mean(missing, known)
+            )
+            if plugin in registry:
+                self._fail(plugin, reason)
+            else:
+                logger.error("plugin %r: %s", plugin, reason, extra={"plugin": plugin})
 
     def _fail(self, name: str, reason: str, exc: BaseException | None = None) -> None:
         logger.error("plugin %r: %s", name, reason, exc_info=exc, extra={"plugin": name})
@@ -234,7 +257,7 @@ class Loader:
             return "not listed in [host] enabled"
         return None
 
-    def _unusable(self, spec: PluginSpec) -> str | None:
+    def _unusable(self, spec: PluginSpec, requirements: bool = True) -> str | None:
         config = self.host.config
         if spec.kind is SourceKind.CONFIG and config.plugins[spec.name].use is None:
             return (
@@ -242,14 +265,32 @@ class Loader:
                 f"installed plugin is called {spec.name!r}"
             )
         if spec.kind is SourceKind.DIRECTORY and spec.path is None:
+            from ._config import check_plugin_file_name
+
+            try:
+                check_plugin_file_name(spec.name)
+            except ValueError as exc:
+                return f"{spec.where}: refused: {exc}"
             return (
                 f"{spec.where}: active plugin {spec.name!r} not found in plugin_dirs "
                 f"({spec.target})"
             )
-        return sdk_conflict(spec)
+        return sdk_conflict(spec) if requirements else None
 
-    async def _load_plugin(self, spec: PluginSpec) -> None:
+    async def load_one(self, spec: PluginSpec) -> None:
+        """Load a plugin again into a running host (a reload): as at start, its order
+        checked, but not its distribution's requirements, which a reload does not change
+        (reading them scans every installed distribution, too slow for a running host)."""
+        await self._load_plugin(spec, requirements=False)
+        self._check_order()
+
+    def forget(self, name: str) -> None:
+        """Forget an unloaded plugin's spec."""
+        self.specs.pop(name, None)
+
+    async def _load_plugin(self, spec: PluginSpec, *, requirements: bool = True) -> None:
         host, name = self.host, spec.name
+        self.specs[name] = spec
         model = spec.model or self.groups.get(spec.group or "") or "unknown"
         host.registry.add(
             PluginRecord(
@@ -266,7 +307,7 @@ class Loader:
         if blocked is not None:
             host.set_plugin_state(name, PluginState.DISABLED, blocked)
             return
-        problem = self._unusable(spec)
+        problem = self._unusable(spec, requirements)
         if problem is not None:
             self._fail(name, problem)
             return

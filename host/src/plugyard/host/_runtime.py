@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ._owners import process_exists
+
 __all__ = [
     "HostInfoError",
     "UnsafePathError",
@@ -158,6 +160,21 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def ensure_runtime_dir(path: Path, where: str) -> Path:
+    """:func:`ensure_private_dir` for a host's runtime folder: a folder that cannot be made,
+    or is unsafe, is a ``ConfigError`` naming ``where`` (the configuration file)."""
+    from ._config import ConfigError
+
+    try:
+        return ensure_private_dir(path)
+    except UnsafePathError as exc:
+        raise ConfigError(f"{where}: host.runtime_dir: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{where}: host.runtime_dir: cannot create {path}: {exc.strerror or exc}"
+        ) from None
+
+
 def write_host_info(folder: Path, info: dict[str, Any]) -> Path:
     """Write ``host.json`` atomically (readers never see half a file)."""
     target = folder / HOST_INFO
@@ -187,11 +204,6 @@ def read_host_info(folder: Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise HostInfoError(f"{target}: expected a JSON object")
     pid = info.get("pid")
-    if isinstance(pid, int):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            raise HostInfoError(f"the host that wrote {target} (pid {pid}) is gone") from None
-        except PermissionError:
-            pass
+    if isinstance(pid, int) and not process_exists(pid):
+        raise HostInfoError(f"the host that wrote {target} (pid {pid}) is gone")
     return info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from ._loader import Loader
 from ._phases import PhaseError
 
 if TYPE_CHECKING:
+    from ._registry import PluginRecord
     from ._supervisor import Supervisor
 
 __all__ = ["HostFacts", "Lifespan", "StepStack", "stop_signals"]
@@ -103,6 +105,11 @@ class Lifespan:
             self._processes = Supervisor(publish=publish, python_path=[str(p) for p in python_path])
         return self._processes
 
+    @property
+    def supervisor(self) -> Supervisor | None:
+        """The process supervisor if one was made, without making one."""
+        return self._processes
+
     async def stop_processes(self) -> None:
         """Stop every supervised process (if a supervisor was ever made)."""
         if self._processes is not None:
@@ -129,6 +136,41 @@ class Lifespan:
     async def stop(self) -> None:
         """Undo every step of :meth:`start`, newest first."""
         await self.steps.unwind()
+
+    async def restart(self, name: str, host: object) -> PluginRecord:
+        """Restart a plugin by its handle, or an adapter by its hooks."""
+        registry = self.control.registry
+        if registry.get(name).model != "adapter":
+            return await self.control.restart(name)
+        await self.restart_adapter(name, host)
+        return registry.get(name)
+
+    async def restart_adapter(self, name: str, host: object) -> None:
+        """Run one adapter's ``plugyard_shutdown`` then its ``plugyard_startup`` (to reconnect
+        what it holds: a broker, a store); a failure marks the adapter failed, as at start."""
+        plugin = self.loader.host.pm.get_plugin(name)
+        if plugin is None:
+            raise RuntimeError(
+                f"adapter {name!r} cannot be restarted: it failed and was unregistered; "
+                "fix the cause, then restart the host"
+            )
+        for hook, timeout in (
+            ("plugyard_shutdown", self.settings.shutdown_timeout),
+            ("plugyard_startup", self.settings.startup_timeout),
+        ):
+            impl = getattr(plugin, hook, None)
+            if impl is None:
+                continue
+            try:
+                async with asyncio.timeout(timeout):
+                    value = impl(host=host)
+                    if inspect.isawaitable(value):
+                        await value
+            except Exception as exc:
+                reason = f"{hook}: {type(exc).__name__}: {exc}"
+                logger.error("adapter %r: restart failed in %s", name, reason, exc_info=exc)
+                self.loader.fail_adapter(name, reason)
+                return
 
     async def _hook(self, hook: str, host: object, timeout: float, *, fail: bool) -> None:
         policy = dataclasses.replace(self.dispatcher.plan(hook).policy, timeout=timeout)

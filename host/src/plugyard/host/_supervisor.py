@@ -13,9 +13,11 @@ import contextlib
 import ctypes
 import dataclasses
 import functools
+import grp
 import inspect
 import logging
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -94,6 +96,10 @@ class ProcessSpec:
     """Open file descriptors the child inherits under the same numbers (bound sockets)."""
     on_output: Callable[[str, str], Any] | None = None
     """Called with ``("stdout" or "stderr", line)`` for each output line (as well as the log)."""
+    user: str | int | None = None
+    """Run the child as this user (a name or a uid), with its groups; only root may switch."""
+    group: str | int | None = None
+    """Run the child with this group (a name or a gid); by default the user's own group."""
 
     def __post_init__(self) -> None:
         """Reject specs that would make supervision misbehave later, and freeze ``argv``."""
@@ -115,6 +121,66 @@ class ProcessSpec:
         bad = [key for key, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"ProcessSpec {self.name!r}: invalid value for {', '.join(bad)}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """A resolved user and group for a child: ids, and the supplementary groups."""
+
+    uid: int | None
+    gid: int | None
+    groups: tuple[int, ...] | None
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        """The ``user``, ``group`` and ``extra_groups`` arguments of ``subprocess.Popen``."""
+        kwargs: dict[str, Any] = {}
+        if self.uid is not None:
+            kwargs["user"] = self.uid
+        if self.gid is not None:
+            kwargs["group"] = self.gid
+        if self.groups is not None:
+            kwargs["extra_groups"] = list(self.groups)
+        return kwargs
+
+
+def _lookup_user(name: str, user: str | int) -> pwd.struct_passwd:
+    try:
+        if isinstance(user, int) or str(user).isdigit():
+            return pwd.getpwuid(int(user))
+        return pwd.getpwnam(str(user))
+    except KeyError:
+        raise SupervisorError(f"process {name!r}: no user {user!r} on this machine") from None
+
+
+def _lookup_group(name: str, group: str | int) -> int:
+    try:
+        if isinstance(group, int) or str(group).isdigit():
+            return grp.getgrgid(int(group)).gr_gid
+        return grp.getgrnam(str(group)).gr_gid
+    except KeyError:
+        raise SupervisorError(f"process {name!r}: no group {group!r} on this machine") from None
+
+
+def _identity(name: str, user: str | int | None, group: str | int | None) -> _Identity | None:
+    """Resolve ``user`` and ``group``; refuse a switch the host's user is not permitted."""
+    if user is None and group is None:
+        return None
+    entry = _lookup_user(name, user) if user is not None else None
+    gid = _lookup_group(name, group) if group is not None else None
+    if gid is None and entry is not None:
+        gid = entry.pw_gid
+    uid = entry.pw_uid if entry is not None else None
+    euid = os.geteuid()
+    if euid != 0 and (uid not in (None, euid) or gid not in (None, os.getegid())):
+        wanted = f"user {user!r}" if uid not in (None, euid) else f"group {group!r}"
+        raise SupervisorError(
+            f"process {name!r}: cannot run as {wanted}: the host runs as uid {euid}, and only "
+            "root may start a process as another user or group"
+        )
+    groups = tuple(os.getgrouplist(entry.pw_name, gid or entry.pw_gid)) if entry else None
+    if euid != 0:
+        groups = None
+    return _Identity(uid=uid, gid=gid, groups=groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +399,7 @@ class Supervisor:
         current = self._records.get(spec.name)
         if current is not None and current.state not in _FINAL_STATES:
             raise SupervisorError(f"process {spec.name!r} is already {current.state.value}")
+        _identity(spec.name, spec.user, spec.group)
         record = _Record(spec=spec, logs=deque(maxlen=spec.log_lines))
         if current is not None:
             record.logs.extend(current.logs)
@@ -474,6 +541,7 @@ class Supervisor:
             inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
             env["PYTHONPATH"] = os.pathsep.join(self._python_path + inherited)
         env[PARENT_PID_ENV] = str(os.getpid())
+        identity = _identity(spec.name, spec.user, spec.group)
         loop = asyncio.get_running_loop()
         emit = functools.partial(self._child_line, record)
         transport, protocol = await loop.subprocess_exec(
@@ -487,6 +555,7 @@ class Supervisor:
             start_new_session=True,
             pass_fds=tuple(spec.pass_fds),
             preexec_fn=_orphan_guard(),
+            **(identity.popen_kwargs() if identity is not None else {}),
         )
         child = _Child(transport, protocol, transport.get_pid(), time.monotonic())
         record.child = child

@@ -2,7 +2,8 @@
 
 ``config_option`` adds the usual ``-c/--config``; ``load_config`` reads it the way every
 command does; ``parse_properties`` turns ``key=value`` arguments into typed properties;
-``setup_logging`` logs to stderr as ``plugyard run`` does.
+``setup_logging`` logs to stderr as ``plugyard run`` does; ``print_table`` prints a listing
+as aligned columns (a rich table on a terminal, plain text elsewhere).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ._cli import (
     load_config,
     main,
     parse_properties,
+    print_table,
     setup_logging,
 )
 
@@ -24,5 +26,6 @@ __all__ = [
     "load_config",
     "main",
     "parse_properties",
+    "print_table",
     "setup_logging",
 ]

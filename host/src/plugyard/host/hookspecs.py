@@ -5,6 +5,10 @@ Hooks with a call policy (``@policy``) are dispatched by ``host.call_hook``: one
 time in pluggy's order, awaiting what returns an awaitable, with a per-implementation timeout,
 and with each result and error attributed to its plugin. The same hooks called as
 ``host.hook.NAME(...)`` keep pluggy's plain semantics.
+
+Each hook records its history in the hook spec's versions (``@versioned``); the contract as
+a whole is ``plugyard.sdk.SPEC_VERSION``, which a plugin may declare as
+``plugyard_spec_version`` and which out-of-process plugins exchange in their handshake.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from ._policy import hookspec, policy
+from ._versions import versioned
 
 if TYPE_CHECKING:
     import click
@@ -35,10 +40,12 @@ __all__ = [
     "plugyard_shutdown",
     "plugyard_started",
     "plugyard_startup",
+    "plugyard_unload",
 ]
 
 
 @hookspec(historic=True)
+@versioned(since="1.0")
 def plugyard_addhooks(pluginmanager: pluggy.PluginManager) -> None:
     """Add a model's own hook specifications.
 
@@ -50,6 +57,7 @@ def plugyard_addhooks(pluginmanager: pluggy.PluginManager) -> None:
 
 
 @hookspec
+@versioned(since="1.0")
 @policy(errors="isolate", timeout=10.0)
 def plugyard_configure(host: Host) -> Awaitable[None] | None:
     """Read configuration and prepare, before any plugin is loaded.
@@ -68,6 +76,7 @@ def plugyard_configure(host: Host) -> Awaitable[None] | None:
 
 
 @hookspec(firstresult=True)
+@versioned(since="1.0")
 @policy(errors="raise", result="first", timeout=30.0)
 def plugyard_load_plugin(host: Host, spec: PluginSpec) -> PluginHandle | None:
     """Turn a discovered plugin into a handle the host can start and stop.
@@ -96,6 +105,7 @@ def plugyard_load_plugin(host: Host, spec: PluginSpec) -> PluginHandle | None:
 
 
 @hookspec
+@versioned(since="1.0")
 @policy(errors="isolate")
 def plugyard_startup(host: Host) -> Awaitable[None] | None:
     """The host is starting: open sockets, start servers, begin background work.
@@ -108,6 +118,7 @@ def plugyard_startup(host: Host) -> Awaitable[None] | None:
 
 
 @hookspec
+@versioned(since="1.0")
 @policy(errors="isolate")
 def plugyard_started(host: Host) -> Awaitable[None] | None:
     """Every plugin has started: serve, announce, advertise.
@@ -123,6 +134,7 @@ def plugyard_started(host: Host) -> Awaitable[None] | None:
 
 
 @hookspec
+@versioned(since="1.0")
 @policy(errors="isolate")
 def plugyard_shutdown(host: Host) -> Awaitable[None] | None:
     """The host is stopping: release what ``plugyard_startup`` acquired.
@@ -135,6 +147,23 @@ def plugyard_shutdown(host: Host) -> Awaitable[None] | None:
 
 
 @hookspec
+@versioned(since="1.0")
+@policy(errors="isolate", timeout=5.0)
+def plugyard_unload(host: Host, name: str) -> Awaitable[None] | None:
+    """Plugin ``name`` is being taken out of the running host: release what it holds.
+
+    Called by ``host.unload_plugin(name)`` and ``host.reload_plugin(name)`` (the commands
+    ``plugins.unload`` and ``plugins.reload``), while the plugin is still registered and
+    before it is stopped, on every implementation: the plugin's own (compare ``name`` with
+    your plugin's name) and its adapter's, which removes what it registered for that plugin
+    beyond what its handle's ``stop()`` removes. May be ``async``. Each implementation gets
+    5 seconds; failures and timeouts are logged against their plugin and the unload goes on.
+    Not called when the whole host stops (that is ``plugyard_shutdown``).
+    """
+
+
+@hookspec
+@versioned(since="1.0")
 @policy(errors="isolate", timeout=5.0)
 def plugyard_event(host: Host, event: Event) -> Awaitable[None] | None:
     """Observe one host event.
@@ -153,6 +182,7 @@ def plugyard_event(host: Host, event: Event) -> Awaitable[None] | None:
 
 
 @hookspec
+@versioned(since="1.0")
 @policy(errors="isolate")
 def plugyard_commands(host: Host) -> Sequence[Command] | None:
     """Contribute commands to the host's command plane.
@@ -169,6 +199,7 @@ def plugyard_commands(host: Host) -> Sequence[Command] | None:
 
 
 @hookspec
+@versioned(since="1.0")
 @policy(errors="isolate")
 def plugyard_routes(host: Host) -> Sequence[Any] | None:
     """Contribute HTTP routes to the host's ASGI application.
@@ -181,6 +212,7 @@ def plugyard_routes(host: Host) -> Sequence[Any] | None:
 
 
 @hookspec
+@versioned(since="1.0")
 def plugyard_cli(cli: click.Group) -> None:
     """Add subcommands to the ``plugyard`` command line.
 

@@ -9,6 +9,7 @@ write lock instead of failing). Use :func:`connect` for plain ``sqlite3``, or
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -21,12 +22,32 @@ BUSY_TIMEOUT_MS = 30_000
 
 def apply_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
     """Put a new DB-API connection in WAL mode with the shared settings (usable as a
-    SQLAlchemy ``connect`` event listener)."""
+    SQLAlchemy ``connect`` event listener).
+
+    The busy timeout goes first, so every later statement waits for another connection's
+    lock. The journal-mode statement is retried within the same budget: while another
+    process opens or recovers the write-ahead log, SQLite answers "database is locked" to it
+    without calling the busy handler.
+    """
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.005
+        while True:
+            try:
+                mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 

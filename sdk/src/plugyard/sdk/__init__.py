@@ -13,9 +13,12 @@ from ._exports import lazy_exports
 from ._handle import HandleBase, PluginHandle, StopPhase
 from ._hints import did_you_mean
 from ._markers import PROJECT_NAME, hookimpl
+from ._versions import SPEC_VERSION, SPEC_VERSION_ATTR, parse_spec_version, spec_version_problem
 
 __all__ = [
     "PROJECT_NAME",
+    "SPEC_VERSION",
+    "SPEC_VERSION_ATTR",
     "Command",
     "CommandError",
     "Errno",
@@ -29,6 +32,8 @@ __all__ = [
     "did_you_mean",
     "hookimpl",
     "lazy_exports",
+    "parse_spec_version",
+    "spec_version_problem",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {}, public=__all__, distribution="plugyard-sdk")

@@ -96,3 +96,7 @@ class Command:
     source: str = "host"
     aliases: tuple[str, ...] = ()
     """Older names that still reach this command, each with a deprecation warning."""
+    loads_code: bool = False
+    """The command makes the host run code its caller chooses (a blueprint's plugin source
+    or scripts, a watcher's command line): the command socket refuses it from any client
+    but the host's own user over ipc and holders of the host's local CURVE key."""

@@ -23,6 +23,11 @@ class Event:
     JSON-serialisable mapping; ``source`` names who published it (a plugin, an adapter or
     ``host``); ``seq`` increases by one per event within a host, so a subscriber that sees
     a jump knows it missed events; ``id`` is unique per event.
+
+    An event that came from another host over an event bridge keeps where it began:
+    ``origin`` is the id of the host that first published it and ``origin_seq`` its ``seq``
+    there (``seq`` is this host's own number for it). Both are empty (``""`` and ``0``) for
+    the host's own events.
     """
 
     topic: str
@@ -31,6 +36,11 @@ class Event:
     time: float = field(default_factory=_time.time)
     id: str = ""
     seq: int = 0
+    origin: str = ""
+    origin_seq: int = 0
+
+    def _origin_fields(self) -> dict[str, Any]:
+        return {"origin": self.origin, "origin_seq": self.origin_seq} if self.origin else {}
 
     def to_dict(self) -> dict[str, Any]:
         """The event as a plain dict (``topic`` included)."""
@@ -41,6 +51,7 @@ class Event:
             "time": self.time,
             "source": self.source,
             "data": dict(self.data),
+            **self._origin_fields(),
         }
 
     def body(self) -> dict[str, Any]:
@@ -51,6 +62,7 @@ class Event:
             "time": self.time,
             "source": self.source,
             "data": dict(self.data),
+            **self._origin_fields(),
         }
 
     def to_json(self) -> str:
@@ -82,6 +94,12 @@ class Event:
         when = raw.get("time", 0.0)
         if not isinstance(when, int | float) or isinstance(when, bool):
             raise EventFormatError(f"event.time: expected a number, got {when!r}")
+        origin = raw.get("origin", "")
+        if not isinstance(origin, str):
+            raise EventFormatError(f"event.origin: expected a string, got {origin!r}")
+        origin_seq = raw.get("origin_seq", 0)
+        if not isinstance(origin_seq, int) or isinstance(origin_seq, bool):
+            raise EventFormatError(f"event.origin_seq: expected an integer, got {origin_seq!r}")
         return cls(
             topic=name,
             data=dict(data),
@@ -89,4 +107,6 @@ class Event:
             time=float(when),
             id=str(raw.get("id", "")),
             seq=seq,
+            origin=origin,
+            origin_seq=origin_seq,
         )

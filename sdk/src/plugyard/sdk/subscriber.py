@@ -38,6 +38,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from ._versions import SPEC_VERSION, SPEC_VERSION_ATTR
+
 if TYPE_CHECKING:
     import zmq
 
@@ -69,6 +71,10 @@ _SEQ_PREFIX = b'{"seq":'
 _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _HANDSHAKE_LIMIT = 10.0
 _DROP_REPORT_DELAY = 0.1
+PROGRESS_INTERVAL = 0.5
+"""Seconds between two ``zmq.progress`` reports while events are handled."""
+FLUSH_TIMEOUT = 1.0
+"""Seconds a stopping plugin waits for the events published before its stop to reach it."""
 
 
 def parse_config(serialized: str | None) -> dict[str, str]:
@@ -211,7 +217,11 @@ class SubscriberPlugin:
         self._readable: asyncio.Event | None = None
         self._confirmed: asyncio.Event | None = None
         self._hello_topic = b""
+        self._flushed_topic = b""
+        self._flush_token = ""
         self._unreported = 0
+        self.refused: str | None = None
+        """Why the host refused this plugin at the handshake, if it did."""
         self._report_handle: asyncio.TimerHandle | None = None
         self._stopped = False
 
@@ -287,6 +297,7 @@ class SubscriberPlugin:
             tasks.append(self.loop.create_task(self._consume()))
             if self.announce:
                 tasks.append(self.loop.create_task(self._handshake()))
+                tasks.append(self.loop.create_task(self._report_progress()))
             if os.environ.get(_PARENT_ENV, "") == str(os.getppid()):
                 tasks.append(self.loop.create_task(self._watch_parent(os.getppid())))
             self.log.info("started")
@@ -311,12 +322,27 @@ class SubscriberPlugin:
         self._close_sockets()
 
     async def _drain_queued(self) -> None:
-        """Handle the events already queued when the stop came (at most one queue's worth)."""
+        """Handle the events published before the stop came.
+
+        A plugin that announces itself asks the host to publish a marker on a topic of its
+        own (``zmq.flush``), and handles events until the marker arrives: the stream is
+        ordered, so every event published before it (``host.stopping`` included) has then
+        been handled. It waits :data:`FLUSH_TIMEOUT` seconds at most. Otherwise it handles
+        what is queued already (at most one queue's worth)."""
         import zmq
 
         sub = self._sub
         if sub is None:
             return
+        if self.announce and self._dealer is not None and self.refused is None:
+            self._flush_token = uuid.uuid4().hex
+            with contextlib.suppress(Exception):
+                self.cast("zmq.flush", name=self.name, token=self._flush_token)
+                try:
+                    await asyncio.wait_for(self._consume(), FLUSH_TIMEOUT)
+                except TimeoutError:
+                    self.log.debug("stopping: the host's flush marker did not come in time")
+                return
         handle = self.handle_recv
         for _ in range(self.rcvhwm):
             try:
@@ -350,8 +376,11 @@ class SubscriberPlugin:
         sub.rcvhwm = self.rcvhwm
         prefixes = {t.encode() for t in self.topics}
         self._hello_topic = f"subscriber.{self.name}.hello".encode()
-        if self.announce and not any(self._hello_topic.startswith(p) for p in prefixes):
-            prefixes.add(self._hello_topic)
+        self._flushed_topic = f"subscriber.{self.name}.flushed".encode()
+        if self.announce:
+            for own in (self._hello_topic, self._flushed_topic):
+                if not any(own.startswith(p) for p in prefixes):
+                    prefixes.add(own)
         for prefix in sorted(prefixes):
             sub.setsockopt(zmq.SUBSCRIBE, prefix)
         sub.connect(self.pubsub_endpoint)
@@ -404,7 +433,7 @@ class SubscriberPlugin:
 
         sub, readable = self._sub, self._readable
         assert sub is not None and readable is not None
-        recv, noblock, again = sub.recv_multipart, zmq.NOBLOCK, zmq.Again
+        recv, noblock, again = sub.recv_multipart, int(zmq.NOBLOCK), zmq.Again
         handle, batch = self.handle_recv, self.batch
         while True:
             count = 0
@@ -423,6 +452,11 @@ class SubscriberPlugin:
                     self._track_seq(seq)
                 if topic == self._hello_topic:
                     self._on_hello(body)
+                    if not self._wants(topic):
+                        continue
+                elif topic == self._flushed_topic:
+                    if self._flush_token and self._flush_token.encode() in body:
+                        return  # everything published before the stop has been handled
                     if not self._wants(topic):
                         continue
                 self.received += 1
@@ -459,6 +493,21 @@ class SubscriberPlugin:
             if self._report_handle is None:
                 self._report_handle = self.loop.call_later(_DROP_REPORT_DELAY, self._report_drops)
 
+    async def _report_progress(self) -> None:
+        """Tell the host, every half second while events come, the last ``seq`` handled: it
+        then knows how far behind this subscriber is, and names it at once when events are
+        sent past its full queue (before this plugin reaches the gap)."""
+        if "" not in self.topics:
+            return  # a filtered subscriber's last seq says nothing of its queue
+        reported: int | None = None
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL)
+            seq = self.last_seq
+            if seq is not None and seq != reported and self._dealer is not None:
+                reported = seq
+                with contextlib.suppress(Exception):
+                    self.cast("zmq.progress", name=self.name, seq=seq)
+
     def _report_drops(self) -> None:
         """Tell the host how many events this subscriber missed (``stats`` shows them)."""
         self._report_handle = None
@@ -478,20 +527,33 @@ class SubscriberPlugin:
             self._confirmed.set()
 
     async def _handshake(self) -> None:
-        """Say hello until our own hello event comes back, then tell the host we are ready."""
+        """Say hello, with the hook spec version this plugin was written against, until our
+        own hello event comes back, then tell the host we are ready. A host that refuses the
+        version answers the first hello with an error: the plugin logs it and stops."""
         confirmed = self._confirmed
         assert confirmed is not None
+        version = str(getattr(self, SPEC_VERSION_ATTR, SPEC_VERSION))
+        hello = {"name": self.name, "pid": os.getpid(), "spec": version}
+        try:
+            await self.acall("zmq.hello", **hello)
+        except CallError as exc:
+            self.log.error("the host refused this plugin at the handshake: %s", exc.reason)
+            self.refused = exc.reason
+            self._request_stop()
+            return
+        except (TimeoutError, RuntimeError):
+            pass
         deadline = time.monotonic() + _HANDSHAKE_LIMIT
         delay = 0.02
         while not confirmed.is_set():
             if time.monotonic() > deadline:
                 self.log.warning("no answer from the host at %s", self.endpoint)
                 return
-            self.cast("zmq.hello", name=self.name, pid=os.getpid())
+            self.cast("zmq.hello", **hello)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(confirmed.wait(), delay)
             delay = min(delay * 2, 0.5)
-        self.cast("zmq.hello", name=self.name, pid=os.getpid(), ready=True)
+        self.cast("zmq.hello", **hello, ready=True)
 
     # -- commands -------------------------------------------------------------------------
 

@@ -76,6 +76,15 @@ def once(self: Any, path: str, seconds: float) -> int:
     return len(Path(path).read_text().splitlines())
 
 
+@app.task(base=CancelableTask)
+def counted(path: str, seconds: float) -> int:
+    """As ``once``, for a task that acknowledges early (at most one run)."""
+    with open(path, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return len(Path(path).read_text().splitlines())
+
+
 @app.task(bind=True)
 def reporter(self: Any, name: str) -> str:
     """Prints, logs and reports through its job manager (girder_worker's API)."""

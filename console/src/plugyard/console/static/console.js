@@ -127,7 +127,12 @@
     source = new EventSource(base + "/events/stream?" + query);
     source.addEventListener("open", () => { streamState.textContent = "live"; });
     source.addEventListener("error", () => { streamState.textContent = "reconnecting"; });
-    source.addEventListener("gap", () => say("some events were missed: the host keeps only the most recent ones", true));
+    source.addEventListener("gap", (msg) => {
+      const gap = JSON.parse(msg.data || "{}");
+      say(gap.skipped
+        ? gap.skipped + " events skipped: more per second than the live view carries ([console] stream_rate)"
+        : "some events were missed: the host keeps only the most recent ones", true);
+    });
     source.addEventListener("host-event", (msg) => {
       const event = JSON.parse(msg.data);
       if (event.seq <= after) return;

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import NonRecoverableError, OperationRetry, VersionConflict
-from ._resources import render_template
+from ._resources import DEFAULT_MAX_TEMPLATE_SIZE, render_template
 
 __all__ = [
     "DEPLOYMENT",
@@ -494,9 +494,19 @@ class OperationContext:
     def get_resource_and_render(
         self, resource_path: str, template_variables: Mapping[str, Any] | None = None
     ) -> str:
-        """A blueprint resource rendered as a Jinja2 template (sandboxed; ``ctx`` injected)."""
+        """A blueprint resource rendered as a Jinja2 template: sandboxed, bounded by
+        :attr:`max_template_size`, with a read-only copy of this context's data as ``ctx``."""
         text = self.get_resource(resource_path).decode("utf-8")
-        return render_template(text, self, template_variables, resource_path)
+        return render_template(
+            text, self, template_variables, resource_path, max_size=self.max_template_size
+        )
+
+    @property
+    def max_template_size(self) -> int:
+        """Characters a rendered template may hold (the host's ``[lifecycle]
+        max_template_size``; 16 MiB elsewhere)."""
+        size = getattr(self._backend, "max_template_size", None)
+        return size if isinstance(size, int) and size > 0 else DEFAULT_MAX_TEMPLATE_SIZE
 
     def download_resource(self, resource_path: str, target_path: str | None = None) -> str:
         """Copy a blueprint resource to ``target_path`` (or a temporary file); its path."""

@@ -14,7 +14,7 @@ from ._auth import (
     OAuthAuthenticator,
     PasswordAuthenticator,
 )
-from ._client import ENV_RUN_ID, ENV_TOKEN, ENV_URL, PodClient
+from ._client import ENV_RUN_ID, ENV_SPEC_VERSION, ENV_TOKEN, ENV_URL, PodClient
 from ._errors import (
     BadRequest,
     Conflict,
@@ -47,6 +47,7 @@ from ._transport import HttpTransport, Transport
 
 __all__ = [
     "ENV_RUN_ID",
+    "ENV_SPEC_VERSION",
     "ENV_TOKEN",
     "ENV_URL",
     "EXIT_ABORTED",

@@ -13,11 +13,13 @@ from ._errors import BadRequest
 from ._item import Account, Item, PluginRun, new_id, schema_of
 from ._transport import HttpTransport, Transport
 
-__all__ = ["ENV_RUN_ID", "ENV_TOKEN", "ENV_URL", "PodClient"]
+__all__ = ["ENV_RUN_ID", "ENV_SPEC_VERSION", "ENV_TOKEN", "ENV_URL", "PodClient"]
 
 ENV_URL = "PLUGYARD_POD_URL"
 ENV_RUN_ID = "PLUGYARD_POD_RUN_ID"
 ENV_TOKEN = "PLUGYARD_POD_TOKEN"
+ENV_SPEC_VERSION = "PLUGYARD_SPEC_VERSION"
+"""The hook spec version of the host that launched the run (the run's handshake)."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -98,13 +100,17 @@ class PodClient:
             item = pending.popleft()
             if not isinstance(item, Item):
                 raise TypeError(f"expected an Item, got {type(item).__name__}")
-            if id(item) in seen:
+            key = id(item)
+            if key in seen:
                 continue
-            seen.add(id(item))
-            if not item.__dict__.get("_stored"):
-                if item.id is None:
+            seen.add(key)
+            state = item.__dict__
+            if not state.get("_stored"):
+                if state["id"] is None:
                     item.id = new_id()
                 new.append(item)
+            if not type(item)._shape()[2]:
+                continue
             for name, target in item.edges():
                 if not target.__dict__.get("_stored"):
                     pending.append(target)

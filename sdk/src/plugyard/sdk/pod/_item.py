@@ -195,6 +195,22 @@ class Item:
         return found
 
     @classmethod
+    def _shape(cls) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        """Plain property names, datetime property names, and whether the class has edges."""
+        shape: tuple[tuple[str, ...], tuple[str, ...], bool] | None = cls.__dict__.get(
+            "_item_shape"
+        )
+        if shape is None:
+            fields = cls.fields().values()
+            shape = (
+                tuple(f.name for f in fields if f.value_type not in (None, "datetime")),
+                tuple(f.name for f in fields if f.value_type == "datetime"),
+                any(f.is_edge for f in fields),
+            )
+            cls._item_shape = shape  # type: ignore[attr-defined]
+        return shape
+
+    @classmethod
     def class_for(cls, type_name: str) -> type[Item] | None:
         """The item class last defined with that name, if any."""
         return cls._registry.get(type_name)
@@ -236,12 +252,18 @@ class Item:
         """The item as the pod stores it: ``id``, ``type`` and JSON-ready properties."""
         state = self.__dict__
         data: dict[str, Any] = {"id": state["id"], "type": state["_type"]}
-        for name, field in type(self).fields().items():
-            if field.value_type is not None:
-                value = state[name]
-                data[name] = value.isoformat() if isinstance(value, datetime) else value
-        for name, value in state["_extra"].items():
+        plain, dated, _ = type(self)._shape()
+        for name in plain:
+            data[name] = state[name]
+        for name in dated:
+            value = state[name]
             data[name] = value.isoformat() if isinstance(value, datetime) else value
+        extra = state["_extra"]
+        if extra:
+            data.update(extra)
+            for name, value in extra.items():
+                if isinstance(value, datetime):
+                    data[name] = value.isoformat()
         return data
 
     @classmethod

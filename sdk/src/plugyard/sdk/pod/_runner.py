@@ -21,7 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ._client import ENV_RUN_ID, ENV_TOKEN, ENV_URL, PodClient
+from .._versions import SPEC_VERSION, SPEC_VERSION_ATTR, spec_version_problem
+from ._client import ENV_RUN_ID, ENV_SPEC_VERSION, ENV_TOKEN, ENV_URL, PodClient
 from ._errors import PodError, Unauthorized
 from ._item import PluginRun
 from ._plugin import PluginAborted, PodPlugin, accepted_config
@@ -186,6 +187,17 @@ def _stay_up(client: PodClient, plugin: PodPlugin, run_id: str) -> None:
     sys.stderr.write(f"the daemon run {run_id} was stopped\n")
 
 
+def check_spec_version(cls: type[Any], host_version: str) -> None:
+    """Refuse a plugin class that declares a hook spec version the host cannot serve: the
+    handshake of a run, whose host passes its version in ``PLUGYARD_SPEC_VERSION``."""
+    declared = getattr(cls, SPEC_VERSION_ATTR, None)
+    if declared is None:
+        return
+    problem = spec_version_problem(str(declared), host_version)
+    if problem is not None:
+        raise BadInput(f"plugin {cls.__module__}.{cls.__qualname__} was {problem}")
+
+
 def run_plugin(
     client: PodClient, run: PluginRun, *, config_file: Mapping[str, Any] | None = None
 ) -> int:
@@ -193,6 +205,7 @@ def run_plugin(
     run_id = str(run.id)
     try:
         cls = load_plugin_class(run.plugin_module, run.plugin_name)
+        check_spec_version(cls, os.environ.get(ENV_SPEC_VERSION, SPEC_VERSION))
         config = resolve_config(config_file, run.config)
         check_config(cls, config)
     except BadInput as exc:

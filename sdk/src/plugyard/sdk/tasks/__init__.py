@@ -23,7 +23,7 @@ from ._status import ACTIVE, TERMINAL, TRANSITIONS, JobStatus, can_transition, n
 
 if TYPE_CHECKING:
     from ._app import PlugyardCelery, PollingAsyncResult
-    from ._task import CancelableTask
+    from ._task import SPEC_HEADER, CancelableTask, SpecVersionMismatch
 
     app: PlugyardCelery
 
@@ -36,6 +36,8 @@ __all__ = [
     "JobStatus",
     "PlugyardCelery",
     "PollingAsyncResult",
+    "SPEC_HEADER",
+    "SpecVersionMismatch",
     "TaskPlugin",
     "app",
     "can_transition",
@@ -51,7 +53,13 @@ def _app() -> Any:
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
-    {"PlugyardCelery": "._app", "PollingAsyncResult": "._app", "CancelableTask": "._task"},
+    {
+        "PlugyardCelery": "._app",
+        "PollingAsyncResult": "._app",
+        "CancelableTask": "._task",
+        "SPEC_HEADER": "._task",
+        "SpecVersionMismatch": "._task",
+    },
     public=__all__,
     computed={"app": _app},
 )

@@ -44,7 +44,15 @@ class PlugyardCelery(Celery):  # type: ignore[misc]
         self._sending = threading.local()
 
     def send_task(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Celery's ``send_task``; while it runs, :meth:`is_sending` is true on this thread."""
+        """Celery's ``send_task``, with this host's hook spec version in the message header
+        ``plugyard_spec`` (a worker of another major version refuses the task); while it
+        runs, :meth:`is_sending` is true on this thread."""
+        from .._versions import SPEC_VERSION
+        from ._task import SPEC_HEADER
+
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault(SPEC_HEADER, SPEC_VERSION)
+        kwargs["headers"] = headers
         sending = self._sending
         outer = getattr(sending, "active", False)
         sending.active = True

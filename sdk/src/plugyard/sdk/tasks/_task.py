@@ -3,18 +3,48 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from celery import Task  # type: ignore[import-untyped]
 from celery.exceptions import Ignore  # type: ignore[import-untyped]
 from celery.worker import state as _worker_state  # type: ignore[import-untyped]
 
+from .. import _versions
 from ._channel import JobChannel
 from ._status import JobStatus
 
-__all__ = ["CancelableTask"]
+__all__ = ["SPEC_HEADER", "CancelableTask", "SpecVersionMismatch", "spec_refusal"]
 
 logger = logging.getLogger("plugyard.sdk.tasks")
+
+
+SPEC_HEADER: Final = "plugyard_spec"
+"""The message header in which a plugyard host sends its hook spec version with each task."""
+
+
+def spec_refusal(task_name: str, sent: Any) -> str | None:
+    """Why this worker refuses a task whose message says the sending host speaks hook spec
+    ``sent``, or ``None``. A message without the header (``sent`` is ``None``: a plain
+    Celery client sent it) is accepted."""
+    if sent is None:
+        return None
+    ours = _versions.SPEC_VERSION
+    try:
+        _versions.parse_spec_version(str(sent))
+    except ValueError as exc:
+        return f"task {task_name!r} refused: its {SPEC_HEADER} header is not valid: {exc}"
+    problem = _versions.spec_version_problem(ours, str(sent))
+    if problem is None:
+        return None
+    return (
+        f"task {task_name!r} refused: this worker speaks hook spec {ours} and the host that "
+        f"sent it speaks {sent} (the worker is {problem}); run workers and hosts of the same "
+        "plugyard major version"
+    )
+
+
+class SpecVersionMismatch(RuntimeError):
+    """A task sent by a host whose hook spec version this worker cannot serve."""
 
 
 def _revoked_here(task_id: str) -> bool:
@@ -36,8 +66,14 @@ class CancelableTask(Task):  # type: ignore[misc]
                 work(item)
                 self.update_progress(i + 1, len(items))
 
-    A task canceled while it was still queued never runs.
+    A task canceled while it was still queued never runs. Nor does a task that acknowledges
+    early (no ``acks_late``) run twice: when its worker dies after the task started but before
+    the broker had the acknowledgement, the message delivered again is dropped and the job
+    marked lost.
     """
+
+    runs_at_most_once: bool = True
+    """Whether the worker drops a second delivery of a started run (unless ``acks_late``)."""
 
     def _channel(self) -> JobChannel | None:
         return getattr(self.app, "plugyard_jobs", None)
@@ -93,7 +129,19 @@ class CancelableTask(Task):  # type: ignore[misc]
         return found or JobStatus.RUNNING
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
-        """Skip a run that was canceled while queued (including across a worker restart)."""
+        """Refuse a task sent by a host of another hook spec version; skip a run that was
+        canceled while queued (including across a worker restart)."""
+        refusal = spec_refusal(self.name, self.request.get(SPEC_HEADER))
+        if refusal is not None:
+            logger.error("task %s[%s]: %s", self.name, task_id, refusal)
+            raise SpecVersionMismatch(refusal)
+        if getattr(self.request, "plugyard_started_before", False):
+            logger.warning(
+                "task %s[%s] started before in a worker that died; not run again",
+                self.name,
+                task_id,
+            )
+            raise Ignore()
         channel = self._channel()
         if channel is not None and channel.cancel_requested(task_id):
             logger.info("task %s[%s] was canceled before it ran; skipped", self.name, task_id)

@@ -69,6 +69,15 @@ class AsyncioAdapter:
             service.serve()
 
     @hookimpl
+    def plugyard_unload(self, host: Host, name: str) -> None:
+        """An unloaded plugin's routes leave the ASGI application, and its handle the model."""
+        from ._service import AsyncioService
+
+        service = AsyncioService.find(host)
+        if service is not None:
+            service.forget_plugin(name)
+
+    @hookimpl
     async def plugyard_shutdown(self, host: Host) -> None:
         """Stop the HTTP server and restore the loop."""
         from ._service import AsyncioService

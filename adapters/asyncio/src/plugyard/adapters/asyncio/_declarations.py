@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -83,11 +84,54 @@ def _fields_of(payload: type) -> tuple[tuple[str, ...], frozenset[str]]:
     )
 
 
+_PLAIN_TYPES = (int, float, str, bool)
+
+
+def _plain_fields(payload: type) -> tuple[dict[str, type] | None, dict[str, Any]]:
+    """For a plain dataclass (no pydantic, no ``__post_init__``, every field an ``int``,
+    ``float``, ``str`` or ``bool`` with at most a plain default): each field's type and the
+    defaults. A payload whose values are exactly of those types needs no validation beyond
+    the field names. ``(None, {})`` for any other payload type."""
+    import typing
+
+    if (
+        not dataclasses.is_dataclass(payload)
+        or not isinstance(payload, type)
+        or hasattr(payload, "__pydantic_fields__")
+        or hasattr(payload, "__post_init__")
+    ):
+        return None, {}
+    try:
+        hints = typing.get_type_hints(payload)
+    except Exception:
+        return None, {}
+    types: dict[str, type] = {}
+    defaults: dict[str, Any] = {}
+    for found in dataclasses.fields(payload):
+        kind = hints.get(found.name)
+        if not found.init or kind not in _PLAIN_TYPES:
+            return None, {}
+        if found.default_factory is not dataclasses.MISSING:
+            return None, {}
+        if found.default is not dataclasses.MISSING:
+            if type(found.default) is not kind:
+                return None, {}
+            defaults[found.name] = found.default
+        types[found.name] = kind
+    return types, defaults
+
+
 class EventType:
     """One declared event type: validates payloads and serialises them for host events."""
 
     __slots__ = (
         "_adapter",
+        "_defaults",
+        "_dump",
+        "_invalid",
+        "_names",
+        "_plain",
+        "_validate",
         "fields",
         "name",
         "overflow",
@@ -110,7 +154,7 @@ class EventType:
                 f"event name {name!r}: use letters, digits, '_' and '-' (it becomes the host "
                 "event topic 'events.<name>')"
             )
-        from pydantic import TypeAdapter
+        from pydantic import TypeAdapter, ValidationError
 
         self.name = name
         self.payload = payload
@@ -130,45 +174,69 @@ class EventType:
             ) from None
         self.publish = publish
         self.topic = f"events.{name}"
+        self._names = frozenset(self.fields)
         self._adapter: Any = TypeAdapter(payload)
+        # the compiled validator and serialiser, called without the adapter's Python layer
+        self._validate = self._adapter.validator.validate_python
+        self._dump = self._adapter.serializer.to_python
+        self._invalid = ValidationError
+        self._plain, self._defaults = _plain_fields(payload)
 
     def __repr__(self) -> str:
         return f"<EventType {self.name} {self.payload.__qualname__} overflow={self.overflow}>"
 
     def validate(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-        """Check ``payload`` against the type; returns the handler's kwargs and the instance.
+        """Check ``payload`` against the type; returns the handler's kwargs and the instance
+        (``None`` for a plain dataclass whose values were all exactly of their fields' types:
+        nothing needed converting, and :meth:`serialise` takes the kwargs instead).
 
         Raises :class:`PayloadError` naming the event and each field that is unknown,
         missing or of the wrong type.
         """
-        from pydantic import ValidationError
-
-        unknown = [key for key in payload if key not in self.fields]
-        if unknown:
+        if not self._names.issuperset(payload):
+            unknown = [key for key in payload if key not in self._names]
             raise PayloadError(
                 f"event {self.name!r}: unknown field {unknown[0]!r}; "
                 f"{self.payload.__qualname__} has {', '.join(self.fields) or 'no fields'}"
             )
-        missing = [key for key in self.fields if key in self.required and key not in payload]
-        if missing:
+        if len(payload) < len(self.fields) and not self.required <= payload.keys():
+            missing = [key for key in self.fields if key in self.required and key not in payload]
             raise PayloadError(
                 f"event {self.name!r}: missing field {missing[0]!r} "
                 f"(required: {', '.join(f for f in self.fields if f in self.required)})"
             )
+        plain = self._plain
+        if plain is not None:
+            for key, value in payload.items():
+                if type(value) is not plain[key]:
+                    break
+            else:  # every value exactly of its field's type: nothing to convert or check
+                return {**self._defaults, **payload}, None
         try:
-            instance = self._adapter.validate_python(dict(payload))
-        except ValidationError as exc:
+            instance = self._validate(payload if type(payload) is dict else dict(payload))
+        except self._invalid as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']} "
                 f"(got {err.get('input')!r})"
                 for err in exc.errors()
             )
             raise PayloadError(f"event {self.name!r}: {problems}") from None
+        values = getattr(instance, "__dict__", None)
+        if values is not None and len(values) == len(self.fields):
+            return values.copy(), instance  # exactly the fields: the handler's kwargs
         return {name: getattr(instance, name) for name in self.fields}, instance
 
-    def serialise(self, instance: Any) -> dict[str, Any]:
-        """The payload as JSON-ready data, for the host event."""
-        data: dict[str, Any] = self._adapter.dump_python(instance, mode="json")
+    def serialise(self, instance: Any, kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The payload as JSON-ready data, for the host event: from the instance, or from the
+        handler's ``kwargs`` when :meth:`validate` built none (then every value is a plain
+        ``int``, ``float``, ``str`` or ``bool``; a float that is not finite becomes ``None``,
+        as pydantic writes it)."""
+        if instance is None and kwargs is not None:
+            return {
+                key: None if type(value) is float and not math.isfinite(value) else value
+                for key, value in kwargs.items()
+            }
+        data: dict[str, Any] = self._dump(instance, mode="json")
         return data
 
     def describe(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -20,7 +21,16 @@ if TYPE_CHECKING:
 
     from plugyard.host import Host
 
-__all__ = ["AsgiApp", "RouteClashError", "RouteTable", "build_app", "plugin_gate", "to_route"]
+__all__ = [
+    "AsgiApp",
+    "RouteClashError",
+    "RouteTable",
+    "bearer_token",
+    "build_app",
+    "is_local",
+    "plugin_gate",
+    "to_route",
+]
 
 logger = logging.getLogger("plugyard.adapters.asyncio.http")
 
@@ -238,6 +248,23 @@ async def _json_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=400)
 
 
+def is_local(request: Request) -> bool:
+    """Whether a request comes from this machine (a loopback client address)."""
+    client = request.client
+    if client is None:
+        return False
+    try:
+        return ipaddress.ip_address(client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token in an ``Authorization: Bearer TOKEN`` header, if any."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
 def build_app(
     host: Host,
     table: RouteTable,
@@ -245,9 +272,15 @@ def build_app(
     *,
     request_id_header: str = "X-Request-Id",
     on_request: RequestHook | None = None,
+    check_token: Callable[[str | None], bool] | None = None,
 ) -> Starlette:
     """The Starlette app with ``/health``, ``/plugins`` and every route in ``table``;
-    ``on_request`` hears of every finished request."""
+    ``on_request`` hears of every finished request.
+
+    A client on another machine sees only the status in ``/health`` and gets 401 from
+    ``/plugins``, unless ``check_token`` accepts its bearer token; secret-looking plugin
+    options are masked for everyone.
+    """
     from pydantic import ValidationError
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -255,19 +288,33 @@ def build_app(
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    from plugyard.host import redact_secrets
+
+    def trusted(request: Request) -> bool:
+        if is_local(request):
+            return True
+        return check_token is not None and check_token(bearer_token(request))
+
     async def health(request: Request) -> Response:
         failed = [r.name for r in host.plugins if str(r.state) == "failed"]
+        status = "degraded" if failed else "ok"
+        if not trusted(request):
+            return JSONResponse({"status": status})
         return JSONResponse(
-            {
-                "status": "degraded" if failed else "ok",
-                "host": host.name,
-                "running": host.running,
-                "failed": failed,
-            }
+            {"status": status, "host": host.name, "running": host.running, "failed": failed}
         )
 
     async def plugins(request: Request) -> Response:
-        return JSONResponse({"plugins": describe_plugins()})
+        if not trusted(request):
+            body = _error_body(
+                request,
+                401,
+                "/plugins needs the HTTP token from another machine: send "
+                "'Authorization: Bearer TOKEN' ([http] token, or http.token in the host's "
+                "runtime folder)",
+            )
+            return JSONResponse(body, status_code=401)
+        return JSONResponse({"plugins": redact_secrets(describe_plugins())})
 
     table.add(
         BUILTIN,

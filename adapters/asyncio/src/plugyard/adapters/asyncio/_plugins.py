@@ -161,6 +161,8 @@ class AsyncioHandle(HandleBase):
         else:
             await self._in_plugin("start", self.engine.host.config.host.startup_timeout)
         self.started = True
+        if self.name in self.engine.routes.owners():
+            self.engine.refresh_app()  # a plugin loaded into a running host (a reload)
 
     async def stop(self) -> None:
         """Stop delivery, cancel tracked tasks, then ``close`` (if the plugin initialised)."""

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
+import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ from plugyard.host import (
 )
 from plugyard.sdk.events import MonitoringPayload, SendingPayload
 
-from ._http import AsgiApp, RouteTable, build_app, plugin_gate, to_route
+from ._http import BUILTIN, AsgiApp, RouteTable, build_app, plugin_gate, to_route
 from ._hub import EmitResult, EventHub
 from ._mailbox import Mailbox
 from ._monitoring import MONITORING_EVENT, RequestMonitor
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncioService"]
 
 logger = logging.getLogger("plugyard.adapters.asyncio")
+
+HTTP_TOKEN_FILE = "http.token"
 
 # The host gives plugyard_startup 10 s per adapter; initialising plugins must fit inside it.
 STARTUP_BUDGET = 9.0
@@ -67,14 +71,19 @@ class AsyncioService(Service):
         self.settings = settings
         self.http = http
         self.hub = EventHub(host)
+        self._unsubscribe_relay: Callable[[], None] | None = None
         self.routes = RouteTable()
         self.asgi = AsgiApp()
         self.handles: dict[str, AsyncioHandle] = {}
+        self._monitor: RequestMonitor | None = None
         self.server: HttpServer | None = None
         self._states: dict[str, SimpleNamespace] = {}
         self._restore_factory: Any = None
         self._http_stopped = False
         self._luna = False
+        token = self.http_settings.token
+        self.http_token = token.get_secret_value() if token else secrets.token_urlsafe(32)
+        self._token_file: Path | None = None
 
     @property
     def http_settings(self) -> HttpSettings:
@@ -228,6 +237,9 @@ class AsyncioService(Service):
         if timeout is None:
             timeout = self.settings.handler_timeout
         handler = handle.instance.handle_event
+        target = getattr(handler, "forwards_to", None)  # a base's handle_event that only
+        if isinstance(target, str):  # passes its keyword arguments on: call the target
+            handler = getattr(handle.instance, target)
         params = inspect.signature(handler).parameters
         return Mailbox(
             handle.name,
@@ -237,6 +249,7 @@ class AsyncioService(Service):
             stats=self.host.stats[handle.name],
             log=handle.app.logger,
             wants_logger="logger" in params,
+            wants_origin="origin" in params,
             on_drop=self.hub.note_drop,
             on_failure=self.hub.note_failure,
         )
@@ -258,6 +271,7 @@ class AsyncioService(Service):
         """Initialise every plugin in load order, assemble the ASGI app, bind the server."""
         loop = asyncio.get_running_loop()
         self.hub.bind(loop)
+        self._unsubscribe_relay = self.host.subscribe("events.*", self.hub.relay, name="asyncio")
         self._restore_factory = install_task_factory(loop)
         await self._initialise_all()
         await self._assemble()
@@ -273,6 +287,7 @@ class AsyncioService(Service):
             )
             url = self.server.bind()
             self.host.advertise("http_url", url)
+            self._write_http_token()
 
     def serve(self) -> None:
         """Begin answering HTTP requests (the socket was bound at startup)."""
@@ -293,6 +308,27 @@ class AsyncioService(Service):
             except Exception as exc:
                 self._fail(name, f"initialize() failed: {type(exc).__name__}: {exc}", exc)
 
+    def forget_plugin(self, name: str) -> None:
+        """Take an unloaded plugin's routes and handle away (the app is rebuilt)."""
+        self.handles.pop(name, None)
+        if name in self.routes.owners():
+            self.routes.remove(name)
+            self.refresh_app()
+
+    def refresh_app(self) -> None:
+        """Rebuild the assembled ASGI app from the route table (a plugin came or went)."""
+        if self.asgi.app is None:
+            return
+        self.routes.remove(BUILTIN)
+        self.asgi.app = build_app(
+            self.host,
+            self.routes,
+            self.describe_plugins,
+            request_id_header=self.http_settings.request_id_header,
+            on_request=self._monitor,
+            check_token=self.check_http_token,
+        )
+
     async def _assemble(self) -> None:
         outcome = await self.host.call_hook("plugyard_routes", host=self.host)
         for result in outcome.results:
@@ -307,13 +343,29 @@ class AsyncioService(Service):
         monitor = None
         if self.http is not None and http.monitors_requests:
             monitor = RequestMonitor.for_hub(self.hub, self.host.name)
+        if self._monitor is not None:
+            self._monitor.flush()
+        self._monitor = monitor
         self.asgi.app = build_app(
             self.host,
             self.routes,
             self.describe_plugins,
             request_id_header=http.request_id_header,
-            on_request=monitor,
+            on_request=self._monitor,
+            check_token=self.check_http_token,
         )
+
+    def check_http_token(self, offered: str | None) -> bool:
+        """Whether ``offered`` is the HTTP token (compared in constant time)."""
+        return bool(offered) and secrets.compare_digest(str(offered), self.http_token)
+
+    def _write_http_token(self) -> None:
+        path = Path(self.host.runtime_dir) / HTTP_TOKEN_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self.http_token)
+        self._token_file = path
+        self.host.advertise("http_token_file", str(path))
 
     def describe_plugins(self) -> list[dict[str, Any]]:
         """The host's registry with this model's details and counters, for ``/plugins``."""
@@ -339,11 +391,19 @@ class AsyncioService(Service):
         if self.server is not None:
             server, self.server = self.server, None
             await server.stop()
+        if self._token_file is not None:
+            self._token_file.unlink(missing_ok=True)
+            self._token_file = None
+        if self._monitor is not None:
+            self._monitor.flush()  # the last requests' points, before the plugins stop
 
     async def shutdown(self) -> None:
         """Stop HTTP, report pending drops, restore the loop's task factory, and stop
         supplying LUNA's module names."""
         await self.stop_http()
+        if self._unsubscribe_relay is not None:
+            self._unsubscribe_relay()
+            self._unsubscribe_relay = None
         self.hub.close()
         if self._luna:
             from .compat import luna

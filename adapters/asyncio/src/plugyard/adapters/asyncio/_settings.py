@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ._declarations import OverflowPolicy
 
@@ -94,7 +94,14 @@ class HttpSettings(BaseModel):
     """The TCP port; 0 picks a free one. The bound address is advertised as ``http_url`` in
     ``host.json``."""
     allow_remote: bool = False
-    """Allow a non-loopback ``host``, which serves every plugin route beyond this machine."""
+    """Allow a non-loopback ``host``, which serves every plugin route beyond this machine.
+    A client on another machine then gets only ``{"status": ...}`` from ``/health`` and a
+    401 from ``/plugins`` unless it sends the HTTP token; the pod API stays closed to it
+    unless ``[pod] allow_remote`` is set too."""
+    token: SecretStr | None = Field(None, min_length=16)
+    """The bearer token a client on another machine needs for ``/plugins`` and the full
+    ``/health``; by default a new random one per host, written to ``http.token`` (mode
+    0600) in the host's runtime folder."""
     log_level: str = Field("warning", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     """uvicorn's log level: ``debug``, ``info``, ``warning``, ``error`` or ``critical``."""
     request_monitoring: bool | None = None

@@ -64,6 +64,18 @@ class CeleryAdapter:
         return load_task_plugin(service.app, spec)
 
     @hookimpl
+    def plugyard_unload(self, host: Host, name: str) -> None:
+        """Take an unloaded task plugin's tasks out of the app, and its task modules out of
+        ``sys.modules``, so that a reload registers them from the files again."""
+        from ._loader import TaskPluginHandle, unload_task_plugin
+        from ._service import CeleryService
+
+        handle = host.registry.handle(name) if name in host.registry else None
+        service = CeleryService.find(host)
+        if isinstance(handle, TaskPluginHandle) and service is not None:
+            unload_task_plugin(service.app, handle)
+
+    @hookimpl
     async def plugyard_startup(self, host: Host) -> None:
         """Start the job-event relay and the embedded worker."""
         from ._service import CeleryService

@@ -81,7 +81,14 @@ def worker(
 
     Other Celery worker options pass through (``--without-mingle``, ``-O fair`` ...).
     """
+    import plugyard.sdk
+
     service = _loaded_service(config_path)
+    click.echo(
+        f"plugyard worker: speaks hook spec {plugyard.sdk.SPEC_VERSION}; a task sent by a host "
+        "of another major version is refused",
+        err=True,
+    )
     argv = ["worker", f"--loglevel={loglevel}"]
     for flag, value in (
         ("--concurrency", concurrency),
@@ -122,10 +129,18 @@ def tasks() -> None:
 @tasks.command("list")
 @config_option
 def list_tasks(config_path: str | None) -> None:
-    """Registered tasks, plugin tasks included."""
+    """Registered tasks, plugin tasks included, with the module that defines each."""
+    from plugyard.host.cli import print_table
+
     service = _loaded_service(config_path)
-    for name in service.registered():
-        click.echo(name)
+    names = service.registered()
+    if not names:
+        click.echo("no tasks registered")
+        return
+    print_table(
+        ("TASK", "MODULE"),
+        ((name, getattr(service.app.tasks[name], "__module__", None)) for name in names),
+    )
 
 
 def _parse(value: str) -> Any:

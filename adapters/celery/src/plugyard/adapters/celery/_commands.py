@@ -3,34 +3,43 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
 
 from plugyard.sdk import Command, CommandError, Param
 
-from ._service import TaskService
+from ._service import SendFailed, TaskService, redact_text
 
 __all__ = ["commands"]
 
 
 def commands(service: TaskService) -> list[Command]:
-    """The commands of one host's task service."""
+    """The commands of one host's task service. Those that reach the broker or the job
+    store run in a thread: a broker that does not answer never stalls the host's loop."""
 
-    def status(id: str) -> dict[str, Any]:
-        return service.status(id)
+    async def status(id: str) -> dict[str, Any]:
+        return await asyncio.to_thread(service.status, id)
 
-    def cancel(id: str, terminate: bool = False) -> dict[str, Any]:
-        return service.cancel(id, terminate=terminate)
+    async def cancel(id: str, terminate: bool = False) -> dict[str, Any]:
+        return await asyncio.to_thread(partial(service.cancel, id, terminate=terminate))
 
-    def send(name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    async def send(name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         if name not in service.app.tasks:
             raise CommandError(f"tasks.send: no task called {name!r} is registered")
-        return {"id": service.send_with(name, args or [], kwargs or {}).id}
+        try:
+            result = await asyncio.to_thread(service.send_with, name, args or [], kwargs or {})
+        except Exception as exc:
+            raise CommandError(
+                f"tasks.send: {redact_text(str(SendFailed.of(exc, name, service)))}"
+            ) from None
+        return {"id": result.id}
 
     def tasks() -> dict[str, Any]:
         return {"tasks": service.registered()}
 
-    def log(id: str, cursor: int = 0) -> dict[str, Any]:
-        after, text = service.log(id, cursor)
+    async def log(id: str, cursor: int = 0) -> dict[str, Any]:
+        after, text = await asyncio.to_thread(service.log, id, cursor)
         return {"id": id, "cursor": after, "text": text}
 
     return [

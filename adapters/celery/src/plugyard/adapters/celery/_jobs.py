@@ -10,29 +10,21 @@ import atexit
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from plugyard.sdk.tasks import JobStatus
+from plugyard.host import process_exists
+from plugyard.sdk.tasks import ACTIVE, JobStatus
 
 from ._store import Job, JobStore, LogLine, Update
 
-__all__ = ["Jobs", "StatusWriter", "reap_lost"]
+__all__ = ["Jobs", "StatusWriter", "acks_late", "reap_lost", "started_before"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def reap_lost(store: JobStore, app: Any) -> list[Job]:
@@ -43,28 +35,61 @@ def reap_lost(store: JobStore, app: Any) -> list[Job]:
     (``acks_late``), the broker delivers it again and a live worker runs it; otherwise its
     message is gone, and the job is marked ERROR with a "worker lost" error.
     """
-    import socket
-
     here = socket.gethostname()
     lost = []
     for job in store.running_jobs():
         pid = job.info.get("pid")
-        if job.info.get("worker") != here or not isinstance(pid, int) or not _process_gone(pid):
+        if job.info.get("worker") != here or not isinstance(pid, int) or process_exists(pid):
             continue
-        task = app.tasks.get(job.name)
-        late = getattr(task, "acks_late", None)
-        if late is None:
-            late = bool(app.conf.task_acks_late)
-        if late:
+        if acks_late(app, app.tasks.get(job.name)):
             continue
-        error = (
-            f"WorkerLost: the worker process {pid} on {here} died while the task ran; it is "
-            "not run again (the task does not set acks_late)"
-        )
-        logger.warning("task %s[%s]: %s", job.name, job.id, error)
-        store.apply([Update(job.id, job.name, JobStatus.ERROR, {"error": error, "lost": True})])
+        _mark_lost(store, job)
         lost.append(job)
     return lost
+
+
+def acks_late(app: Any, task: Any) -> bool:
+    """Whether ``task`` acknowledges its message after it ran (the task's own setting, else
+    the app's ``task_acks_late``)."""
+    late = getattr(task, "acks_late", None)
+    if late is None:
+        late = app.conf.task_acks_late
+    return bool(late)
+
+
+def _mark_lost(store: JobStore, job: Job) -> None:
+    error = (
+        f"WorkerLost: the worker process {job.info.get('pid')} on {job.info.get('worker')} "
+        "died while the task ran; it is not run again (the task does not set acks_late)"
+    )
+    logger.warning("task %s[%s]: %s", job.name, job.id, error)
+    store.apply([Update(job.id, job.name, JobStatus.ERROR, {"error": error, "lost": True})])
+
+
+def started_before(store: JobStore, task_id: str) -> bool:
+    """Whether a task delivered again had already started, in a worker that stopped before
+    it acknowledged the message; if so its job is marked lost (unless it is already).
+
+    A task that acknowledges early (no ``acks_late``) promises to run at most once, but the
+    worker acknowledges its message only once the pool reports the task accepted: a worker
+    killed in between leaves a message the broker delivers again. Such a delivery must not
+    run the task a second time.
+    """
+    job = store.get(task_id)
+    if job is None:
+        return False
+    if job.status is JobStatus.ERROR:
+        return bool(job.info.get("lost"))
+    if job.status not in ACTIVE and job.status is not JobStatus.CANCELING:
+        return False
+    pid = job.info.get("pid")
+    if job.info.get("worker") == socket.gethostname() and isinstance(pid, int):
+        if pid == os.getpid():
+            return False
+        if process_exists(pid):
+            return True  # it still runs there: not a second copy, and not lost either
+    _mark_lost(store, job)
+    return True
 
 
 class _Marker:

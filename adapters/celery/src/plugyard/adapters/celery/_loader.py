@@ -16,7 +16,7 @@ from plugyard.sdk.tasks import TaskPlugin
 
 from ._settings import normalize_conf
 
-__all__ = ["TaskPluginHandle", "is_task_plugin", "load_task_plugin"]
+__all__ = ["TaskPluginHandle", "is_task_plugin", "load_task_plugin", "unload_task_plugin"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
 
@@ -99,3 +99,13 @@ def load_task_plugin(app: Any, spec: PluginSpec) -> TaskPluginHandle:
     )
     logger.info("task plugin %r: %d task(s) from %s", spec.name, len(tasks), ", ".join(modules))
     return TaskPluginHandle(plugin, list(modules), tasks)
+
+
+def unload_task_plugin(app: Any, handle: TaskPluginHandle) -> None:
+    """Unregister ``handle``'s tasks and forget its task modules (an unloaded plugin)."""
+    for name in handle.tasks:
+        if name in app.tasks:
+            app.tasks.unregister(name)
+    app.conf.include = [m for m in (app.conf.include or ()) if m not in handle.modules]
+    for module in handle.modules:
+        sys.modules.pop(module, None)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from plugyard.host import Host, Service
@@ -17,7 +19,7 @@ from ._settings import CelerySettings
 from ._store import Job, Update
 from ._worker import EmbeddedWorker
 
-__all__ = ["CeleryService", "Relay", "TaskService"]
+__all__ = ["SEND_RETRY_POLICY", "CeleryService", "Relay", "SendFailed", "TaskService"]
 
 logger = logging.getLogger("plugyard.adapters.celery")
 
@@ -26,6 +28,9 @@ FLUSH_TIMEOUT = 5.0
 
 REAP_INTERVAL = 5.0
 """Seconds between two looks for jobs a dead worker left RUNNING."""
+
+RETRY_INTERVAL = 1.0
+"""Seconds between two tries to reach a job store that does not answer."""
 
 _BACKEND_STATES = {
     "PENDING": None,
@@ -36,6 +41,44 @@ _BACKEND_STATES = {
     "FAILURE": JobStatus.ERROR,
     "REVOKED": JobStatus.CANCELED,
 }
+
+
+SEND_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+"""How often a send tries again to reach a broker (or a Redis result backend) that does not
+answer, and how long it waits between tries (seconds)."""
+
+
+def _bound_result_consumer(backend: Any) -> None:
+    """Give a Redis result backend's subscriber (used by the sending side only: a worker
+    stores results with the backend's own policy) :data:`SEND_RETRY_POLICY`."""
+    consumer = getattr(backend, "result_consumer", None)
+    if consumer is None or getattr(consumer, "_plugyard_bounded", False):
+        return
+    consumer._plugyard_bounded = True
+    if type(consumer).__module__ == "celery.backends.redis" and hasattr(consumer, "_ensure"):
+        consumer._ensure = partial(backend.ensure, **SEND_RETRY_POLICY)
+
+
+class SendFailed(Exception):
+    """A task could not be sent: names the task, the broker and the cause."""
+
+    @classmethod
+    def of(cls, exc: Exception, name: str, service: TaskService) -> SendFailed:
+        """The failure to send task ``name`` through ``service``, caused by ``exc``."""
+        from ._core import redact
+
+        broker = redact(str(service.settings.celery.get("broker_url", "the broker")))
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return cls(
+            f"cannot send {name!r} to {broker}: {type(exc).__name__}"
+            + (f": {cause}" if cause else "")
+            + " (is the broker running?)"
+        )
 
 
 class TaskService:
@@ -58,8 +101,21 @@ class TaskService:
         kwargs: dict[str, Any] | None = None,
         **options: Any,
     ) -> Any:
-        """:meth:`send` with Celery options (``queue``, ``countdown``, ``task_id`` ...)."""
-        return self.app.send_task(name, args=tuple(args), kwargs=kwargs or {}, **options)
+        """:meth:`send` with Celery options (``queue``, ``countdown``, ``task_id`` ...).
+
+        A broker or Redis result backend that does not answer fails the send within a few
+        seconds (``SEND_RETRY_POLICY``), not after Celery's twenty reconnection tries."""
+        _bound_result_consumer(self.app.backend)
+        options.setdefault("retry_policy", SEND_RETRY_POLICY)
+        task_id = options.setdefault("task_id", str(uuid.uuid4()))
+        try:
+            return self.app.send_task(name, args=tuple(args), kwargs=kwargs or {}, **options)
+        except Exception as exc:
+            # The job was reported QUEUED as the message was handed to the broker: it ends
+            # now, so that no job waits for a message that was never sent.
+            error = str(SendFailed.of(exc, name, self))
+            self.jobs.report(task_id, name, JobStatus.ERROR, {"error": error, "not_sent": True})
+            raise
 
     def registered(self) -> list[str]:
         """Every task name the app knows, Celery's built-in ones left out."""
@@ -154,6 +210,13 @@ class TaskService:
         return len(overdue)
 
 
+def redact_text(text: str) -> str:
+    """``text`` with the passwords of the URLs in it masked."""
+    from ._core import redact_text as redact
+
+    return redact(text)
+
+
 class Relay:
     """A thread that publishes the job store's log as ``task.<name>.<status>`` host events
     and resolves overdue cancellations; it sees workers in every process."""
@@ -170,20 +233,42 @@ class Relay:
         self.wait = wait
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing: str | None = None
         self._store = service.jobs._store_factory()
 
     def start(self) -> None:
-        """Begin relaying events logged from now on."""
-        cursor = self._store.last_event()
+        """Begin relaying events logged from now on. A job store that cannot be reached yet
+        (Redis down) is retried in the relay's thread until it answers."""
+        try:
+            cursor: str | None = self._store.last_event()
+        except Exception as exc:
+            logger.warning(
+                "the job store cannot be reached (%s: %s); retrying every %gs",
+                type(exc).__name__,
+                redact_text(str(exc)),
+                RETRY_INTERVAL,
+            )
+            cursor = None
         self._thread = threading.Thread(
             target=self._run, args=(cursor,), name="plugyard-celery-relay", daemon=True
         )
         self._thread.start()
 
-    def _run(self, cursor: str) -> None:
+    @property
+    def connected(self) -> bool:
+        """Whether the job store answered the relay's last request."""
+        return self._failing is None
+
+    def _run(self, start: str | None) -> None:
         next_sweep = next_reap = 0.0
+        cursor = start or ""
+        reached = start is not None
         while not self._stop.is_set():
             try:
+                if not reached:
+                    cursor = self._store.last_event()
+                    reached = True
+                    logger.info("the job store answers again; relaying task events")
                 cursor = self._relay(cursor, self.wait)
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + 0.5
@@ -191,9 +276,15 @@ class Relay:
                 if time.monotonic() >= next_reap:
                     next_reap = time.monotonic() + REAP_INTERVAL
                     reap_lost(self._store, self.service.app)
+                self._failing = None
             except Exception as exc:
-                logger.warning("task event relay: %s; retrying", exc)
-                self._stop.wait(1.0)
+                problem = f"{type(exc).__name__}: {redact_text(str(exc))}"
+                if problem != self._failing:
+                    logger.warning("task event relay: %s; retrying", problem)
+                self._failing = problem
+                self._stop.wait(RETRY_INTERVAL)
+        if not reached:
+            return
         try:  # what was logged before stop() (the last updates written at shutdown)
             while (after := self._relay(cursor, 0.0)) != cursor:
                 cursor = after
@@ -261,11 +352,15 @@ class CeleryService(TaskService, Service):
         )
 
     def stop(self) -> None:
-        """Stop the embedded worker, flush status updates, stop the relay."""
+        """Stop the embedded worker, flush status updates, stop the relay: all within the
+        host's ``shutdown_timeout`` (the budget of the ``plugyard_shutdown`` hook that runs
+        this), the worker getting most of it."""
+        budget = self.host.config.host.shutdown_timeout
+        deadline = time.monotonic() + budget
         if self.worker is not None:
-            self.worker.stop(self.host.config.host.shutdown_timeout)
+            self.worker.stop(budget * 0.6)
             self.worker = None
-        self.jobs.writer.flush(5.0)
+        self.jobs.writer.flush(min(5.0, max(0.1, (deadline - time.monotonic()) / 2)))
         if self.relay is not None:
-            self.relay.stop()
+            self.relay.stop(min(5.0, max(0.1, deadline - time.monotonic() - 0.1)))
             self.relay = None

@@ -154,6 +154,16 @@ def _type_problem(setting: str, value: Any) -> str | None:
 _reset_lock = threading.Lock()
 
 
+def _forget_kombu_pools(connection: Any) -> None:
+    from kombu import pools
+
+    for group in (pools.producers, pools.connections):
+        try:
+            del group[connection]
+        except KeyError:
+            pass
+
+
 def apply_settings(app: Any, settings: CelerySettings) -> None:
     """Configure the shared app, dropping connections made for an earlier configuration."""
     from . import _results, _transport
@@ -167,6 +177,9 @@ def apply_settings(app: Any, settings: CelerySettings) -> None:
                 pool.force_close_all()
             except Exception:  # pragma: no cover - closing is best effort
                 pass
+            # kombu keeps the closed pools by broker URL: a later configuration with the
+            # same broker would get them back, closed
+            _forget_kombu_pools(app.connection_for_write())
         app._pool = None
         amqp = app.__dict__.get("amqp")
         if amqp is not None:

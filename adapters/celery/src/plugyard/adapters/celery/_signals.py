@@ -32,6 +32,31 @@ class _Current:
         if jobs is not None:
             start_capture(jobs, task_id, name)
 
+    def ran_before(self, task_id: str, task: Any) -> bool:
+        """A message delivered again, of a task that acknowledges early, whose run had
+        started in a worker that died before the acknowledgement (see ``started_before``)."""
+        if not getattr(task, "runs_at_most_once", False):
+            return False  # a plain Celery task runs again, as Celery runs it
+        request = task.request
+        if not (getattr(request, "delivery_info", None) or {}).get("redelivered"):
+            return False
+        jobs = getattr(self.app, "plugyard_jobs", None)
+        if jobs is None or not task_id:
+            return False
+        from ._jobs import acks_late, started_before
+
+        if acks_late(self.app, task):
+            return False
+        try:
+            return started_before(jobs.store, task_id)
+        except Exception as exc:
+            import logging
+
+            logging.getLogger("plugyard.adapters.celery").warning(
+                "job store: cannot tell whether task %s ran before: %s", task_id, exc
+            )
+            return False
+
     def flush(self) -> None:
         jobs = getattr(self.app, "plugyard_jobs", None)
         if jobs is not None:
@@ -64,6 +89,9 @@ def connect_signals(app: Any) -> None:
 
     def on_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
         if ours(task):
+            if jobs.ran_before(task_id, task):
+                task.request.plugyard_started_before = True  # the task base skips the run
+                return
             jobs.report(task_id, task.name, JobStatus.RUNNING, worker())
             jobs.start_capture(task_id, task.name)
 

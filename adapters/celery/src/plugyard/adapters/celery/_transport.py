@@ -12,7 +12,8 @@ second), and it loses no message when a worker dies:
   is given back;
 - a message taken by a process of this machine that no longer exists (a worker killed with
   SIGKILL), or taken longer ago than the ``visibility_timeout`` transport option (one hour
-  by default, as on Redis), is given back too, and delivered again.
+  by default, as on Redis), is given back too, and delivered again;
+- a message given back is marked ``redelivered``, as Redis and AMQP mark it.
 
 A consumer that does not acknowledge (``no_ack``, such as Celery's control replies) has its
 messages deleted as they are fetched.
@@ -32,6 +33,7 @@ from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES, virtual
 
+from plugyard.host import process_exists
 from plugyard.host.sqlite import connect, path_from_url
 
 __all__ = ["ALIAS", "Channel", "Transport", "register"]
@@ -44,6 +46,13 @@ VISIBILITY_TIMEOUT = 3600.0
 """Seconds a taken, unacknowledged message waits before it is delivered again."""
 
 _SWEEP_INTERVAL = 1.0
+
+# A message given back carries ``redelivered``, as on Redis and AMQP, so a worker can tell a
+# second delivery (Celery's ``request.delivery_info["redelivered"]``) from a first one.
+_REDELIVERED = (
+    "json_set(payload, '$.properties.delivery_info.redelivered', json('true'), "
+    "'$.headers.redelivered', json('true'))"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -74,16 +83,6 @@ def _migrate(db: sqlite3.Connection) -> None:
                 if "duplicate column" not in str(exc):
                     raise
     db.executescript(_INDEXES)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Channel(virtual.Channel):
@@ -177,13 +176,13 @@ class Channel(virtual.Channel):
         ).fetchall():
             if consumer.startswith(prefix):
                 pid = consumer[len(prefix) :]
-                if pid.isdigit() and not _alive(int(pid)):
+                if pid.isdigit() and not process_exists(int(pid)):
                     dead.append(consumer)
         cutoff = now - self.visibility_timeout
         marks = ",".join("?" * len(dead))
         given = db.execute(
-            "UPDATE messages SET taken_by = NULL, taken_at = NULL WHERE taken_by IS NOT NULL "
-            f"AND (taken_at < ? OR taken_by IN ({marks}))",
+            f"UPDATE messages SET taken_by = NULL, taken_at = NULL, payload = {_REDELIVERED} "
+            f"WHERE taken_by IS NOT NULL AND (taken_at < ? OR taken_by IN ({marks}))",
             (cutoff, *dead),
         ).rowcount
         if given:
@@ -217,7 +216,7 @@ class Channel(virtual.Channel):
         """
         with self._lock:
             self.db.execute(
-                "UPDATE messages SET taken_by = NULL, taken_at = NULL "
+                f"UPDATE messages SET taken_by = NULL, taken_at = NULL, payload = {_REDELIVERED} "
                 "WHERE tag = ? AND taken_by = ?",
                 (message.delivery_tag, self.consumer),
             )
@@ -266,6 +265,38 @@ class Transport(virtual.Transport):
 
     def driver_version(self) -> str:
         return sqlite3.sqlite_version
+
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
+        """Wait for a message as kombu does, looking every ``STOP_CHECK`` seconds whether
+        this process's worker was told to stop: Celery's consumer loop waits up to 2 s per
+        call before it looks, which made every embedded worker's stop take that long."""
+        started = time.monotonic()
+        while True:
+            slice_ = STOP_CHECK
+            if timeout is not None:
+                slice_ = min(slice_, max(0.0, timeout - (time.monotonic() - started)))
+            try:
+                super().drain_events(connection, timeout=slice_)  # type: ignore[no-untyped-call]
+                return
+            except TimeoutError:
+                if _worker_stopping():
+                    raise
+                if timeout is not None and time.monotonic() - started >= timeout:
+                    raise
+
+
+STOP_CHECK = 0.1
+"""Seconds a wait for a message lasts before the transport looks whether to stop."""
+
+
+def _worker_stopping() -> bool:
+    """Whether Celery has told this process's worker to stop or terminate."""
+    from celery.worker import state  # type: ignore[import-untyped]
+
+    return any(
+        flag is not None and flag is not False
+        for flag in (state.should_stop, state.should_terminate)
+    )
 
 
 def register() -> None:

@@ -38,6 +38,8 @@ class LifecycleAdapter:
     def plugyard_configure(self, host: Host) -> None:
         """Read ``[lifecycle]``, add the service, and hand the plugins of the configured
         deployments' blueprints and of ``plugyard.lifecycle`` entry points to the host."""
+        from ._environment import set_template_limit
+        from ._plan import set_max_instances
         from ._plugins import LIFECYCLE_GROUP
         from ._service import LifecycleService
         from ._settings import LifecycleSettings
@@ -51,6 +53,12 @@ class LifecycleAdapter:
                 max_depth=settings.max_blueprint_depth,
             )
         )
+        set_max_instances(settings.max_instances)
+        set_template_limit(settings.max_template_size)
+        if settings.executor == "celery":
+            # Registers the operation task on plugyard's Celery app, for the engine that
+            # sends it and for `plugyard worker`, which loads this host's adapters.
+            from . import _agent  # noqa: F401
         service = LifecycleService(host, settings)
         service.check_blueprints()
         host.services.add(service)

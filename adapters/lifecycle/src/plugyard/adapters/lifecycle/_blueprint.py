@@ -4,6 +4,7 @@ names the file, the YAML path and what was expected."""
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -330,13 +331,27 @@ class _Parser:
             if "install" in decl and not isinstance(decl["install"], bool):
                 self.fail(f"{path}.install", f"expected true or false, got {decl['install']!r}")
             source = decl.get("source")
+            install = bool(decl.get("install", False))
             source_path = None
+            requirement = None
             if source is not None:
                 candidate = (self.source_root / str(source)).resolve()
-                if candidate.is_dir():
+                if install:
+                    requirement = str(candidate) if candidate.exists() else str(source)
+                elif candidate.is_dir():
                     source_path = candidate
                 elif not cloudify_style:
                     self.fail(f"{path}.source", f"folder {str(source)!r} not found")
+            arguments = decl.get("install_arguments") or ()
+            if isinstance(arguments, str):
+                arguments = shlex.split(arguments)
+            if not isinstance(arguments, list | tuple) or not all(
+                isinstance(a, str) for a in arguments
+            ):
+                self.fail(
+                    f"{path}.install_arguments",
+                    f"expected a string or a list of strings, got {arguments!r}",
+                )
             package_name = decl.get("package_name")
             package_version = decl.get("package_version")
             if package_name and package_version is None:
@@ -350,6 +365,9 @@ class _Parser:
                 str(package_name) if package_name else None,
                 str(package_version) if package_version is not None else None,
                 source_path,
+                install=install,
+                requirement=requirement,
+                install_arguments=tuple(arguments),
             )
         return plugins
 
@@ -434,7 +452,8 @@ class _Parser:
         self._resolving.append(name)
         tpl = self.template(name)
         chain = self.type_chain(str(tpl["type"]), f"{path}.type")
-        schema: dict[str, dict[str, Any]] = {}
+        # Every node may name the agent queue its operations go to (celery executor).
+        schema: dict[str, dict[str, Any]] = {"agent_queue": {"type": "string", "required": False}}
         for type_name in reversed(chain[:-1]):
             decls = self.mapping(
                 self.node_types[type_name].get("properties"), f"node_types.{type_name}.properties"
@@ -508,6 +527,14 @@ class _Parser:
         deploy = self.evaluate(deploy, deploy_path, name)
         if isinstance(deploy, bool) or not isinstance(deploy, int) or deploy < 0:
             self.fail(deploy_path, f"expected a whole number >= 0, got {deploy!r}")
+        from ._plan import max_instances
+
+        if deploy > max_instances():
+            self.fail(
+                deploy_path,
+                f"{deploy} instances is over the limit of {max_instances()} "
+                "([lifecycle] max_instances)",
+            )
         return NodeSpec(
             id=name,
             type=chain[0],

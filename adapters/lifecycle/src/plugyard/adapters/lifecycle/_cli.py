@@ -398,7 +398,9 @@ def execute(
     retries = _retry_args(task_retries, task_retry_interval, pool_size)
 
     async def work(service: LifecycleService, env: Environment) -> ExecutionResult:
-        workflows = {"install", "uninstall", "execute_operation", *env.blueprint.workflows}
+        from ._environment import WORKFLOWS
+
+        workflows = {*WORKFLOWS, *env.blueprint.workflows}
         parameters: dict[str, Any]
         if name in workflows:
             workflow, parameters = name, dict(given)
@@ -438,9 +440,15 @@ def instances(deployment: str, storage: str | None, config_path: str | None, as_
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in found], indent=2, default=str))
     else:
-        for i in found:
-            props = json.dumps(i.runtime_properties, default=str)
-            click.echo(f"{i.id:<24} {i.node_id:<16} {i.state:<12} {props}")
+        from plugyard.host.cli import print_table
+
+        print_table(
+            ("INSTANCE", "NODE", "STATE", "RUNTIME PROPERTIES"),
+            (
+                (i.id, i.node_id, i.state, json.dumps(i.runtime_properties, default=str))
+                for i in found
+            ),
+        )
     env.close()
 
 

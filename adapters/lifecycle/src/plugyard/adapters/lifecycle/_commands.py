@@ -105,6 +105,7 @@ def commands(service: LifecycleService) -> list[Command]:
                 "inputs": Param(dict, default=None, help="blueprint inputs"),
             },
             aliases=("lifecycle_install",),
+            loads_code=True,
         ),
         Command(
             "lifecycle.uninstall",

@@ -22,15 +22,17 @@ from plugyard.sdk.lifecycle import (
     OperationContext,
     OperationInfo,
     PluginInfo,
-    RecoverableError,
     RelationshipSubject,
     exception_to_error_cause,
 )
 
+from ._executors import OperationExecutor, ProcessExecutor, executor_for
 from ._functions import FunctionError, evaluate
 from ._model import INSTALL_STEPS, UNINSTALL_STEPS, NodeSpec, OperationSpec
 from ._plan import NodeInstance
-from ._runner import OperationCall, _takes_ctx, has_wrappers, is_async, is_resumable
+from ._remote import OperationInterrupted
+from ._runner import OperationCall, _takes_ctx, is_resumable
+from ._scaling import plan_scale, scale_target, subgraph, touching
 from .compat import workflow_scope
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ class Settings:
     task_retries: int
     task_retry_interval: float
     thread_pool_size: int
+    executor: str = "local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,22 @@ class OperationFailed(Exception):
         self.error = error
         self.causes = causes
 
+    @classmethod
+    def plain(cls, message: str) -> OperationFailed:
+        """A workflow failure that no operation raised."""
+        error = NonRecoverableError(message)
+        failure = cls.__new__(cls)
+        Exception.__init__(failure, message)
+        failure.task = None  # type: ignore[assignment]
+        failure.error = error
+        failure.causes = _causes_of(error)
+        return failure
+
 
 def _causes_of(error: BaseException) -> list[ErrorCause]:
+    remote = getattr(error, "_plugyard_causes", None)
+    if remote is not None:
+        return list(remote)
     own = exception_to_error_cause(error, error.__traceback__)
     return [own, *list(getattr(error, "causes", None) or [])]
 
@@ -126,6 +143,8 @@ class WorkflowRun:
         self._pool: Any = None
         self._submit_lock = threading.Lock()
         self._submitted = 0
+        self.executor: OperationExecutor = executor_for(settings.executor)
+        self._where: dict[str, dict[str, Any]] = {}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -133,7 +152,61 @@ class WorkflowRun:
         """Run every instance's steps; raises OperationFailed on the first failure."""
         self._loop = asyncio.get_running_loop()
         self._pool = pool
-        plans = self._plan()
+        if self.kind == "heal":
+            await self._heal()
+        elif self.kind == "scale":
+            await self._scale()
+        else:
+            await self._run_plans(self._plan())
+
+    async def _heal(self) -> None:
+        """Uninstall an instance with everything contained in it, then install them again;
+        instances related to them unlink and establish those relationships again."""
+        chosen = subgraph(self.instances, str(self.parameters["node_instance_id"]))
+        links = touching(self.instances, chosen)
+        await self._run_plans(self._plan_lifecycle(False, chosen, links))
+        await self._run_plans(self._plan_lifecycle(True, chosen, links))
+
+    async def _scale(self) -> None:
+        """Add instances (and install them) or remove them (after uninstalling them)."""
+        if self.resumed:
+            raise OperationFailed.plain(
+                "a scale execution cannot be resumed, since it changed the deployment's "
+                "instances as it began; check them with `plugyard lifecycle instances` and "
+                "run scale again"
+            )
+        params = self.parameters
+        node = scale_target(
+            self.env.blueprint,
+            str(params["scalable_entity_name"]),
+            bool(params.get("scale_compute", False)),
+        )
+        plan = plan_scale(
+            self.env.blueprint, self.instances, node, int(params.get("delta", 1)), self.env.name
+        )
+        db = self.env.storage.change_node_instances
+        loop = asyncio.get_running_loop()
+        if plan.added:
+            await loop.run_in_executor(
+                self.env.db_executor, lambda: db(plan.added, plan.relationships)
+            )
+            self.instances.update({i.id: i for i in plan.added})
+            for source, rels in plan.relationships.items():
+                self.instances[source].relationships = rels
+            await self._run_plans(self._plan_lifecycle(True, plan.changed, plan.links))
+        elif plan.removed:
+            await self._run_plans(self._plan_lifecycle(False, plan.changed, plan.links))
+            await self.journal.commit()
+            await loop.run_in_executor(
+                self.env.db_executor,
+                lambda: db((), plan.relationships, sorted(plan.removed)),
+            )
+            for gone in plan.removed:
+                self.instances.pop(gone, None)
+
+    async def _run_plans(
+        self, plans: dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]
+    ) -> None:
         total = sum(
             1
             for _deps, steps in plans.values()
@@ -226,22 +299,40 @@ class WorkflowRun:
     def _plan(self) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
         if self.kind == "execute_operation":
             return self._plan_execute_operation()
-        install = self.kind == "install"
+        return self._plan_lifecycle(self.kind == "install")
+
+    def _plan_lifecycle(
+        self,
+        install: bool,
+        chosen: set[str] | None = None,
+        links: dict[str, set[str]] | None = None,
+    ) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
+        """Install or uninstall steps of every instance, or of ``chosen`` ones; ``links``
+        adds instances outside ``chosen`` that run only the relationship operations towards
+        the given targets."""
+        links = links or {}
+        ids = [iid for iid in self.instances if chosen is None or iid in chosen or iid in links]
         steps_of = INSTALL_STEPS if install else UNINSTALL_STEPS
-        deps: dict[str, list[str]] = {iid: [] for iid in self.instances}
-        for instance in self.instances.values():
-            for rel in instance.relationships:
+        deps: dict[str, list[str]] = {iid: [] for iid in ids}
+        for iid in ids:
+            for rel in self.instances[iid].relationships:
                 target = rel["target_instance_id"]
                 if target not in deps:
                     continue
                 if install:
-                    deps[instance.id].append(target)
+                    deps[iid].append(target)
                 else:
-                    deps[target].append(instance.id)
+                    deps[target].append(iid)
         plans = {}
-        for iid, instance in self.instances.items():
+        for iid in ids:
+            instance = self.instances[iid]
             node = self.env.blueprint.nodes[instance.node_id]
-            steps = [(self._step_tasks(instance, node, step), state) for step, state in steps_of]
+            only = links.get(iid) if chosen is not None and iid not in chosen else None
+            steps = [
+                (self._step_tasks(instance, node, step, only), None if only else state)
+                for step, state in steps_of
+                if only is None or step.startswith("rel:")
+            ]
             plans[iid] = (deps[iid], steps)
         return plans
 
@@ -270,7 +361,9 @@ class WorkflowRun:
             plans[iid] = ([], [([task], None)])
         return plans
 
-    def _step_tasks(self, instance: NodeInstance, node: NodeSpec, step: str) -> list[Task]:
+    def _step_tasks(
+        self, instance: NodeInstance, node: NodeSpec, step: str, only: set[str] | None = None
+    ) -> list[Task]:
         if not step.startswith("rel:"):
             spec = node.operations.get(f"lifecycle.{step}")
             if spec is None:
@@ -281,7 +374,7 @@ class WorkflowRun:
         for index, rel in enumerate(instance.relationships):
             rspec = node.relationships[_rel_index(node, rel)]
             target = self.instances.get(rel["target_instance_id"])
-            if target is None:
+            if target is None or (only is not None and target.id not in only):
                 continue
             key = f"{instance.id}:rel{index}:{target.id}:{op}"
             for side, ops in (
@@ -306,11 +399,29 @@ class WorkflowRun:
             if len(tasks) == 1:
                 await self._run_task(tasks[0])
             elif tasks:
-                await _gather_or_cancel([self._run_task(t) for t in tasks])
+                left = [len(tasks)]
+                await _gather_or_cancel(
+                    [self._run_then_set(t, left, instance_id, state) for t in tasks]
+                )
+                continue
             if state is not None:
-                self.journal.state(instance_id, state)
-                self.instances[instance_id].state = state
+                self._set_state(instance_id, state)
         done[instance_id].set()
+
+    async def _run_then_set(
+        self, task: Task, left: list[int], instance_id: str, state: str | None
+    ) -> None:
+        await self._run_task(task)
+        left[0] -= 1
+        if left[0] == 0 and state is not None:
+            self._set_state(instance_id, state)
+
+    def _set_state(self, instance_id: str, state: str) -> None:
+        # Called with no await since the step's last operation recorded its success, so the
+        # new state is stored in the same transaction as that success: a kill can never leave
+        # an instance's state behind its operation records.
+        self.journal.state(instance_id, state)
+        self.instances[instance_id].state = state
 
     async def _run_task(self, task: Task) -> None:
         if task.key in self.skip:
@@ -342,6 +453,18 @@ class WorkflowRun:
             started = time.perf_counter()
             try:
                 await self._invoke(task, retry_number, max_retries)
+            except OperationInterrupted as interrupted:
+                error = NonRecoverableError(
+                    f"{task.instance.id}: operation {task.short_name} ({spec.implementation}) "
+                    f"was interrupted: {interrupted}. It is not marked resumable, so it was not "
+                    "run again. Check what it left behind, then resume the execution with "
+                    "--reset-operations to run it again."
+                )
+                causes = _causes_of(error)
+                self._record(task, "interrupted", retry_number, error, causes, started)
+                self.counts["failed"] += 1
+                await self.journal.commit()
+                raise OperationFailed(task, error, causes) from interrupted
             except Exception as error:
                 exhausted = max_retries != -1 and retry_number >= max_retries
                 if isinstance(error, NonRecoverableError) or exhausted:
@@ -372,30 +495,23 @@ class WorkflowRun:
 
     async def _invoke(self, task: Task, retry_number: int, max_retries: int) -> None:
         call = self._call(task, retry_number, max_retries)
-        spec = task.spec
-        loop = self._loop
-        assert loop is not None
-        if is_async(spec.function) and not has_wrappers(self.env.pm):
-            coro: Awaitable[Any] = self._run_async(call)
-        else:
-            hook = (
-                self.env.pm.hook.plugyard_lifecycle_operation if has_wrappers(self.env.pm) else None
-            )
-            target: Callable[[], Any] = (lambda: hook(call=call)) if hook is not None else call.run
-            coro = loop.run_in_executor(self._pool, target)
-        if spec.timeout:
-            try:
-                await asyncio.wait_for(coro, spec.timeout)
-            except TimeoutError:
-                message = f"operation {task.short_name} timed out after {spec.timeout:g}s"
-                if spec.timeout_recoverable:
-                    raise RecoverableError(message) from None
-                raise NonRecoverableError(message) from None
-        else:
-            await coro
+        executor = self.executor
+        decl = self.env.blueprint.plugins.get(task.spec.plugin)
+        if decl is not None and decl.isolated:
+            loop = asyncio.get_running_loop()
+            python = await loop.run_in_executor(None, self.env.plugin_python, decl)
+            executor = ProcessExecutor(python)
+        await executor.invoke(self, task, call)
         retry = call.ctx.operation.requested_retry
         if retry is not None:
             raise retry
+
+    def note_outcome(self, task: Task, outcome: dict[str, Any]) -> None:
+        """Remember where an attempt ran (pid, host, worker) for its next event."""
+        keys = ("pid", "hostname", "worker", "killed")
+        where: dict[str, Any] = {k: outcome[k] for k in keys if k in outcome}
+        if where:
+            self._where[task.key] = where
 
     async def _run_async(self, call: OperationCall) -> None:
         try:
@@ -538,6 +654,9 @@ class WorkflowRun:
             data["error"] = failure
         if retry_after is not None:
             data["retry_after"] = retry_after
+        where = self._where.pop(task.key, None) if state != "started" else None
+        if where is not None:
+            data["ran_on"] = where
         self.journal.operation(task.key, **row)
         self.env.emit(
             f"operation.{self.env.name}.{task.instance.id}.{task.short_name}.{state}",

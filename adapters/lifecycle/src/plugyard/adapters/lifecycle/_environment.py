@@ -11,11 +11,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pluggy
 
+from plugyard.host import owner_mark, owner_state
 from plugyard.sdk import PROJECT_NAME
 from plugyard.sdk.lifecycle import NonRecoverableError, WorkflowFailed, resolve_resource
 
@@ -23,13 +25,15 @@ from ._blueprint import load_blueprint
 from ._builtin_workflows import FUNCTIONS as BUILTIN_FUNCTIONS
 from ._engine import OperationFailed, Settings, WorkflowRun
 from ._errors import StorageError
+from ._executors import EXECUTORS
 from ._functions import FunctionError, evaluate, uses_function
 from ._journal import Journal
-from ._model import Blueprint
+from ._model import Blueprint, PluginDecl
 from ._plan import NodeInstance, plan_instances
 from ._runner import ensure_runner
 from ._secrets import SecretNotFound, SecretStore
 from ._storage import Execution, Storage
+from ._venvs import ensure_venv
 from ._workflows_dsl import check_workflow_parameters
 
 __all__ = [
@@ -40,9 +44,13 @@ __all__ = [
     "ExecutionResult",
     "init_env",
     "load_env",
+    "set_template_limit",
 ]
 
 logger = logging.getLogger("plugyard.lifecycle")
+_SETTINGS_FIELDS = frozenset(Settings.__dataclass_fields__)
+_RUNNING: set[str] = set()
+"""Ids of the executions running in this process."""
 
 DEFAULT_TASK_RETRIES = 3
 """Retries of a failing operation when neither the call nor the blueprint says (-1: no limit)."""
@@ -54,6 +62,13 @@ DEFAULT_THREAD_POOL_SIZE = 8
 WORKFLOWS = {
     "install": {},
     "uninstall": {},
+    "scale": {
+        "scalable_entity_name": True,
+        "delta": False,
+        "scale_compute": False,
+        "ignore_failure": False,
+    },
+    "heal": {"node_instance_id": True, "diagnose_value": False, "ignore_failure": False},
     "execute_operation": {
         "operation": True,
         "node_ids": False,
@@ -89,8 +104,15 @@ class ExecutionResult(dict[str, Any]):
         return str(self["id"])
 
 
+def set_template_limit(size: int) -> None:
+    """Characters a rendered resource template may hold (a host sets it from ``[lifecycle]``)."""
+    _Backend.max_template_size = size
+
+
 class _Backend:
     """The context backend of one deployment: storage, blueprint folder, work folders."""
+
+    max_template_size = 16 * 1024 * 1024
 
     def __init__(
         self,
@@ -239,9 +261,19 @@ class Environment:
             if uses_function(node.properties, "get_secret")
         }
         self._owns_storage = owns_storage
+        self._pythons: dict[str, Path] = {}
 
     def __repr__(self) -> str:
         return f"<Environment {self.name!r} of {self.blueprint.path}>"
+
+    def plugin_python(self, decl: PluginDecl) -> Path:
+        """The Python of a plugin installed in an environment of its own (``install: true``
+        with a ``source``), made under the deployment's work folder on first use."""
+        python = self._pythons.get(decl.name)
+        if python is None:
+            python = ensure_venv(decl, self.workdirs / self.name / "venvs")
+            self._pythons[decl.name] = python
+        return python
 
     @property
     def plan(self) -> Blueprint:
@@ -317,8 +349,13 @@ class Environment:
         task_retries: int = DEFAULT_TASK_RETRIES,
         task_retry_interval: float = DEFAULT_TASK_RETRY_INTERVAL,
         task_thread_pool_size: int = DEFAULT_THREAD_POOL_SIZE,
+        executor: str = "local",
     ) -> ExecutionResult:
-        """Run a workflow to its end; raises WorkflowFailed with the failing error's causes."""
+        """Run a workflow to its end; raises WorkflowFailed with the failing error's causes.
+
+        ``executor`` says where operations run: ``"local"`` (threads of this process),
+        ``"process"`` (a child process each, killed at its timeout) or ``"celery"`` (tasks
+        on agent queues; see the user guide)."""
         return asyncio.run(
             self.aexecute(
                 workflow,
@@ -327,6 +364,7 @@ class Environment:
                 task_retries,
                 task_retry_interval,
                 task_thread_pool_size,
+                executor,
             )
         )
 
@@ -338,15 +376,22 @@ class Environment:
         task_retries: int = DEFAULT_TASK_RETRIES,
         task_retry_interval: float = DEFAULT_TASK_RETRY_INTERVAL,
         task_thread_pool_size: int = DEFAULT_THREAD_POOL_SIZE,
+        executor: str = "local",
     ) -> ExecutionResult:
         """:meth:`execute` on the running loop."""
         params = self._check_parameters(workflow, parameters or {}, allow_custom_parameters)
         if task_retries < -1:
             raise ValueError(f"task_retries must be -1 (no limit) or more, got {task_retries}")
+        if executor not in EXECUTORS:
+            raise ValueError(
+                f"unknown lifecycle executor {executor!r} (known: {', '.join(EXECUTORS)})"
+            )
         settings = {
             "task_retries": task_retries,
             "task_retry_interval": float(task_retry_interval),
             "thread_pool_size": max(1, int(task_thread_pool_size)),
+            "executor": executor,
+            "owner": owner_mark(),
         }
         execution = Execution(
             uuid.uuid4().hex,
@@ -359,6 +404,7 @@ class Environment:
             time.time(),
             None,
         )
+        _RUNNING.add(execution.id)
         await self._db(self.storage.create_execution, execution)
         return await self._run(execution, set())
 
@@ -383,10 +429,37 @@ class Environment:
         skip = await self._db(self.storage.succeeded_keys, execution_id)
         rows = await self._db(self.storage.get_operations, execution_id)
         in_flight = (
-            set() if reset_operations else {r["key"] for r in rows if r["state"] == "started"}
+            set()
+            if reset_operations
+            else {r["key"] for r in rows if r["state"] in ("started", "interrupted")}
         )
-        await self._db(self.storage.update_execution, execution_id, "started")
+        _RUNNING.add(execution_id)
+        await self._db(
+            partial(self.storage.update_execution, execution_id, "started", owner=owner_mark())
+        )
         return await self._run(execution, skip, in_flight, resumed=True)
+
+    def fail_orphaned_executions(self) -> list[str]:
+        """Mark failed every ``started`` execution whose process died (a host killed while
+        running it): nothing will ever end it otherwise. Answers their ids; each can still
+        be resumed."""
+        failed = []
+        for execution in self.storage.list_executions(self.name):
+            if execution.status != "started" or execution.id in _RUNNING:
+                continue
+            owner = execution.settings.get("owner")
+            state = owner_state(owner) if owner else "gone"
+            if state not in ("gone", "this process"):
+                continue
+            message = (
+                f"the host running execution {execution.id} ({owner or 'an older version'}) "
+                "died before it ended; resume it with `plugyard lifecycle resume`"
+            )
+            error = {"type": "HostDied", "message": message, "causes": []}
+            if self.storage.fail_if_started(execution.id, error):
+                logger.warning("deployment %s: %s", self.name, message)
+                failed.append(execution.id)
+        return failed
 
     async def _db(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.db_executor, func, *args)
@@ -407,7 +480,29 @@ class Environment:
             params = check_workflow_parameters(spec, given, allow_custom)
         else:
             params = _check_builtin_parameters(workflow, given, allow_custom)
-        if self._workflow_kind(workflow) == "execute_operation":
+        kind = self._workflow_kind(workflow)
+        if kind == "scale":
+            delta = params.get("delta", 1)
+            if isinstance(delta, bool) or not isinstance(delta, int):
+                raise ValueError(f"workflow {workflow!r}: delta must be an integer, got {delta!r}")
+            from ._scaling import scale_target
+
+            scale_target(
+                self.blueprint,
+                str(params["scalable_entity_name"]),
+                bool(params.get("scale_compute")),
+            )
+        elif kind == "heal":
+            instance_id = str(params["node_instance_id"])
+            known = [i.id for i in self.storage.get_node_instances(self.name)]
+            if instance_id not in known:
+                from ._imports import did_you_mean
+
+                raise ValueError(
+                    f"workflow {workflow!r}: no node instance {instance_id!r} in deployment "
+                    f"{self.name!r}" + did_you_mean(instance_id, known)
+                )
+        if kind == "execute_operation":
             name = str(params["operation"])
             if not any(n.find_operation(name) for n in self.blueprint.nodes.values()):
                 raise ValueError(f"execute_operation: no node maps operation {name!r}")
@@ -426,7 +521,9 @@ class Environment:
         *,
         resumed: bool = False,
     ) -> ExecutionResult:
-        settings = Settings(**execution.settings)
+        settings = Settings(
+            **{k: v for k, v in execution.settings.items() if k in _SETTINGS_FIELDS}
+        )
         journal = Journal(self.storage, execution.id, self.name, self.db_executor)
         if resumed or skip:
             journal.known(await self._db(self.storage.operation_keys, execution.id))
@@ -477,6 +574,7 @@ class Environment:
             pool.shutdown(wait=False, cancel_futures=True)
             await asyncio.sleep(0)
             router.targets.pop(execution.id, None)
+            _RUNNING.discard(execution.id)
         result = self._result(execution, run, "succeeded", started)
         self.emit(f"{topic}.succeeded", dict(result), journal)
         await journal.commit()
@@ -620,7 +718,7 @@ def load_env(
         raise StorageError(f"no deployment {name!r} in {store.safe_url} (deployments: {known})")
     root = Path(record["source_root"]) if record["source_root"] else None
     blueprint = load_blueprint(record["blueprint_path"], record["inputs"], plugin_source_root=root)
-    return Environment(
+    env = Environment(
         blueprint,
         store,
         name,
@@ -628,3 +726,5 @@ def load_env(
         workdirs=Path(workdirs) if workdirs else None,
         owns_storage=owned,
     )
+    env.fail_orphaned_executions()
+    return env

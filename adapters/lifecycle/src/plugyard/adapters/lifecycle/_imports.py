@@ -14,13 +14,28 @@ from plugyard.sdk import did_you_mean
 
 from ._model import PluginDecl
 
-__all__ = ["MappingError", "did_you_mean", "resolve_operation"]
+__all__ = ["IsolatedFunction", "MappingError", "did_you_mean", "resolve_operation"]
 
 _path_lock = threading.Lock()
 
 
 class MappingError(LookupError):
     """An operation mapping does not name an importable function (message says why)."""
+
+
+class IsolatedFunction:
+    """An operation of a plugin installed in a virtual environment of its own: named by
+    module and function, imported only in that environment's process."""
+
+    def __init__(self, module: str, qualname: str) -> None:
+        self.__module__ = module
+        self.__qualname__ = qualname
+
+    def __repr__(self) -> str:
+        return f"<operation {self.__module__}.{self.__qualname__} (own environment)>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self!r} runs only in its plugin's virtual environment")
 
 
 def _add_source(source: Path | None) -> None:
@@ -62,10 +77,13 @@ def resolve_operation(
             f"operation {mapping!r}: plugin {plugin_name!r} is not declared under 'plugins' "
             f"(declared: {declared})" + did_you_mean(plugin_name, plugins)
         )
-    _add_source(decl.source)
     if not decl.package and not rest:
         raise MappingError(f"operation {mapping!r} is not of the form plugin_name.module.function")
     module_name = ".".join([decl.package, *rest]) if decl.package else ".".join(rest)
+    if decl.isolated:
+        # Importable only in the plugin's own virtual environment.
+        return plugin_name, IsolatedFunction(module_name, func_name)
+    _add_source(decl.source)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -73,6 +73,16 @@ class PluginDecl:
     package_name: str | None = None
     package_version: str | None = None
     source: Path | None = None
+    install: bool = False
+    """Install ``requirement`` into a virtual environment of the plugin's own."""
+    requirement: str | None = None
+    """What ``uv pip install`` installs: a folder or wheel (absolute) or a requirement."""
+    install_arguments: tuple[str, ...] = ()
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the plugin runs in a virtual environment of its own."""
+        return self.install and self.requirement is not None
 
 
 @dataclass(frozen=True, slots=True)

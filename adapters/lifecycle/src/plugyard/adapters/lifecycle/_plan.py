@@ -8,7 +8,21 @@ from typing import Any
 
 from ._model import Blueprint, NodeSpec
 
-__all__ = ["NodeInstance", "plan_instances"]
+__all__ = ["DEFAULT_MAX_INSTANCES", "NodeInstance", "plan_instances", "set_max_instances"]
+
+DEFAULT_MAX_INSTANCES = 10_000
+"""Node instances one deployment may have, all nodes together."""
+_max_instances = [DEFAULT_MAX_INSTANCES]
+
+
+def set_max_instances(count: int) -> None:
+    """The limit on a deployment's node instances (a host sets it from ``[lifecycle]``)."""
+    _max_instances[0] = count
+
+
+def max_instances() -> int:
+    """The limit on a deployment's node instances now in force."""
+    return _max_instances[0]
 
 
 @dataclass(slots=True)
@@ -74,8 +88,20 @@ def plan_instances(blueprint: Blueprint, deployment_id: str) -> list[NodeInstanc
                 taken.add(candidate)
                 return candidate
 
+    limit = max_instances()
+    total = 0
     for node in _order(blueprint.nodes):
         hosts: list[NodeInstance | None] = list(by_node[node.host]) if node.host else [None]
+        total += len(hosts) * node.deploy
+        if total > limit:
+            from ._errors import BlueprintError
+
+            raise BlueprintError(
+                str(blueprint.path),
+                f"node_templates.{node.id}.instances",
+                f"the deployment would have {total} node instances or more, over the limit "
+                f"of {limit} ([lifecycle] max_instances)",
+            )
         created: list[NodeInstance] = []
         for host in hosts:
             for _ in range(node.deploy):

@@ -67,6 +67,9 @@ class OperationCall:
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     resumed: bool = False
     """Whether the call belongs to a resumed execution."""
+    abandoned: bool = False
+    """Set when the workflow stopped waiting (a timeout): runtime properties are then not
+    saved when the function returns."""
 
     def run(self) -> Any:
         """Call the function with ``ctx`` current; save runtime properties after it."""
@@ -82,7 +85,8 @@ class OperationCall:
                     result = asyncio.run_coroutine_threadsafe(_await(result), self.loop).result()
                 return result
             finally:
-                self.ctx.save()
+                if not self.abandoned:
+                    self.ctx.save()
 
     async def arun(self) -> Any:
         """Run an ``async def`` operation on the current loop."""

@@ -228,6 +228,7 @@ class LifecycleService(Service):
             "task_retries": settings.task_retries,
             "task_retry_interval": settings.task_retry_interval,
             "task_thread_pool_size": settings.thread_pool_size,
+            "executor": settings.executor,
             **(retries or {}),
         }
         return await env.aexecute(workflow, parameters or None, **options)

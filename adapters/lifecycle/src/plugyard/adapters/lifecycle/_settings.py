@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,7 +42,13 @@ class LifecycleSettings(BaseModel):
     task_retry_interval: float = Field(5.0, ge=0)
     """Seconds between retries, unless the error or the blueprint says otherwise."""
     thread_pool_size: int = Field(8, gt=0)
-    """Worker threads that run plain (non-``async``) operations."""
+    """Worker threads that run plain (non-``async``) operations (with the ``process``
+    executor: child processes running at once; with ``celery``: tasks being sent at once)."""
+    executor: Literal["local", "process", "celery"] = "local"
+    """Where operations run: ``local`` (a thread of the host; a timeout marks the operation
+    timed out but cannot stop it), ``process`` (a child process per operation, killed at its
+    timeout) or ``celery`` (a Celery task on the agent queue of the instance's host, served
+    by ``plugyard worker -Q NAME``)."""
     max_blueprint_size: int = Field(4 * 1024 * 1024, ge=1024, le=1 << 30)
     """Bytes of one blueprint (or imported) YAML file; a bigger one is refused."""
     max_blueprint_values: int = Field(1_000_000, ge=100, le=100_000_000)
@@ -50,6 +56,12 @@ class LifecycleSettings(BaseModel):
     (an "alias bomb" of a few hundred bytes would otherwise take gigabytes)."""
     max_blueprint_depth: int = Field(100, ge=8, le=10_000)
     """Sequences and mappings nested in one another in a blueprint file."""
+    max_instances: int = Field(10_000, ge=1, le=10_000_000)
+    """Node instances one deployment may have (a node's ``instances.deploy`` times those
+    of the nodes it is contained in, summed over every node); a bigger plan is refused."""
+    max_template_size: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
+    """Characters a resource rendered by ``get_resource_and_render`` may hold, and any
+    value built while rendering it (``'A' * 4000000000`` is refused before it is built)."""
     deployments: dict[str, DeploymentSettings] = {}
     """Deployments the host opens at start, one ``[lifecycle.deployments.NAME]`` table
     each; each becomes the plugin ``lifecycle.NAME``."""

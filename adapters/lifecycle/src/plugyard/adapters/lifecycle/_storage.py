@@ -249,6 +249,26 @@ class Storage:
         with self._tx() as conn:
             return [_instance_of(row._mapping) for row in conn.execute(query)]
 
+    def change_node_instances(
+        self,
+        add: Sequence[NodeInstance] = (),
+        relationships: Mapping[str, list[dict[str, Any]]] | None = None,
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Add instances, replace some instances' relationships and remove instances, in one
+        transaction (what ``scale`` changes)."""
+        with self._tx() as conn:
+            if add:
+                conn.execute(node_instances.insert(), [_instance_row(i) for i in add])
+            for instance_id, rels in (relationships or {}).items():
+                conn.execute(
+                    node_instances.update()
+                    .where(node_instances.c.id == instance_id)
+                    .values(relationships=list(rels))
+                )
+            if remove:
+                conn.execute(node_instances.delete().where(node_instances.c.id.in_(list(remove))))
+
     def get_node_instance(self, instance_id: str) -> NodeInstance:
         """One node instance; KeyError if unknown."""
         with self._tx() as conn:
@@ -290,16 +310,36 @@ class Storage:
             conn.execute(executions.insert().values(**_execution_row(execution)))
 
     def update_execution(
-        self, execution_id: str, status: str, error: dict[str, Any] | None = None
+        self,
+        execution_id: str,
+        status: str,
+        error: dict[str, Any] | None = None,
+        *,
+        owner: str | None = None,
     ) -> None:
-        """Set an execution's status (and error, for a failure)."""
+        """Set an execution's status (and error, for a failure; and the owner mark of the
+        process that runs it now, for a resumed one)."""
         ended = time.time() if status in ("succeeded", "failed", "cancelled") else None
+        values: dict[str, Any] = {"status": status, "error": error, "ended_at": ended}
         with self._tx() as conn:
+            if owner is not None:
+                settings = conn.execute(
+                    sa.select(executions.c.settings).where(executions.c.id == execution_id)
+                ).scalar_one()
+                values["settings"] = {**settings, "owner": owner}
             conn.execute(
-                executions.update()
-                .where(executions.c.id == execution_id)
-                .values(status=status, error=error, ended_at=ended)
+                executions.update().where(executions.c.id == execution_id).values(**values)
             )
+
+    def fail_if_started(self, execution_id: str, error: dict[str, Any]) -> bool:
+        """Mark an execution failed if it is still ``started``; whether it was."""
+        with self._tx() as conn:
+            done = conn.execute(
+                executions.update()
+                .where(executions.c.id == execution_id, executions.c.status == "started")
+                .values(status="failed", error=error, ended_at=time.time())
+            )
+            return bool(done.rowcount)
 
     def get_execution(self, execution_id: str) -> Execution:
         """One execution; KeyError if unknown."""

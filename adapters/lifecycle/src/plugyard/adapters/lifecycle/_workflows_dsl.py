@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._datatypes import PROPERTY_KEYS
-from ._imports import MappingError, did_you_mean, resolve_operation
+from ._imports import IsolatedFunction, MappingError, did_you_mean, resolve_operation
 from ._model import WorkflowSpec
 
 if TYPE_CHECKING:
@@ -31,7 +31,16 @@ BUILTIN_MAPPINGS = {
     f"{_CLOUDIFY_WORKFLOWS}reinstall": "reinstall",
 }
 """Workflow mappings that name one of plugyard's built-in workflows."""
-SUPPORTED_BUILTINS = ("install", "uninstall", "execute_operation", "start", "stop", "restart")
+SUPPORTED_BUILTINS = (
+    "install",
+    "uninstall",
+    "execute_operation",
+    "start",
+    "stop",
+    "restart",
+    "scale",
+    "heal",
+)
 """The built-in workflows plugyard runs today."""
 _CONVERTERS: dict[str, Any] = {
     "integer": int,
@@ -71,6 +80,12 @@ def parse_workflows(decls: dict[str, Any], parser: _Parser) -> dict[str, Workflo
                 plugin, function = resolve_operation(mapping, parser.plugins)
             except MappingError as exc:
                 parser.fail(f"{path}.mapping", str(exc) + did_you_mean(mapping, BUILTIN_MAPPINGS))
+            if isinstance(function, IsolatedFunction):
+                parser.fail(
+                    f"{path}.mapping",
+                    f"workflow {mapping!r}: plugin {plugin!r} is installed in an environment of "
+                    "its own ('install: true'), where only its operations can run",
+                )
         workflows[str(name)] = WorkflowSpec(
             name=str(name),
             mapping=mapping,

@@ -14,6 +14,7 @@ from plugyard.sdk import lazy_exports
 
 if TYPE_CHECKING:
     from ._adapter import PodAdapter, adapter
+    from ._celery import CeleryLauncher, PodRunTasks
     from ._containers import DockerLauncher, KubernetesLauncher, container_name, pod_manifest
     from ._direct import DirectTransport
     from ._launchers import (
@@ -28,10 +29,12 @@ if TYPE_CHECKING:
     from ._runs import RunManager
     from ._schema import Schema
     from ._service import PodRuntime, PodService
-    from ._settings import DockerSettings, KubernetesSettings, PodSettings
+    from ._settings import CeleryLaunchSettings, DockerSettings, KubernetesSettings, PodSettings
     from ._store import ItemRow, Store
 
 __all__ = [
+    "CeleryLaunchSettings",
+    "CeleryLauncher",
     "DirectTransport",
     "DockerLauncher",
     "DockerSettings",
@@ -45,6 +48,7 @@ __all__ = [
     "Pod",
     "PodAdapter",
     "PodRuntime",
+    "PodRunTasks",
     "PodService",
     "PodSettings",
     "ProcessLauncher",
@@ -64,6 +68,9 @@ __getattr__, __dir__ = lazy_exports(
     {
         "PodAdapter": "._adapter",
         "adapter": "._adapter",
+        "CeleryLauncher": "._celery",
+        "PodRunTasks": "._celery",
+        "CeleryLaunchSettings": "._settings",
         "DockerLauncher": "._containers",
         "KubernetesLauncher": "._containers",
         "container_name": "._containers",

@@ -65,6 +65,7 @@ def commands(service: PodService) -> list[Command]:
                 "python": Param(str, help="the interpreter of the plugin's own environment"),
             },
             source="pod",
+            loads_code=True,
         ),
         Command(
             "pod.abort",

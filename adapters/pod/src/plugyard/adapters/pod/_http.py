@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,12 +24,83 @@ if TYPE_CHECKING:
     from ._pod import Pod, Scope
     from ._runs import RunManager
 
-__all__ = ["PREFIX", "pod_routes"]
+__all__ = ["PREFIX", "LocalOnly", "StorageFull", "pod_routes", "storage_failure"]
 
 PREFIX = "/pod/v1"
 logger = logging.getLogger("plugyard.adapters.pod.http")
 
 Endpoint = Callable[[Request], Awaitable[JSONResponse]]
+
+
+class StorageFull(PodError):
+    """The pod's database or disk is full: nothing of the request was stored (507)."""
+
+    status = 507
+
+
+_FULL_MARKERS = ("database or disk is full", "no space left on device", "disk full")
+
+
+def _is_full(exc: BaseException) -> bool:
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    if getattr(exc, "sqlstate", None) == "53100":
+        return True
+    return any(marker in str(exc).lower() for marker in _FULL_MARKERS)
+
+
+def storage_failure(exc: BaseException) -> PodError | None:
+    """The :class:`PodError` a storage failure becomes (a full disk: 507; a number the
+    database cannot hold: 400), or ``None`` for anything else."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        if _is_full(seen):
+            break
+        if isinstance(seen, OverflowError):
+            return BadRequest(f"a number in the request is too large to store: {seen}")
+        seen = seen.__cause__ or getattr(seen, "orig", None) or seen.__context__
+    if seen is None or not _is_full(seen):
+        return None
+    logger.error("the pod's storage is full: %s", seen)
+    return StorageFull(
+        "the pod's storage is full (database or disk); nothing of this request was stored. "
+        "Free space, then send it again"
+    )
+
+
+class LocalOnly:
+    """ASGI middleware: answer 403 to clients not on this machine (``[pod] allow_remote``
+    off), whichever server carries the pod API (its own, or the host's HTTP app)."""
+
+    def __init__(self, app: Any, *, allow_remote: bool = False) -> None:
+        self.app = app
+        self.allow_remote = allow_remote
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not self.allow_remote and not _loopback(scope):
+            response = JSONResponse(
+                {"error": "the pod API answers this machine only ([pod] allow_remote)"},
+                status_code=403,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _loopback(scope: Any) -> bool:
+    import ipaddress
+
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def _error(exc: PodError) -> JSONResponse:
@@ -40,9 +112,15 @@ async def _body(request: Request) -> Any:
     if not raw:
         raise BadRequest("the request needs a JSON body")
     try:
+        return orjson.loads(raw)
+    except ValueError:
+        pass  # let the standard library say what is wrong (and read what orjson refuses)
+    try:
         return json.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is JSON nested too deeply") from None
 
 
 def _bearer(request: Request) -> str | None:
@@ -85,6 +163,11 @@ def pod_routes(
                 result = await handler(pod, scope, request)
             except PodError as exc:
                 return _error(exc)
+            except Exception as exc:
+                converted = storage_failure(exc)
+                if converted is None:
+                    raise
+                return _error(converted)
             return JSONResponse(result, status_code=status)
 
         return endpoint

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from plugyard.sdk.pod import ENV_RUN_ID, ENV_TOKEN, ENV_URL, PodClient, run_plugin
+from plugyard.sdk import SPEC_VERSION
+from plugyard.sdk.pod import (
+    ENV_RUN_ID,
+    ENV_SPEC_VERSION,
+    ENV_TOKEN,
+    ENV_URL,
+    PodClient,
+    run_plugin,
+)
 
 if TYPE_CHECKING:
     from plugyard.host import Supervisor
@@ -68,6 +76,7 @@ class LaunchRequest:
             ENV_URL: self.pod_url,
             ENV_RUN_ID: self.run_id,
             ENV_TOKEN: self.token,
+            ENV_SPEC_VERSION: SPEC_VERSION,
             "PYTHONUNBUFFERED": "1",
         }
 

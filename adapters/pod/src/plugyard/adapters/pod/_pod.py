@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 
 from plugyard.sdk.pod import (
@@ -35,13 +37,35 @@ from plugyard.sdk.pod import (
 )
 
 from ._schema import BUILTIN_TYPES, Schema
-from ._store import ItemRow, Store
+from ._store import ItemRow, ItemValues, Store
 
 __all__ = ["OWNER", "Pod", "Scope"]
+
+_MAX_ROW = 2**62
+"""The largest ``limit`` or ``offset`` of a search (the databases count rows in 64 bits)."""
 
 logger = logging.getLogger("plugyard.adapters.pod")
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 Publish = Callable[[str, Mapping[str, Any]], Any]
+_stdlib_encode = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
+
+
+def encode_properties(properties: Mapping[str, Any]) -> str:
+    """Properties as stored JSON text: orjson, or the standard library where they differ.
+
+    orjson refuses integers past 64 bits and writes NaN and infinities as ``null``; those
+    (rare) properties go through :mod:`json`, which keeps them as they are.
+    """
+    try:
+        text = orjson.dumps(properties)
+    except TypeError:
+        return _stdlib_encode(properties)
+    if b"null" in text and any(
+        type(v) is float and not math.isfinite(v) for v in properties.values()
+    ):
+        return _stdlib_encode(properties)
+    return text.decode()
+
 
 _RUN_FIELDS = {"status", "progress", "message", "error", "traceback", "auth_url"}
 _OWNER_RUN_FIELDS = _RUN_FIELDS | {
@@ -51,6 +75,7 @@ _OWNER_RUN_FIELDS = _RUN_FIELDS | {
     "started_at",
     "timeout",
     "webserver_port",
+    "launched_by",
 }
 _NEW_RUN_FIELDS = {
     "plugin_module",
@@ -165,38 +190,33 @@ class Pod:
 
     def _new_rows(
         self, scope: Scope, data: Sequence[Any], where: str
-    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    ) -> tuple[list[ItemValues], dict[str, str]]:
         if not isinstance(data, list | tuple):
             raise BadRequest(f"{where}: expected a list of items")
-        rows: list[dict[str, Any]] = []
+        rows: list[ItemValues] = []
+        append = rows.append
         types: dict[str, str] = {}
         now = time.time()
-        dumps = json.dumps
+        dumps = encode_properties
+        check = self.schema.check_item
+        valid_id = _ID.match
+        run_id = scope.run_id
         single = where == "item"
         for index, item in enumerate(data):
-            item_type, properties = self.schema.check_item(item, where, None if single else index)
+            item_type, properties = check(item, where, None if single else index)
             if item_type in BUILTIN_TYPES:
                 raise BadRequest(f"{_at(where, index)}: {item_type} items are made through /runs")
             item_id = item.get("id")
             if item_id is None:
                 item_id = new_id()
-            elif not isinstance(item_id, str) or not _ID.match(item_id):
+            elif not isinstance(item_id, str) or not valid_id(item_id):
                 raise BadRequest(
                     f"{_at(where, index)}: id {item_id!r} is not 1-64 letters, digits or _.:-"
                 )
             if item_id in types:
                 raise BadRequest(f"{_at(where, index)}: id {item_id!r} appears twice")
             types[item_id] = item_type
-            rows.append(
-                {
-                    "id": item_id,
-                    "type": item_type,
-                    "run_id": scope.run_id,
-                    "properties": dumps(properties),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            append((item_id, item_type, run_id, dumps(properties), now, now))
         return rows, types
 
     def _taken(self, ids: Sequence[str]) -> Conflict:
@@ -275,11 +295,15 @@ class Pod:
         if not isinstance(filters, Mapping):
             raise BadRequest('search: filters must be an object such as {"type": "Dog"}')
         if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_ROW
         ):
-            raise BadRequest(f"search: limit must be a positive integer, got {limit!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise BadRequest(f"search: offset must be a whole number >= 0, got {offset!r}")
+            raise BadRequest(
+                f"search: limit must be a positive whole number up to {_MAX_ROW}, got {limit!r}"
+            )
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _MAX_ROW:
+            raise BadRequest(
+                f"search: offset must be a whole number from 0 to {_MAX_ROW}, got {offset!r}"
+            )
         item_type = filters.get("type")
         if item_type is not None:
             declared = self.schema.properties.get(item_type)
@@ -471,14 +495,7 @@ class Pod:
         data = {**fields, "config": config, "status": RunStatus.CREATED.value, "type": "PluginRun"}
         _, properties = self.schema.check_item(data, "runs")
         now = time.time()
-        row = {
-            "id": run_id,
-            "type": "PluginRun",
-            "run_id": run_id,
-            "properties": json.dumps(properties),
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = (run_id, "PluginRun", run_id, json.dumps(properties), now, now)
         try:
             self.store.write(lambda conn: self.store.insert_items(conn, [row]))
         except IntegrityError:
@@ -572,14 +589,7 @@ class Pod:
             )
         _, properties = self.schema.check_item({**fields, "type": "Account"}, "account")
         now = time.time()
-        row = {
-            "id": account_id(run["id"]),
-            "type": "Account",
-            "run_id": run["id"],
-            "properties": json.dumps(properties),
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = (account_id(run["id"]), "Account", run["id"], json.dumps(properties), now, now)
         self.store.write(lambda conn: self.store.upsert_item(conn, row))
         if run.get("status") == RunStatus.USER_ACTION_NEEDED:
             self.update_run(OWNER, run["id"], {"status": RunStatus.READY.value})

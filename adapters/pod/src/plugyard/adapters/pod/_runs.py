@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from plugyard.host import owner_mark, owner_state
 from plugyard.sdk.pod import TERMINAL, BadRequest, PodError, RunStatus
 
 from ._launchers import Launcher, LaunchRequest, RunHandle
@@ -25,6 +26,9 @@ __all__ = ["RunManager"]
 
 logger = logging.getLogger("plugyard.adapters.pod.runs")
 _KEEP_LOGS = 100
+_WATCHED: set[str] = set()
+"""Ids of the runs a run manager of this process watches."""
+_UNENDED = ("created", "initialized", "started", "user_action_needed", "ready", "daemon")
 
 
 def _free_port() -> int:
@@ -84,7 +88,7 @@ class RunManager:
             raise BadRequest(f"run {run_id} is {run.get('status')}; only a created run launches")
         url = await self._pod_url()
         memri_url = None
-        changes: dict[str, Any] = {"launcher": launcher.name}
+        changes: dict[str, Any] = {"launcher": launcher.name, "launched_by": owner_mark()}
         if self.memri_api:
             from ._http import PREFIX
             from .compat import MEMRI_PREFIX
@@ -112,6 +116,7 @@ class RunManager:
             raise
         active = _Active(handle)
         self._active[run_id] = active
+        _WATCHED.add(run_id)
         timeout = run.get("timeout") or self.timeout
         active.task = asyncio.create_task(
             self._watch(run_id, active, timeout), name=f"pod-run-{run_id}"
@@ -124,6 +129,31 @@ class RunManager:
             launcher.name,
             extra={"run_id": run_id},
         )
+
+    def fail_orphaned_runs(self) -> list[str]:
+        """Mark ``error`` every launched run that has not ended and whose host process died
+        (killed while it ran): nothing would ever end it otherwise. Answers their ids."""
+        failed = []
+        for status in _UNENDED:
+            for run in self.pod.search(OWNER, {"type": "PluginRun", "status": status}):
+                owner = run.get("launched_by")
+                if run["id"] in _WATCHED or (status == "created" and not owner):
+                    continue  # watched here, or never launched
+                if owner_state(owner) not in ("gone", "this process") and owner:
+                    continue
+                error = (
+                    f"host died: the host that launched run {run['id']} "
+                    f"({owner or 'an older version'}) stopped before the run ended; it was "
+                    f"{status}"
+                )
+                try:
+                    self.pod.update_run(OWNER, run["id"], {"status": "error", "error": error})
+                except PodError as exc:
+                    logger.debug("run %s: not marked failed: %s", run["id"], exc)
+                    continue
+                logger.warning("run %s: %s", run["id"], error, extra={"run_id": run["id"]})
+                failed.append(run["id"])
+        return failed
 
     async def _watch(self, run_id: str, active: _Active, timeout: float | None) -> None:
         try:
@@ -143,6 +173,7 @@ class RunManager:
             if run_id not in self._logs:
                 self._keep_logs(run_id, active)
             self._active.pop(run_id, None)
+            _WATCHED.discard(run_id)
             if self._on_end is not None:
                 try:
                     await self._on_end(run_id)
@@ -163,10 +194,13 @@ class RunManager:
             await self._end(run_id, RunStatus.DONE, exit_code=exit_code)
         elif status not in TERMINAL:
             tail = "\n".join(self._logs.get(run_id, [])[-20:])
+            # a launcher that knows why the run never ran (a worker refused its task) says so
+            failure = getattr(active.handle, "failure", None)
             await self._end(
                 run_id,
                 RunStatus.ERROR,
-                error=f"the plugin exited (code {exit_code}) before reaching done; it was {status}",
+                error=failure
+                or f"the plugin exited (code {exit_code}) before reaching done; it was {status}",
                 traceback=run.get("traceback") or tail or None,
                 exit_code=exit_code,
             )

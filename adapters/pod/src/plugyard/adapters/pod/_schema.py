@@ -25,12 +25,17 @@ ANY_TARGET = "Item"
 """An edge declared to point at ``Item`` may point at an item of any type."""
 _RUN_EXTRAS = {
     "PluginRun": {
-        "properties": {"container_image": "str", "webserver_port": "int", "python": "str"},
+        "properties": {
+            "container_image": "str",
+            "webserver_port": "int",
+            "python": "str",
+            "launched_by": "str",
+        },
         "edges": {},
     }
 }
-"""What a run has beside the SDK's fields: its image and web server port (Memri's), and the
-interpreter its plugin runs with."""
+"""What a run has beside the SDK's fields: its image and web server port (Memri's), the
+interpreter its plugin runs with, and the owner mark of the host process that launched it."""
 
 
 _EXACT: dict[str, frozenset[type]] = {
@@ -40,6 +45,9 @@ _EXACT: dict[str, frozenset[type]] = {
     "bool": frozenset({bool}),
     "datetime": frozenset(),
 }
+
+
+_NOTHING: frozenset[type] = frozenset()
 
 
 def _fits(value_type: str, value: Any) -> bool:
@@ -70,6 +78,7 @@ class Schema:
     def __init__(self) -> None:
         self.properties: dict[str, dict[str, str]] = {}
         self.edges: dict[str, dict[str, str]] = {}
+        self._exact: dict[str, dict[str, frozenset[type]]] = {}
         self.merge(schema_of(PluginRun, Account), check=False)
         self.merge(_RUN_EXTRAS, check=False)
 
@@ -86,6 +95,7 @@ class Schema:
 
     def load_rows(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """Add rows read from the store."""
+        self._exact.clear()
         for item_type, name, kind, value_type in rows:
             self.properties.setdefault(item_type, {})
             self.edges.setdefault(item_type, {})
@@ -147,6 +157,7 @@ class Schema:
         for item_type in raw:
             self.properties.setdefault(item_type, {})
             self.edges.setdefault(item_type, {})
+        self._exact.clear()
         for row in rows:
             table = self.edges if row["kind"] == "edge" else self.properties
             table[row["item_type"]][row["name"]] = row["value_type"]
@@ -159,11 +170,26 @@ class Schema:
 
         ``where`` (with ``index``, for lists) names the item in error messages.
         """
-        if index is None:
-            return self._check_item(data, where)
+        if type(data) is dict:
+            # the common case, without a call per property: a plain dict of a known type
+            # whose values all have their declared type exactly
+            item_type = data.get("type")
+            exact = self._exact.get(item_type)  # type: ignore[arg-type]
+            if exact is not None:
+                properties = dict(data)
+                del properties["type"]
+                properties.pop("id", None)
+                get = exact.get
+                for key, value in properties.items():
+                    if type(value) not in get(key, _NOTHING):
+                        break
+                else:
+                    return item_type, properties  # type: ignore[return-value]
         try:
             return self._check_item(data, where)
         except BadRequest as exc:
+            if index is None:
+                raise
             raise BadRequest(f"{where}[{index}]" + exc.message[len(where) :]) from None
 
     def _check_item(self, data: Any, where: str) -> tuple[str, dict[str, Any]]:
@@ -196,7 +222,12 @@ class Schema:
                     f"{type(value).__name__} {value!r}"
                 )
             properties[key] = value
-        return str(item_type), properties
+        item_type = str(item_type)
+        if item_type not in self._exact:
+            self._exact[item_type] = {
+                name: _EXACT[value_type] | {type(None)} for name, value_type in declared.items()
+            }
+        return item_type, properties
 
     def check_edge(self, source_type: str, name: str, target_type: str, where: str) -> None:
         """Refuse an edge the source type does not declare, or that points at the wrong type."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import socket
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from plugyard.host import PluginState, Service
 from plugyard.sdk.pod import PodClient, PodError
 
-from ._http import PREFIX, pod_routes
+from ._http import PREFIX, LocalOnly, pod_routes
 from ._plugins import MODEL, PodPluginHandle, PodRunHandle
 from ._settings import PodSettings
 
@@ -83,7 +84,17 @@ class PodService(Service):
             routes += memri_routes(
                 self.require_pod, lambda: self.runs, max_body=settings.max_file_size
             )
-        return routes
+        from starlette.middleware import Middleware
+        from starlette.routing import Mount
+
+        return [
+            Mount(
+                mount.path,
+                routes=mount.routes,
+                middleware=[Middleware(LocalOnly, allow_remote=settings.allow_remote)],
+            )
+            for mount in routes
+        ]
 
     async def memri_url(self) -> str:
         """Where Pymemri's ``PodClient`` finds this pod (its ``pod_full_address``)."""
@@ -120,6 +131,7 @@ class PodService(Service):
             on_end=self._run_ended,
             memri_api=settings.memri_api,
         )
+        await asyncio.to_thread(self.runs.fail_orphaned_runs)
         from plugyard.host import ensure_private_dir
 
         ensure_private_dir(Path(host.runtime_dir))
@@ -155,6 +167,16 @@ class PodService(Service):
                 timeout=settings.run_timeout,
             ),
         ]
+        if importlib.util.find_spec("celery") is not None:
+            from ._celery import CeleryLauncher
+
+            launchers.append(
+                CeleryLauncher(
+                    queue=settings.celery.queue,
+                    pod_url=settings.celery.pod_url,
+                    poll=settings.celery.poll,
+                )
+            )
         return {launcher.name: launcher for launcher in launchers}
 
     async def url(self) -> str:

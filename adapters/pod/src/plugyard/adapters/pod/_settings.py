@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["DockerSettings", "KubernetesSettings", "PodSettings"]
+__all__ = ["CeleryLaunchSettings", "DockerSettings", "KubernetesSettings", "PodSettings"]
+
+
+class CeleryLaunchSettings(BaseModel):
+    """``[pod.celery]``: the queue runs are sent to, and the pod URL workers reach."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    queue: Annotated[str, Field(min_length=1, max_length=200)] = "pod"
+    """The Celery queue runs are sent to; workers serve it with ``plugyard worker -Q``."""
+    pod_url: Annotated[str | None, Field(pattern=r"^https?://")] = None
+    """The pod API's URL as the workers reach it; none means the host's own URL, which only
+    a worker on the same machine reaches (set ``http_host`` and ``allow_remote`` to serve
+    others, behind TLS)."""
+    poll: Annotated[float, Field(gt=0, le=60)] = 0.05
+    """Seconds between reads of a run's task state in the result backend."""
 
 
 class DockerSettings(BaseModel):
@@ -52,7 +67,7 @@ class PodSettings(BaseModel):
     ``postgresql+psycopg://...``); none means ``pod.sqlite3`` beside the configuration."""
     db_schema: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     """A PostgreSQL schema to keep the tables in, created if missing."""
-    launcher: Literal["inprocess", "process", "docker", "kubernetes"] = "process"
+    launcher: Literal["inprocess", "process", "docker", "kubernetes", "celery"] = "process"
     """The launcher runs use unless they name one."""
     run_timeout: float | None = Field(None, gt=0)
     """Seconds a run may take before it is stopped and put in ``error``; none for no
@@ -87,6 +102,8 @@ class PodSettings(BaseModel):
     """Settings of the ``docker`` launcher."""
     kubernetes: KubernetesSettings = KubernetesSettings()
     """Settings of the ``kubernetes`` launcher."""
+    celery: CeleryLaunchSettings = CeleryLaunchSettings()
+    """Settings of the ``celery`` launcher (runs as tasks on Celery workers)."""
 
     @model_validator(mode="after")
     def _loopback_only(self) -> PodSettings:

@@ -9,7 +9,6 @@ write to one file without losing anything.
 from __future__ import annotations
 
 import json
-import operator
 import re
 import threading
 from collections import deque
@@ -23,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from plugyard.host.sqlite import apply_pragmas
 
-__all__ = ["ItemRow", "Store"]
+__all__ = ["ItemRow", "ItemValues", "Store"]
 
 _T = TypeVar("_T")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -49,7 +48,10 @@ edges = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 _ITEM_COLUMNS = ("id", "type", "run_id", "properties", "created_at", "updated_at")
-_ITEM_VALUES = operator.itemgetter(*_ITEM_COLUMNS)
+ItemValues = tuple[str, str, "str | None", str, float, float]
+"""One item row as the store writes it, in the order of its columns."""
+_COPY_FROM = 64
+"""From this many items on, PostgreSQL inserts through ``COPY`` instead of ``executemany``."""
 schema_table = sa.Table(
     "pod_schema",
     metadata,
@@ -128,6 +130,10 @@ class Store:
             raise ValueError(f"pod schema name {schema!r} is not a plain SQL identifier")
         self.schema = schema
         self._writer, self._reader = self._engines()
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        self._insert_sql = (
+            f"INSERT INTO pod_items ({', '.join(_ITEM_COLUMNS)}) VALUES ({', '.join([mark] * 6)})"
+        )
         self._queue: deque[tuple[Callable[[Connection], Any], _Waiter[Any]]] = deque()
         self._qlock = threading.Lock()
         self._wlock = threading.Lock()
@@ -219,17 +225,19 @@ class Store:
             waiter.value = value
             waiter.done = True
 
-    def insert_items(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert item rows (``id, type, run_id, properties, created_at, updated_at``).
+    def insert_items(self, conn: Connection, rows: Sequence[ItemValues]) -> None:
+        """Insert item rows, each ``(id, type, run_id, properties, created_at, updated_at)``.
 
-        Goes straight to the driver's ``executemany``: the rows are already checked, and
-        SQLAlchemy's per-row parameter processing would cost more than SQLite's insert.
+        Goes straight to the driver: the rows are already checked, and SQLAlchemy's per-row
+        parameter processing would cost more than the database's insert. On PostgreSQL, a
+        large batch goes through ``COPY``.
         """
         if not rows:
             return
-        mark = "?" if self.dialect == "sqlite" else "%s"
-        sql = f"INSERT INTO pod_items ({', '.join(_ITEM_COLUMNS)}) VALUES ({', '.join([mark] * 6)})"
-        conn.exec_driver_sql(sql, list(map(_ITEM_VALUES, rows)))
+        if self.dialect == "postgresql" and len(rows) >= _COPY_FROM:
+            _copy_items(conn, rows)
+            return
+        conn.exec_driver_sql(self._insert_sql, rows if isinstance(rows, list) else list(rows))
 
     @staticmethod
     def replace_properties(conn: Connection, item_id: str, old: str, new: str, now: float) -> bool:
@@ -241,9 +249,9 @@ class Store:
         )
         return bool(result.rowcount)
 
-    def upsert_item(self, conn: Connection, row: Mapping[str, Any]) -> None:
+    def upsert_item(self, conn: Connection, row: ItemValues) -> None:
         """Insert an item, or replace the one with the same id."""
-        conn.execute(items.delete().where(items.c.id == row["id"]))
+        conn.execute(items.delete().where(items.c.id == row[0]))
         self.insert_items(conn, [row])
 
     @staticmethod
@@ -404,3 +412,23 @@ def _sqlite_setup(engine: Engine, *, immediate: bool) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _copy_items(conn: Connection, rows: Sequence[ItemValues]) -> None:
+    """Insert many item rows with PostgreSQL's ``COPY ... FROM STDIN`` (psycopg 3).
+
+    A clash with a stored id raises SQLAlchemy's ``IntegrityError``, as ``executemany`` does.
+    """
+    import psycopg
+
+    sql = f"COPY pod_items ({', '.join(_ITEM_COLUMNS)}) FROM STDIN"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as copy:
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
+    except psycopg.IntegrityError as exc:
+        raise sa.exc.IntegrityError(sql, None, exc) from None
+    finally:
+        cursor.close()

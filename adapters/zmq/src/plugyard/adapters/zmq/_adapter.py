@@ -79,10 +79,11 @@ class ZmqAdapter:
 
     @hookimpl
     def plugyard_cli(self, cli: click.Group) -> None:
-        """``plugyard call`` and ``plugyard events``."""
-        from ._cli import call_cmd, events_cmd
+        """``plugyard call``, ``plugyard status`` and ``plugyard events``."""
+        from ._cli import call_cmd, events_cmd, status_cmd
 
         cli.add_command(call_cmd, "call")
+        cli.add_command(status_cmd, "status")
         cli.add_command(events_cmd, "events")
 
 

@@ -1,4 +1,4 @@
-"""``plugyard call`` and ``plugyard events``: talk to a running host over its ZMQ sockets."""
+"""``plugyard call``, ``status`` and ``events``: talk to a running host over its ZMQ sockets."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 if TYPE_CHECKING:
     from ._client import HostClient
 
-__all__ = ["call_cmd", "events_cmd"]
+__all__ = ["call_cmd", "events_cmd", "status_cmd"]
 
 _config_option = click.option(
     "-c",
@@ -87,6 +87,56 @@ def call_cmd(
         if reply.get("status") == "ok":
             del reply["status"]
     click.echo(json.dumps(reply, indent=2, sort_keys=True, default=str))
+
+
+def _checked(reply: dict[str, Any]) -> dict[str, Any]:
+    if reply.get("status") == "error":
+        raise click.ClickException(f"{reply.get('reason')} (errno {reply.get('errno')})")
+    return reply
+
+
+@click.command()
+@_config_option
+@_timeout_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the records (or NAME's status) as JSON."
+)
+@click.argument("name", required=False)
+def status_cmd(config_path: str | None, timeout: float, as_json: bool, name: str | None) -> None:
+    """The running host's plugins and watchers with their model and state; with NAME, that
+    one and its details (processes, options, counters)."""
+    from plugyard.host.cli import print_table
+
+    from ._client import HostUnavailable
+
+    client = _client(config_path, timeout)
+    try:
+        records: list[dict[str, Any]] = _checked(client.call("plugins"))["plugins"]
+        detail = _checked(client.call("status", name=name)) if name is not None else None
+    except HostUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    if name is not None:
+        records = [r for r in records if r["name"] == name]
+    if as_json:
+        shown = records if detail is None else {k: v for k, v in detail.items() if k != "id"}
+        click.echo(json.dumps(shown, indent=2, sort_keys=True, default=str))
+        return
+    print_table(
+        ("NAME", "MODEL", "STATE", "ERROR"),
+        ((r["name"], r["model"], r["state"], r["error"]) for r in records),
+    )
+    details = detail.get("details") if detail is not None else None
+    if isinstance(details, dict) and details:
+        click.echo()
+        print_table(
+            ("DETAIL", "VALUE"),
+            (
+                (key, value if isinstance(value, str) else json.dumps(value, default=str))
+                for key, value in sorted(details.items())
+            ),
+        )
 
 
 def _line(topic: str, body: dict[str, Any]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +59,9 @@ class HostClient:
         self.timeout = timeout
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._dealer: zmq.Socket[Any] | None = None
+        self._prefix = uuid.uuid4().hex[:16] + "-"
+        self._ids = itertools.count(1)
+        self._rcvtimeo = -1
 
     @classmethod
     def from_facts(cls, facts: dict[str, Any], *, timeout: float = 5.0) -> HostClient:
@@ -96,7 +101,8 @@ class HostClient:
 
     def call(self, command: str, /, **props: Any) -> dict[str, Any]:
         """Send a command and return the reply (``status`` ``ok`` or ``error``)."""
-        return self.request({"id": uuid.uuid4().hex, "command": command, "properties": props})
+        msg_id = f"{self._prefix}{next(self._ids)}"
+        return self.request({"id": msg_id, "command": command, "properties": props})
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send a request object as is and wait for the reply with the same ``id``."""
@@ -110,20 +116,25 @@ class HostClient:
         self._command_socket().send(json.dumps(message).encode())
 
     def _wait(self, msg_id: Any, command: Any) -> dict[str, Any]:
-        import time
+        import zmq
 
         dealer = self._command_socket()
         deadline = time.monotonic() + self.timeout
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not dealer.poll(int(remaining * 1000) + 1):
-                if time.monotonic() < deadline:
-                    continue
+            if remaining <= 0:
                 raise HostUnavailable(
                     f"no reply to {command!r} from the host at {self.endpoint} within "
                     f"{self.timeout:g}s; is it running?"
                 )
-            reply = json.loads(dealer.recv_multipart()[-1])
+            wait = int(remaining * 1000) + 1
+            if wait != self._rcvtimeo:  # a receive with a time limit: no poll before it
+                dealer.rcvtimeo = self._rcvtimeo = wait
+            try:
+                frames = dealer.recv_multipart()
+            except zmq.Again:
+                continue
+            reply = json.loads(frames[-1])
             if isinstance(reply, dict) and reply.get("id") == msg_id:
                 return reply
 

@@ -1,9 +1,13 @@
-"""CURVE encryption for both sockets, and a ZAP handler that admits only listed client keys.
+"""Who may reach the host's sockets: CURVE keys on TCP, the host's own user on ipc.
 
-With ``[zmq] curve_secret_key`` set, the host's sockets are CURVE servers. A client must know
-the host's public key and present a public key from ``curve_clients`` (the host adds a key
-pair of its own for the plugins it starts and for local command-line clients, written to a
-0600 file in the runtime folder). Any other client is refused during the handshake.
+Every socket asks the ZAP handler here about each new connection. An ``ipc://`` peer is
+admitted when the kernel says it runs as the host's user (the uid libzmq reads with
+``SO_PEERCRED``); a CURVE peer when it presents a listed public key or the host's local
+client key (written, mode 0600, to the runtime folder for the CLI and the host's own
+plugins). A TCP endpoint without ``[zmq] curve_secret_key`` gets a server key pair the host
+makes once and keeps in its runtime folder. Only ``[zmq] insecure_tcp`` admits everyone, and
+says so loudly. Each admitted connection carries a user id that :meth:`ZapHandler.may_load_code`
+judges: only the host's user over ipc and the local client key may load code.
 """
 
 from __future__ import annotations
@@ -20,12 +24,26 @@ if TYPE_CHECKING:
     import zmq
     import zmq.asyncio
 
-__all__ = ["ZAP_ENDPOINT", "CurveKeys", "ZapHandler", "generate_keypair"]
+__all__ = [
+    "CURVE_DOMAIN",
+    "INSECURE_DOMAIN",
+    "IPC_DOMAIN",
+    "ZAP_ENDPOINT",
+    "CurveKeys",
+    "ZapHandler",
+    "generate_keypair",
+    "kept_server_secret",
+    "peer_uid",
+]
 
 logger = logging.getLogger("plugyard.adapters.zmq.curve")
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 KEY_FILE = "zmq-client.key"
+SERVER_KEY_FILE = "zmq-server.key"
+CURVE_DOMAIN = b"plugyard"
+IPC_DOMAIN = b"plugyard-ipc"
+INSECURE_DOMAIN = b"plugyard-insecure-tcp"
 
 
 def generate_keypair() -> tuple[str, str]:
@@ -34,6 +52,44 @@ def generate_keypair() -> tuple[str, str]:
 
     public, secret = zmq.curve_keypair()
     return public.decode(), secret.decode()
+
+
+def kept_server_secret(folder: Path) -> str:
+    """The host's own CURVE secret key, kept in ``folder`` (mode 0600) across restarts.
+
+    Made on first use; a kept file that another user could have written or can read is
+    refused (:class:`~plugyard.host.UnsafePathError`), never used.
+    """
+    import stat
+
+    import zmq
+    from plugyard.host import UnsafePathError, read_private_file
+
+    path = folder / SERVER_KEY_FILE
+    if os.path.lexists(path):
+        text = read_private_file(path)
+        if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:
+            raise UnsafePathError(f"{path} is readable by other users; refusing to use it")
+        try:
+            secret = str(json.loads(text)["secret_key"])
+            zmq.curve_public(secret.encode())
+        except (ValueError, KeyError, TypeError, zmq.ZMQError) as exc:
+            raise UnsafePathError(f"{path}: not a CURVE key file ({exc}); remove it") from None
+        return secret
+    public, secret = generate_keypair()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"public_key": public, "secret_key": secret}, handle)
+    logger.info("made the host's CURVE key pair in %s (public key %s)", path, public)
+    return secret
+
+
+def peer_uid(address: bytes) -> int | None:
+    """The uid in an ``ipc://`` peer address (``localhost:UID:GID:PID``), if there is one."""
+    parts = address.decode(errors="replace").split(":")
+    if len(parts) == 4 and parts[1].isdigit():
+        return int(parts[1])
+    return None
 
 
 class CurveKeys:
@@ -53,7 +109,7 @@ class CurveKeys:
         """Make ``sock`` a CURVE server with the host's key."""
         sock.curve_server = True
         sock.curve_secretkey = self.server_secret.encode()
-        sock.zap_domain = b"plugyard"
+        sock.zap_domain = CURVE_DOMAIN
 
     def write_client_file(self, folder: Path) -> Path:
         """Write the local client's keys (mode 0600) for plugins and the CLI; return the path."""
@@ -70,20 +126,38 @@ class CurveKeys:
 
 
 class ZapHandler:
-    """Answer ZAP requests on the host's context: CURVE clients with a listed key pass."""
+    """Answer ZAP requests on the host's context: who may connect, and as which user id.
+
+    ``curve`` lists the CURVE keys let in (none: no CURVE socket). ``ipc://`` peers pass when
+    they run as the host's user; peers of an insecure TCP socket always pass, as
+    ``insecure``.
+    """
 
     def __init__(
-        self, ctx: zmq.asyncio.Context, allowed: set[str], max_message_size: int = 1 << 20
+        self,
+        ctx: zmq.asyncio.Context,
+        curve: CurveKeys | None = None,
+        max_message_size: int = 1 << 20,
     ) -> None:
         import zmq
 
-        self.allowed = allowed
+        self.curve = curve
         self.refused = 0
+        self.uid = os.getuid()
         self._socket = ctx.socket(zmq.REP)
         self._socket.linger = 0
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
         self._socket.bind(ZAP_ENDPOINT)
         self._task: asyncio.Task[None] | None = None
+
+    def may_load_code(self, user_id: str | None) -> bool:
+        """Whether a connection admitted as ``user_id`` may send commands that load code:
+        the host's user over ipc, or a client holding the host's local key."""
+        if user_id is None:
+            return False
+        if user_id == f"uid:{self.uid}":
+            return True
+        return self.curve is not None and user_id == self.curve.local_public
 
     def start(self) -> None:
         """Start answering on the running loop."""
@@ -110,15 +184,23 @@ class ZapHandler:
     def _decide(self, frames: list[bytes]) -> list[bytes]:
         from zmq.utils import z85
 
-        version, request_id, _domain, address, _identity, mechanism = frames[:6]
+        version, request_id, domain, address, _identity, mechanism = frames[:6]
         credentials = frames[6:]
-        if mechanism == b"CURVE" and credentials:
+        where = address.decode(errors="replace")
+        if mechanism == b"CURVE" and credentials and self.curve is not None:
             key = z85.encode(credentials[0]).decode()
-            if key in self.allowed:
+            if key in self.curve.allowed:
                 return [version, request_id, b"200", b"OK", key.encode(), b""]
             reason = "unknown client key"
+        elif mechanism == b"NULL" and domain == IPC_DOMAIN:
+            uid = peer_uid(address)
+            if uid == self.uid:
+                return [version, request_id, b"200", b"OK", f"uid:{uid}".encode(), b""]
+            reason = f"uid {uid} is not the host's user (uid {self.uid})"
+        elif mechanism == b"NULL" and domain == INSECURE_DOMAIN:
+            return [version, request_id, b"200", b"OK", b"insecure", b""]
         else:
             reason = f"mechanism {mechanism.decode(errors='replace')} not allowed"
         self.refused += 1
-        logger.warning("refused a client from %s: %s", address.decode(errors="replace"), reason)
+        logger.warning("refused a client from %s: %s", where, reason)
         return [version, request_id, b"400", reason.encode(), b"", b""]

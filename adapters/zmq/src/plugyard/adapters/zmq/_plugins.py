@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -28,7 +29,14 @@ logger = logging.getLogger("plugyard.adapters.zmq.plugins")
 CONFIG_ENV = "PLUGYARD_PLUGIN_CONFIG"
 _CIRCUS_BASE = "circus.plugins.CircusPlugin"
 _RUNNER = "plugyard.adapters.zmq._runner"
+
+
+class _Refused(RuntimeError):
+    """The host refused a subscriber at its handshake."""
+
+
 _FINAL = (ProcessState.FLAPPING, ProcessState.EXITED, ProcessState.STOPPED)
+_LEFT = (*_FINAL, ProcessState.BACKOFF)
 
 
 def flavour_of(obj: Any) -> str | None:
@@ -111,7 +119,14 @@ class SubscriberHandle(HandleBase):
         self._ready = loop.create_future() if self.flavour == "plugyard" else None
         await processes.start(self.spec())
         if self._ready is not None:
-            await self._wait_ready()
+            try:
+                await self._wait_ready()
+            except _Refused:
+                # The plugin hears the refusal and exits by itself; it is stopped if not.
+                with contextlib.suppress(TimeoutError):
+                    await processes.wait(self.name, *_LEFT, timeout=self.process.stop_timeout)
+                await processes.stop(self.name)
+                raise
 
     async def stop(self) -> None:
         """Stop the process gracefully (SIGTERM, then SIGKILL after ``stop_timeout``), once the
@@ -137,6 +152,9 @@ class SubscriberHandle(HandleBase):
             details["process"] = self.service.host.processes.get(self.name).to_dict()
         except KeyError:
             details["process"] = None
+        stream = self.service.stream_position(self.name)
+        if stream is not None:
+            details["events"] = stream
         return details
 
     # -- process --------------------------------------------------------------------------
@@ -217,6 +235,7 @@ class SubscriberHandle(HandleBase):
         finally:
             ended.cancel()
         if ready in done:
+            ready.result()  # raises _Refused if the handshake refused the plugin
             return
         if ended in done and not ended.cancelled():
             info = ended.result()
@@ -231,6 +250,15 @@ class SubscriberHandle(HandleBase):
             self.service.settings.ready_timeout,
             extra={"plugin": self.name},
         )
+
+    def refuse(self, pid: int, reason: str) -> None:
+        """The handshake refused our process (its hook spec version): fail the start."""
+        try:
+            current = self.service.host.processes.get(self.name).pid
+        except KeyError:
+            return
+        if pid == current and self._ready is not None and not self._ready.done():
+            self._ready.set_exception(_Refused(f"refused at the handshake: {reason}"))
 
     def mark_ready(self, pid: int | None) -> bool:
         """The plugin's process says its subscription is live; ``True`` if it is ours."""

@@ -2,10 +2,14 @@
 
 Delivery is lossless while subscribers keep up: the socket refuses to drop (``XPUB_NODROP``)
 and each subscriber has its own ZMQ queue of ``sndhwm`` events. When one queue is full the
-host keeps events in a bounded buffer of its own and retries; the host never blocks. Once that
+host keeps events in a bounded buffer of its own and sends them again as soon as libzmq says
+a queue has room (the socket's notification descriptor, watched on the host's loop, with a
+timer as a backstop); the host never blocks. Once that
 buffer is full, the oldest event is sent anyway, so only the subscribers whose queues are
 full lose it: they see a jump in ``seq``, and SDK plugins report it (``stats`` shows their
-``drops``).
+``drops``). That report comes only once the subscriber has worked through its queue to the
+gap, so the overflow itself is reported at once, with the ``seq`` range sent past full queues
+(``on_overflow``): the adapter names the subscribers that were behind by then.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from plugyard.sdk import Event
 
@@ -29,8 +35,11 @@ __all__ = ["EventPublisher", "encode_event"]
 logger = logging.getLogger("plugyard.adapters.zmq.events")
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_dumps = orjson.dumps
+_NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
 _RETRY_MIN = 0.001
 _RETRY_MAX = 0.02
+"""The backstop timer's delays; room is normally noticed from the socket's descriptor."""
 _SUBSCRIPTION_DRAIN = 1.0
 
 
@@ -43,6 +52,13 @@ def encode_event(event: Event) -> tuple[bytes, bytes]:
         "source": event.source,
         "data": event.data,
     }
+    if event.origin:
+        body["origin"] = event.origin
+        body["origin_seq"] = event.origin_seq
+    try:
+        return event.topic.encode(), _dumps(body, default=str, option=_NON_STR_KEYS)
+    except TypeError:  # what orjson refuses (an int past 64 bits, a Mapping that is no dict)
+        pass
     try:
         text = _ENCODE(body)
     except (TypeError, ValueError) as exc:
@@ -65,7 +81,7 @@ def encode_watcher_event(event: Event) -> tuple[bytes, bytes]:
     return topic, body[:-1] + b"," + tail[1:].encode()
 
 
-_ENVELOPE = frozenset({"seq", "id", "time", "source", "data"})
+_ENVELOPE = frozenset({"seq", "id", "time", "source", "data", "origin", "origin_seq"})
 
 
 class EventPublisher:
@@ -81,7 +97,7 @@ class EventPublisher:
         *,
         buffer: int,
         circus_compat: bool = False,
-        on_overflow: Callable[[int], None] | None = None,
+        on_overflow: Callable[[int, int, int], None] | None = None,
         max_size: int = 1 << 20,
     ) -> None:
         import zmq
@@ -96,13 +112,15 @@ class EventPublisher:
         self.max_size = max_size
         self.oversized = 0
         self.subscriptions = 0
-        self._pending: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self._pending: collections.deque[tuple[bytes, bytes, int]] = collections.deque()
+        """Held events: topic, body and ``seq`` (-1 for raw frames)."""
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = _RETRY_MIN
         self._drain: asyncio.TimerHandle | None = None
+        self._fd: int | None = None
         self._closed = False
-        self._more = zmq.SNDMORE | zmq.NOBLOCK
-        self._noblock = zmq.NOBLOCK
+        self._more = int(zmq.SNDMORE | zmq.NOBLOCK)  # plain ints: cheaper than pyzmq's enums
+        self._noblock = int(zmq.NOBLOCK)
         self._again = zmq.Again
 
     @property
@@ -111,41 +129,53 @@ class EventPublisher:
         return len(self._pending)
 
     def start(self) -> None:
-        """Begin reading subscription notices (so they never pile up in the socket)."""
-        self._drain = asyncio.get_running_loop().call_later(
-            _SUBSCRIPTION_DRAIN, self._drain_subscriptions
-        )
+        """Begin reading subscription notices (so they never pile up in the socket), and
+        watch the socket for room in its subscribers' queues."""
+        loop = asyncio.get_running_loop()
+        self._drain = loop.call_later(_SUBSCRIPTION_DRAIN, self._drain_subscriptions)
+        self._fd = fd = int(self.socket.getsockopt(self._zmq.FD))
+        loop.add_reader(fd, self._on_socket)
+
+    def _on_socket(self) -> None:
+        """libzmq signalled its descriptor: a subscriber read from its queue (or something
+        else happened on the socket). Reading ``EVENTS`` takes the signal in; then resend."""
+        if self._closed:
+            return
+        self.socket.getsockopt(self._zmq.EVENTS)
+        if self._pending:
+            self._flush(self.buffer)
 
     def __call__(self, event: Event) -> None:
         if self._closed:
             return
+        seq = event.seq
         if event.topic[:8] == "watcher.":
-            self._publish(encode_watcher_event(event))
+            self._publish(*encode_watcher_event(event), seq)
             return
-        self._publish(encode_event(event))
+        self._publish(*encode_event(event), seq)
         if self.circus_compat and (event.topic[:7] in ("plugin.", "process")):
             for topic, body in circus_events(event):
-                self._publish((topic.encode(), _ENCODE(body).encode()))
+                self._publish(topic.encode(), _ENCODE(body).encode(), seq)
 
     def publish_raw(self, topic: bytes, body: bytes) -> None:
         """Send already encoded frames through the same buffer (keeps the order)."""
         if not self._closed:
-            self._publish((topic, body))
+            self._publish(topic, body, -1)
 
-    def _publish(self, frames: tuple[bytes, bytes]) -> None:
-        if len(frames[1]) > self.max_size or len(frames[0]) > self.max_size:
-            self._refuse_oversized(frames)
+    def _publish(self, topic: bytes, body: bytes, seq: int) -> None:
+        if len(body) > self.max_size or len(topic) > self.max_size:
+            self._refuse_oversized((topic, body))
             return
         if self._pending:
-            self._pending.append(frames)
+            self._pending.append((topic, body, seq))
             self._flush(self.buffer)
             return
         try:
-            self.socket.send(frames[0], self._more)
-            self.socket.send(frames[1], self._noblock)
+            self.socket.send(topic, self._more)
+            self.socket.send(body, self._noblock)
             self.sent += 1
         except self._again:
-            self._pending.append(frames)
+            self._pending.append((topic, body, seq))
             self._schedule()
 
     def _refuse_oversized(self, frames: tuple[bytes, bytes]) -> None:
@@ -166,7 +196,7 @@ class EventPublisher:
         send, more, noblock, again = sock.send, self._more, self._noblock, self._again
         refreshed = False
         while pending:
-            topic, body = pending[0]
+            topic, body, _ = pending[0]
             try:
                 send(topic, more)
                 send(body, noblock)
@@ -192,18 +222,23 @@ class EventPublisher:
     def _overflow(self, count: int) -> None:
         """Send the oldest ``count`` events even where a queue is full (those queues lose them)."""
         zmq, sock, pending = self._zmq, self.socket, self._pending
+        first = last = -1
         sock.setsockopt(zmq.XPUB_NODROP, 0)
         try:
             for _ in range(count):
-                topic, body = pending.popleft()
+                topic, body, seq = pending.popleft()
                 sock.send(topic, self._more)
                 sock.send(body, self._noblock)
+                if seq >= 0:
+                    last = seq
+                    if first < 0:
+                        first = seq
         finally:
             sock.setsockopt(zmq.XPUB_NODROP, 1)
         self.overflowed += count
         self.sent += count
         if self.on_overflow is not None:
-            self.on_overflow(count)
+            self.on_overflow(count, first, last)
 
     def _schedule(self) -> None:
         if self._retry is None and not self._closed:
@@ -243,6 +278,9 @@ class EventPublisher:
             self._flush(len(self._pending))
             await asyncio.sleep(0.005)
         self._closed = True
+        if self._fd is not None:
+            loop.remove_reader(self._fd)
+            self._fd = None
         for handle in (self._retry, self._drain):
             if handle is not None:
                 handle.cancel()

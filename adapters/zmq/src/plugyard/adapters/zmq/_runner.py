@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         plugin.name = args.name
     log.info("Starting")
     plugin.start()
+    if plugin.refused is not None:
+        raise SystemExit(f"plugyard-plugin: the host refused {plugin.name!r}: {plugin.refused}")
     log.info("Stopped")
 
 

@@ -68,9 +68,15 @@ class ZmqSettings(BaseModel):
     """Events the host holds for slow subscribers before it sends past them."""
     curve_secret_key: SecretStr | None = None
     """The host's CURVE secret key (40 Z85 characters); required for a non-loopback TCP
-    bind. Never shown in ``host.json``, events or logs."""
+    bind. Without it, a TCP endpoint on loopback gets a key pair the host makes once and
+    keeps in its runtime folder (``zmq-server.key``). Never shown in ``host.json``, events
+    or logs."""
     curve_clients: list[str] = []
     """CURVE public keys (40 Z85 characters each) of the clients allowed in."""
+    insecure_tcp: bool = False
+    """UNSAFE. Serve a loopback ``tcp://`` endpoint without CURVE: every local account can
+    then send commands (``quit``, ``stop``, ``publish``) and read every event. Logged as a
+    warning at each start. Code-loading commands stay refused on such a connection."""
     circus_compat: bool = False
     """Also publish ``watcher.NAME.ACTION`` events and answer in circus's words."""
     circus_config: Path | None = None

@@ -580,7 +580,13 @@ class CloudifyOperationContext:
         data = self.get_resource(resource_path)
         if not any(marker in data for marker in (b"{{", b"{#", b"{%")):
             return data
-        text = render_template(data.decode("utf-8"), self, template_variables, resource_path)
+        text = render_template(
+            data.decode("utf-8"),
+            self,
+            template_variables,
+            resource_path,
+            max_size=self.plugyard.max_template_size,
+        )
         return text.removesuffix("\n").encode("utf-8")
 
     def download_resource(self, resource_path: str, target_path: str | None = None) -> str:

@@ -404,6 +404,13 @@ def memri_routes(
                 return response
             except PodError as exc:
                 return PlainTextResponse(exc.message, status_code=exc.status)
+            except Exception as exc:
+                from .._http import storage_failure
+
+                converted = storage_failure(exc)
+                if converted is None:
+                    raise
+                return PlainTextResponse(converted.message, status_code=converted.status)
 
         return endpoint
 
@@ -413,6 +420,8 @@ def memri_routes(
             data = json.loads(raw) if raw else None
         except ValueError as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("the body is JSON nested too deeply") from None
         if not isinstance(data, Mapping) or "auth" not in data:
             raise BadRequest('the body is {"auth": {...}, "payload": ...}')
         return get_pod(), data["auth"], data.get("payload")
@@ -449,7 +458,7 @@ def memri_routes(
         pod = get_pod()
         try:
             auth = json.loads(urllib.parse.unquote(request.path_params["auth"]))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest("upload_file_b: the auth in the path is not JSON") from None
         return await upload(pod, _scope(pod, auth), request)
 
@@ -457,7 +466,7 @@ def memri_routes(
         raw = await _read(request, 64 * 1024)
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest('account: expected {"ownerKey", "databaseKey"}') from None
         if not isinstance(data, Mapping):
             raise BadRequest('account: expected {"ownerKey", "databaseKey"}')

@@ -23,6 +23,7 @@ from plugyard.host import CommandError, Errno, PluginState
 from ._config import read_circus_ini, read_watcher_tables
 from ._options import OptionError, WatcherOptions, to_bool, to_signum
 from ._procinfo import process_info
+from ._reload import IniPlugins
 from ._sockets import BoundSocket
 from ._watcher import Watcher
 
@@ -73,6 +74,7 @@ class CircusCommands:
         self.circus_words = circus_words
         self.check_delay = check_delay
         self.ini = ini
+        self.ini_plugins = IniPlugins(host, ini) if ini is not None else None
         self._endpoints = endpoints
         self._background: set[asyncio.Task[Any]] = set()
         self._handlers: dict[str, _Handler] = {
@@ -384,7 +386,7 @@ class CircusCommands:
             return {}
         watcher = self.watchers.get(found)
         if watcher is not None:
-            watcher.signal(signum, pid, children=children, recursive=recursive)
+            await watcher.signal(signum, pid, children=children, recursive=recursive)
             return {}
         pids = list(self._pids(found).values())
         if pid is not None and pid not in pids:
@@ -450,7 +452,11 @@ class CircusCommands:
     async def cmd_stop(self, props: dict[str, Any]) -> dict[str, Any]:
         return await self._drive(props, "stop")
 
-    async def cmd_restart(self, props: dict[str, Any]) -> dict[str, Any]:
+    async def cmd_restart(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        name = props.get("name")
+        registry = self.host.registry
+        if isinstance(name, str) and name in registry and registry.get(name).model == "adapter":
+            return None  # the host's own restart reconnects an adapter
         return await self._drive(props, "restart")
 
     async def cmd_reload(self, props: dict[str, Any]) -> dict[str, Any]:
@@ -473,10 +479,19 @@ class CircusCommands:
 
     # -- stats ------------------------------------------------------------------------------
 
+    def _process_info(self, name: str, pid: int, extended: bool) -> dict[str, Any] | str:
+        """One process's figures (in a thread); ``extended`` adds its children, and lets the
+        watcher's ``extended_stats`` hook add its own."""
+        info = process_info(pid, children=extended)
+        watcher = self.watchers.get(name)
+        if extended and watcher is not None and isinstance(info, dict):
+            watcher.extended_stats(pid, info)
+        return info
+
     async def _info(self, name: str, extended: bool) -> dict[str, Any]:
         pids = self._pids(name)
         infos = await asyncio.to_thread(
-            lambda: {pid: process_info(pid, children=extended) for pid in pids.values()}
+            lambda: {pid: self._process_info(name, pid, extended) for pid in pids.values()}
         )
         return {str(pid): info for pid, info in infos.items()}
 
@@ -493,7 +508,7 @@ class CircusCommands:
             if pid not in self._pids(found).values():
                 raise _message(f"process {process!r} not found in {props['name']!r}")
             assert pid is not None
-            info = await asyncio.to_thread(process_info, pid, children=extended)
+            info = await asyncio.to_thread(self._process_info, found, pid, extended)
             return {"process": pid, "info": info}
         return {
             "name": props["name"],
@@ -569,8 +584,9 @@ class CircusCommands:
         return undo
 
     async def reload_config(self) -> None:
-        """Read plugyard.toml's ``[watchers]`` and the circus.ini again: start added watchers,
-        stop removed ones, restart changed ones; unchanged ones are left running."""
+        """Read plugyard.toml's ``[watchers]`` and the circus.ini again (its watchers and its
+        ``[plugin:NAME]`` sections): start added watchers and plugins, stop removed ones,
+        restart changed ones; unchanged ones are left running."""
         try:
             fresh = self._configured()
         except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -589,6 +605,10 @@ class CircusCommands:
                 running = self.host.registry.get(name).state is PluginState.STARTED
                 if running:
                     await self.host.stop_plugin(name)
-                current.options = options
+                current.replace_options(options)
                 if running:
                     await self._drive_all([name], "start")
+        if self.ini_plugins is not None:
+            errors = await self.ini_plugins.reload()
+            if errors:
+                raise CommandError("reloadconfig: " + "; ".join(errors), Errno.COMMAND_ERROR)

@@ -107,7 +107,8 @@ def circus_endpoints(path: str | os.PathLike[str], *, allow_tcp: bool) -> dict[s
             raise OptionError(
                 f"{file}: [circus] {key} = {value}: plugyard does not listen unauthenticated "
                 "on TCP, where every local account can send commands; use an ipc:// endpoint, "
-                "or set [zmq] circus_allow_tcp = true to bind it anyway"
+                "or set [zmq] circus_allow_tcp = true (PLUGYARD_ZMQ__CIRCUS_ALLOW_TCP=true "
+                "for plugyard run -c circus.ini) to bind it anyway"
             )
         try:
             check_endpoint(value)

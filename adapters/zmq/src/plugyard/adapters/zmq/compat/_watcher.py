@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import random
 import signal
 import time
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from plugyard.host import ProcessSpec, ProcessState, RestartPolicy
 from plugyard.sdk import StopPhase
 
+from ._hooks import Hook, HookRefused, parse_hooks
 from ._options import OptionError, WatcherOptions
 from ._sockets import BoundSocket, substitute_sockets
 
@@ -65,17 +68,13 @@ class Watcher:
         self.status = "stopped"
         self.wids: dict[int, str] = {}
         self._pids: dict[str, int] = {}
+        self.circus_hooks: dict[str, Hook] = parse_hooks(options.hooks)
         self._unsubscribe = host.processes.on_state(self._on_process_state)
         self._lock = asyncio.Lock()
-        for key in ("uid", "gid"):
-            if getattr(options, key) is not None:
-                logger.warning(
-                    "[%s] %s = %s is not applied: the processes run as the host's user",
-                    options.name,
-                    key,
-                    getattr(options, key),
-                    extra={"plugin": options.name},
-                )
+        self._spawning: set[str] = set()
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self._armed: list[int] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def name(self) -> str:
@@ -90,14 +89,29 @@ class Watcher:
     # -- plugin handle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start ``numprocesses`` processes, ``warmup_delay`` apart."""
+        """Start ``numprocesses`` processes, ``warmup_delay`` apart; with ``on_demand``, wait
+        for the first connection to one of the watcher's sockets instead."""
         async with self._lock:
+            if not await self.call_hook("before_start"):
+                raise self._refused("before_start", "not started")
             self.status = "starting"
             self._event("start")
             try:
                 self._open_streams()
-                await self._grow()
+                if self.options.on_demand:
+                    self._arm()
+                else:
+                    await self._grow()
+                    if not await self.call_hook("after_start"):
+                        raise self._refused("after_start", "stopped again")
+            except Exception:
+                self._disarm()
+                await self._shrink(0)
+                self.status = "stopped"
+                self._close_streams()
+                raise
             except BaseException:
+                self._disarm()
                 self.status = "stopped"
                 self._close_streams()
                 raise
@@ -106,20 +120,137 @@ class Watcher:
     async def stop(self) -> None:
         """Stop every process (its ``stop_signal``, then SIGKILL after ``graceful_timeout``)."""
         async with self._lock:
+            await self.call_hook("before_stop")
             self.status = "stopping"
             self._event("stop")
+            self._disarm()
+            for handle in self._expiry.values():
+                handle.cancel()
+            self._expiry.clear()
+            if self.options.stop_children:
+                for pid in self.pids():
+                    for kid in _children_of(pid, False):
+                        _send(kid, self.options.stop_signal)
             await self._shrink(0)
             self._close_streams()
             self.status = "stopped"
+            await self.call_hook("after_stop")
 
     def close(self) -> None:
         """Stop following the supervisor (the watcher was removed)."""
         self._unsubscribe()
+        self._disarm()
+        for handle in self._expiry.values():
+            handle.cancel()
+        self._expiry.clear()
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    async def call_hook(self, name: str, **kwargs: Any) -> bool:
+        """Run hook ``name`` in a thread, as circus calls it; True when there is none.
+
+        A failing hook is logged and published (``watcher.NAME.hook_failure``); it counts as
+        success only where circus ignores its failures.
+        """
+        hook = self.circus_hooks.get(name)
+        if hook is None:
+            return True
+        call = functools.partial(
+            hook.func, watcher=self, arbiter=self.host, hook_name=name, **kwargs
+        )
+        try:
+            result = await asyncio.to_thread(call)
+        except Exception as exc:
+            logger.exception(
+                "[%s] hook %s (%s) failed",
+                self.name,
+                name,
+                hook.target,
+                extra={"plugin": self.name},
+            )
+            self._event("hook_failure", name=name, error=str(exc))
+            return hook.failure_result()
+        self._event("hook_success", name=name)
+        return bool(result)
+
+    def extended_stats(self, pid: int, stats: dict[str, Any]) -> None:
+        """Let the ``extended_stats`` hook add to one process's ``stats`` (any thread)."""
+        hook = self.circus_hooks.get("extended_stats")
+        if hook is None:
+            return
+        try:
+            hook.func(self, self.host, "extended_stats", pid=pid, stats=stats)
+        except Exception:
+            logger.exception("[%s] hook extended_stats failed", self.name)
+
+    def _refused(self, name: str, what: str) -> HookRefused:
+        target = self.circus_hooks[name].target
+        return HookRefused(
+            f"hooks.{name} ({target}) returned a false value or failed (see the log): "
+            f"{self.name} {what}"
+        )
+
+    # -- on demand --------------------------------------------------------------------------
+
+    def _socket_fds(self) -> list[int]:
+        fds: set[int] = set()
+        for arg in self.options.argv():
+            fds.update(substitute_sockets(arg, self.sockets)[1])
+        if self.options.use_sockets:
+            fds.update(s.fileno() for s in self.sockets.values() if s.socket is not None)
+        return sorted(fds)
+
+    def _arm(self) -> None:
+        """Watch the watcher's sockets; the first connection starts its processes."""
+        fds = self._socket_fds()
+        if not fds:
+            raise OptionError(
+                "on_demand: the watcher uses no socket ($(circus.sockets.NAME) in cmd or "
+                "args, or use_sockets = true)"
+            )
+        loop = asyncio.get_running_loop()
+        for fd in fds:
+            loop.add_reader(fd, self._on_connection)
+        self._armed = fds
+
+    def _disarm(self) -> None:
+        if not self._armed:
+            return
+        loop = asyncio.get_running_loop()
+        for fd in self._armed:
+            loop.remove_reader(fd)
+        self._armed = []
+
+    def _on_connection(self) -> None:
+        if not self._armed:
+            return
+        self._disarm()
+        logger.info("[%s] first connection: starting on demand", self.name)
+        self._background(self._wake(), "start on demand")
+
+    async def _wake(self) -> None:
+        async with self._lock:
+            if self.status == "active" and not self.wids:
+                await self._grow()
+
+    def _background(self, work: Any, what: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception as exc:
+                logger.error(
+                    "[%s] %s failed: %s", self.name, what, exc, extra={"plugin": self.name}
+                )
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def describe(self) -> dict[str, Any]:
         """Status, process ids and command, for ``plugyard status NAME``."""
         return {
             "status": self.status,
+            "waiting_for_connection": bool(self._armed),
             "numprocesses": self.options.numprocesses,
             "pids": self.pids(),
             "cmd": self.options.argv(),
@@ -214,7 +345,28 @@ class Watcher:
             stop_signal=options.stop_signal,
             stop_timeout=options.graceful_timeout,
             inherit_env=options.copy_env,
+            user=options.uid,
+            group=options.gid,
         )
+
+    def _max_age(self, name: str, pid: int) -> None:
+        """Plan the restart of a process that reaches ``max_age`` (plus up to
+        ``max_age_variance`` seconds, so that processes do not all restart at once)."""
+        old = self._expiry.pop(name, None)
+        if old is not None:
+            old.cancel()
+        if self.options.max_age <= 0:
+            return
+        delay = self.options.max_age + random.randint(0, max(self.options.max_age_variance, 0))
+        loop = asyncio.get_running_loop()
+        self._expiry[name] = loop.call_later(delay, self._expire, name, pid)
+
+    def _expire(self, name: str, pid: int) -> None:
+        self._expiry.pop(name, None)
+        with contextlib.suppress(KeyError):
+            if self.host.processes.get(name).pid == pid and self.status == "active":
+                logger.info("[%s] pid %d reached max_age: restarting it", self.name, pid)
+                self._background(self.host.processes.restart(name), f"max_age restart of {pid}")
 
     async def _grow(self) -> None:
         first = True
@@ -227,11 +379,20 @@ class Watcher:
             self.wids[wid] = spec.name
             with contextlib.suppress(KeyError):
                 self.host.processes.forget(spec.name)
+            if not await self.call_hook("before_spawn"):
+                self.wids.pop(wid, None)
+                raise self._refused("before_spawn", "process not started")
+            self._spawning.add(spec.name)
             try:
-                await self.host.processes.start(spec)
+                info = await self.host.processes.start(spec)
             except BaseException:
                 self.wids.pop(wid, None)
                 raise
+            finally:
+                self._spawning.discard(spec.name)
+            if not await self.call_hook("after_spawn", pid=info.pid):
+                await self._stop_one(wid)
+                raise self._refused("after_spawn", f"process {info.pid} stopped again")
 
     async def _shrink(self, keep: int) -> None:
         victims = sorted(self.wids)[keep:]
@@ -251,7 +412,7 @@ class Watcher:
     async def manage(self) -> int:
         """Bring the process count to ``numprocesses`` (only while active)."""
         async with self._lock:
-            if self.status == "active":
+            if self.status == "active" and not self._armed:
                 if len(self.wids) < self.options.numprocesses:
                     await self._grow()
                 else:
@@ -269,9 +430,15 @@ class Watcher:
         return await self.manage()
 
     async def reload(self) -> None:
-        """Start the processes again, one after the other (a graceful reload)."""
+        """Start the processes again, one after the other (a graceful reload); with
+        ``send_hup``, send them SIGHUP instead."""
         async with self._lock:
             if self.status != "active":
+                return
+            if self.options.send_hup:
+                for pid in self.pids():
+                    _send(pid, int(signal.SIGHUP))
+                self._event("reload")
                 return
             for wid in sorted(self.wids):
                 name = self.wids[wid]
@@ -285,11 +452,18 @@ class Watcher:
         """Change one option; returns 1 when the processes must be started again, else 0."""
         before = self.options.listing()
         self.options.set(key, value)
+        if key.startswith("hooks"):
+            self.circus_hooks = parse_hooks(self.options.hooks)
         self._event("updated")
         base = key.partition(".")[0]
         if base in self.options.restart_keys() and before != self.options.listing():
             return 1
         return 0
+
+    def replace_options(self, options: WatcherOptions) -> None:
+        """Take new options (a reloaded configuration); their hooks are resolved first."""
+        hooks = parse_hooks(options.hooks)
+        self.options, self.circus_hooks = options, hooks
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -300,7 +474,7 @@ class Watcher:
                     return name
         raise OptionError(f"process {pid} not found in {self.name!r}")
 
-    def signal(
+    async def signal(
         self,
         signum: int,
         pid: int | None = None,
@@ -315,10 +489,18 @@ class Watcher:
         for target in pids:
             kids = _children_of(target, recursive or children)
             if not children:
-                _send(target, signum)
+                await self.send_signal(target, signum)
             if children or recursive:
                 for kid in kids:
                     _send(kid, signum)
+
+    async def send_signal(self, pid: int, signum: int) -> None:
+        """Signal one process, as circus does: ``before_signal`` may veto (except SIGKILL),
+        ``after_signal`` follows."""
+        allowed = await self.call_hook("before_signal", pid=pid, signum=signum)
+        if allowed or signum == signal.SIGKILL:
+            _send(pid, signum)
+        await self.call_hook("after_signal", pid=pid, signum=signum)
 
     async def kill(
         self, pid: int | None, signum: int | None, graceful_timeout: float | None
@@ -336,7 +518,11 @@ class Watcher:
 
     async def _kill_one(self, pid: int, sig: int, timeout: float) -> None:
         name = self._pid_of(pid)
-        _send(pid, sig)
+        if self.options.stop_children:
+            for kid in _children_of(pid, False):
+                _send(kid, sig)
+        await self.send_signal(pid, sig)
+        self._event("kill", process_pid=pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -364,9 +550,33 @@ class Watcher:
         if info.state is ProcessState.RUNNING and info.pid is not None:
             self._pids[info.name] = info.pid
             self._event("spawn", process_id=wid, process_pid=info.pid)
+            self._max_age(info.name, info.pid)
+            if info.name not in self._spawning and "after_spawn" in self.circus_hooks:
+                self._background(self._after_respawn(wid, info.pid), "after_spawn")
         elif info.state in _ENDED and info.name in self._pids:
             pid = self._pids.pop(info.name)
+            timer = self._expiry.pop(info.name, None)
+            if timer is not None:
+                timer.cancel()
             self._event("reap", process_id=wid, process_pid=pid, exit_code=info.exit_code)
+            if "before_reap" in self.circus_hooks or "after_reap" in self.circus_hooks:
+                self._background(self._reap_hooks(pid, info.exit_code), "reap hooks")
+
+    async def _reap_hooks(self, pid: int, exit_code: int | None) -> None:
+        """``before_reap`` then ``after_reap`` for a process that exited (the supervisor
+        reaps a child at once, so both come after the fact; their results are ignored)."""
+        now = time.time()
+        await self.call_hook("before_reap", process_pid=pid, time=now)
+        await self.call_hook("after_reap", process_pid=pid, time=now, exit_code=exit_code)
+
+    async def _after_respawn(self, wid: int, pid: int) -> None:
+        """``after_spawn`` for a process the supervisor started again after an exit; a
+        false value stops that process."""
+        if not await self.call_hook("after_spawn", pid=pid):
+            name = self.wids.get(wid)
+            with contextlib.suppress(KeyError):
+                if name is not None and self.host.processes.get(name).pid == pid:
+                    await self.host.processes.stop(name)
 
 
 def _send(pid: int, signum: int) -> None:

@@ -1,0 +1,1 @@
+"""Lifecycle operations the chaos tests install."""
