@@ -109,6 +109,48 @@ def test_without_declarations_the_order_is_pluggys_own() -> None:
     assert names == [impl.plugin_name for impl in raw.hook.order_plain.get_hookimpls()]
 
 
+def test_once_the_declaring_plugin_leaves_new_plugins_go_where_pluggy_puts_them() -> None:
+    ours, raw = PluginManager(PROJECT_NAME), pluggy.PluginManager(PROJECT_NAME)
+    ours.add_hookspecs(Specs)
+    raw.add_hookspecs(Specs)
+    ours.register(plugin("a"), name="a")
+    ours.register(plugin("b"), name="b")
+    ours.register(plugin("z", after=["a"]), name="z")  # pluggy alone would call z, b, a
+    called = [i.plugin_name for i in reversed(ours.hook.order_plain.get_hookimpls())]
+    assert called.index("a") < called.index("z")
+    ours.unregister(name="z")
+    for name, opts in (("c", {}), ("d", {"tryfirst": True}), ("e", {"trylast": True})):
+        ours.register(plugin(name, **opts), name=name)
+    for name, opts in (("a", {}), ("b", {}), ("c", {}), ("d", {"tryfirst": True})):
+        raw.register(plugin(name, **opts), name=name)
+    raw.register(plugin("e", trylast=True), name="e")
+    names = [impl.plugin_name for impl in ours.hook.order_plain.get_hookimpls()]
+    assert names == [impl.plugin_name for impl in raw.hook.order_plain.get_hookimpls()]
+
+
+def test_lookups_by_plugin_agree_with_pluggy_after_registering_and_unregistering() -> None:
+    pm = PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(Specs)
+    objects = {f"p{index}": plugin(f"p{index}") for index in range(6)}
+    for name, obj in objects.items():
+        pm.register(obj, name=name)
+    pm.unregister(name="p2")
+    pm.set_blocked("p4")
+    stranger = plugin("stranger")
+    for name, obj in [*objects.items(), ("stranger", stranger)]:
+        expected = pluggy.PluginManager.get_name(pm, obj)
+        assert pm.get_name(obj) == expected
+        assert pm.is_registered(obj) is (expected is not None)
+        callers = pm.get_hookcallers(obj)
+        raw = pluggy.PluginManager.get_hookcallers(pm, obj)
+        assert (None if callers is None else sorted(c.name for c in callers)) == (
+            None if raw is None else sorted(c.name for c in raw)
+        ), name
+    again = plugin("p2")
+    pm.register(again, name="p2")  # a new object under a name used before
+    assert pm.get_name(again) == "p2" and pm.get_name(objects["p2"]) is None
+
+
 async def test_a_before_after_chain_orders_every_call_path() -> None:
     # registered a, b, c: pluggy alone would call c, b, a
     host = await loaded(

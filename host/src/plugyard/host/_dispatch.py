@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any, NamedTuple
 
 import pluggy
 
-from ._ordering import CallPosition, OrderError, apply, natural_order, resolve
+from ._ordering import ORDER_ATTR, CallPosition, OrderError, apply, natural_order, resolve
 from ._policy import DEFAULT_POLICY, POLICY_ATTR, ErrorMode, HookPolicy, ResultMode
 from ._stats import PluginStats, Stats
 from ._versions import version_problem, warn_once
@@ -41,6 +41,15 @@ class PluginManager(pluggy.PluginManager):
         self._registered: dict[str, int] = {}
         self._sequence = 0
         self._listeners: list[Callable[[], None]] = []
+        # Indexes pluggy itself does not keep, so that registering and unregistering
+        # one plugin costs the same with ten or a thousand others registered: the name of
+        # each registered plugin object, the hooks each implements, and the hooks whose
+        # list has been reordered by a declaration.
+        self._names: dict[int, str] = {}
+        self._hooks_of: dict[str, tuple[str, ...]] = {}
+        self._collecting: list[tuple[str, bool]] | None = None
+        self._declaring: dict[str, set[str]] = {}
+        self._reordered: set[str] = set()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after every registration and unregistration."""
@@ -57,22 +66,83 @@ class PluginManager(pluggy.PluginManager):
         :class:`~plugyard.host.OrderError`, which names the plugins and the hook.
         """
         try:
-            registered = super().register(plugin, name)
+            outer, found = self._collecting, []
+            self._collecting = found
+            try:
+                registered = super().register(plugin, name)
+            finally:
+                self._collecting = outer  # a registration made while this one runs
             if registered is None:
                 return None
+            self._names[id(plugin)] = registered
+            self._hooks_of[registered] = tuple(dict.fromkeys(hook for hook, _ in found))
+            for hook, declares in found:
+                if declares:
+                    self._declaring.setdefault(hook, set()).add(registered)
             self._sequence += 1
             self._registered[registered] = self._sequence
             try:
-                apply(self.get_hookcallers(plugin) or (), self._registered)
+                self._order(self.get_hookcallers(plugin) or ())
             except OrderError:
-                self._registered.pop(registered, None)
-                callers = self.get_hookcallers(plugin) or ()
-                super().unregister(plugin)
-                apply(callers, self._registered)
+                self.unregister(plugin)
                 raise
             return registered
         finally:
             self._changed()
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        if name[:2] == "__":
+            return None  # object's own protocol (``__init__``, ``__eq__``...), never a hook
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is not None and self._collecting is not None:
+            # the same lookup as declared_order(impl): the attribute pluggy will call
+            declares = getattr(getattr(plugin, name, None), ORDER_ATTR, None) is not None
+            self._collecting.append((opts.get("specname") or name, declares))
+        return opts
+
+    def get_name(self, plugin: object) -> str | None:
+        name = self._names.get(id(plugin))
+        if name is not None and self._name2plugin.get(name) is plugin:
+            return name
+        if type(plugin).__eq__ is object.__eq__:
+            return None  # compared by identity, and every registration is indexed
+        return super().get_name(plugin)
+
+    def is_registered(self, plugin: object) -> bool:
+        return self.get_name(plugin) is not None
+
+    def get_hookcallers(self, plugin: object) -> list[pluggy.HookCaller] | None:
+        name = self._names.get(id(plugin))
+        if name is None or self._name2plugin.get(name) is not plugin:
+            return super().get_hookcallers(plugin)
+        callers: list[pluggy.HookCaller] = []
+        for hook in self._hooks_of.get(name, ()):
+            caller = getattr(self.hook, hook, None)
+            if isinstance(caller, pluggy.HookCaller):
+                callers.append(caller)
+        return callers
+
+    def _order(self, callers: Iterable[pluggy.HookCaller]) -> None:
+        """Keep each of ``callers`` in its declared order. A hook on which no implementation
+        declares an order, and which was never reordered, is already in pluggy's own order
+        and is left alone."""
+        needed = [
+            caller
+            for caller in callers
+            if caller.name in self._reordered or self._declaring.get(caller.name)
+        ]
+        if not needed:
+            return
+        try:
+            apply(needed, self._registered)
+        except BaseException:
+            self._reordered.update(caller.name for caller in needed)
+            raise
+        for caller in needed:
+            if self._declaring.get(caller.name):
+                self._reordered.add(caller.name)
+            else:
+                self._reordered.discard(caller.name)  # back in pluggy's own order
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
         """Unregister as pluggy does; the other plugins' declared order is kept."""
@@ -81,10 +151,16 @@ class PluginManager(pluggy.PluginManager):
         callers = list(self.get_hookcallers(plugin) or ()) if plugin is not None else []
         try:
             removed = super().unregister(plugin, name)
-            for registered in list(self._registered):
-                if not self.has_plugin(registered):
-                    del self._registered[registered]
-            apply(callers, self._registered)
+            gone = self._names.pop(id(removed), None) if removed is not None else None
+            if gone is not None and not self.has_plugin(gone):
+                self._registered.pop(gone, None)
+                for hook in self._hooks_of.pop(gone, ()):
+                    declaring = self._declaring.get(hook)
+                    if declaring is not None:
+                        declaring.discard(gone)
+                        if not declaring:
+                            del self._declaring[hook]
+            self._order(callers)
             return removed
         finally:
             self._changed()

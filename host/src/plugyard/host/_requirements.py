@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -10,7 +12,10 @@ from ._discovery import PluginSpec, SourceKind
 __all__ = ["sdk_conflict"]
 
 
+@functools.cache
 def _installed_sdk() -> str | None:
+    """The installed plugyard-sdk version (read once per process: what a process has
+    imported does not change when the environment does)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
