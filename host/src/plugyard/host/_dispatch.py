@@ -66,7 +66,7 @@ class PluginManager(pluggy.PluginManager):
         :class:`~plugyard.host.OrderError`, which names the plugins and the hook.
         """
         try:
-            outer, found = self._collecting, []
+            outer, found = self._collecting, list[tuple[str, bool]]()
             self._collecting = found
             try:
                 registered = super().register(plugin, name)
