@@ -136,7 +136,7 @@ def test_the_output_size_is_bounded() -> None:
 def test_the_host_setting_bounds_operations_templates(
     calls: Any, write_blueprint: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    from plugyard.adapters.lifecycle._environment import set_template_limit
+    from plugyard.adapters.lifecycle._settings import set_template_limit
 
     set_template_limit(1024)
     try:

@@ -38,11 +38,10 @@ class LifecycleAdapter:
     def plugyard_configure(self, host: Host) -> None:
         """Read ``[lifecycle]``, add the service, and hand the plugins of the configured
         deployments' blueprints and of ``plugyard.lifecycle`` entry points to the host."""
-        from ._environment import set_template_limit
         from ._plan import set_max_instances
         from ._plugins import LIFECYCLE_GROUP
         from ._service import LifecycleService
-        from ._settings import LifecycleSettings
+        from ._settings import LifecycleSettings, set_template_limit
         from ._yaml import YamlLimits, set_default_limits
 
         settings = host.config.section("lifecycle", LifecycleSettings)

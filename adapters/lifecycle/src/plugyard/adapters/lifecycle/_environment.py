@@ -32,6 +32,7 @@ from ._model import Blueprint, PluginDecl
 from ._plan import NodeInstance, plan_instances
 from ._runner import ensure_runner
 from ._secrets import SecretNotFound, SecretStore
+from ._settings import template_limit
 from ._storage import Execution, Storage
 from ._venvs import ensure_venv
 from ._workflows_dsl import check_workflow_parameters
@@ -44,7 +45,6 @@ __all__ = [
     "ExecutionResult",
     "init_env",
     "load_env",
-    "set_template_limit",
 ]
 
 logger = logging.getLogger("plugyard.lifecycle")
@@ -104,15 +104,13 @@ class ExecutionResult(dict[str, Any]):
         return str(self["id"])
 
 
-def set_template_limit(size: int) -> None:
-    """Characters a rendered resource template may hold (a host sets it from ``[lifecycle]``)."""
-    _Backend.max_template_size = size
-
-
 class _Backend:
     """The context backend of one deployment: storage, blueprint folder, work folders."""
 
-    max_template_size = 16 * 1024 * 1024
+    @property
+    def max_template_size(self) -> int:
+        """Characters a rendered resource template may hold (``[lifecycle]``)."""
+        return template_limit()
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DeploymentSettings", "LifecycleSettings"]
+__all__ = ["DeploymentSettings", "LifecycleSettings", "set_template_limit", "template_limit"]
 
 
 class DeploymentSettings(BaseModel):
@@ -72,3 +72,17 @@ class LifecycleSettings(BaseModel):
             return self.storage
         folder = self.storage_dir if self.storage_dir.is_absolute() else base_dir / self.storage_dir
         return str(folder / f"{deployment}.db")
+
+
+_template_limit = 16 * 1024 * 1024
+
+
+def set_template_limit(size: int) -> None:
+    """Characters a rendered resource template may hold (a host sets it from ``[lifecycle]``)."""
+    global _template_limit
+    _template_limit = size
+
+
+def template_limit() -> int:
+    """The limit :func:`set_template_limit` set: 16 MiB until a host sets another."""
+    return _template_limit
