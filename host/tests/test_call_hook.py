@@ -76,6 +76,25 @@ async def test_each_implementation_gets_only_the_arguments_it_names() -> None:
     assert seen == {"v": 7, "e": "hi", "n": True}
 
 
+@pytest.mark.parametrize("orders", [("ve", "ve"), ("ev", "ev"), ("ve", "ev")])
+async def test_arguments_reach_each_implementation_by_name_whatever_their_order(
+    orders: tuple[str, str],
+) -> None:
+    # all implementations alike (arguments gathered once per call) or each its own order
+    def taking(order: str) -> Any:
+        if order == "ve":
+            return lambda value, extra: (value, extra)
+        return lambda extra, value: (value, extra)
+
+    host = await loaded_host(
+        *(make(f"p{i}", "demo_isolate", taking(o)) for i, o in enumerate(orders))
+    )
+    for value, extra in ((1, "a"), (2, "b")):
+        outcome = await host.call_hook("demo_isolate", value=value, extra=extra)
+        assert outcome.ok and outcome.values == [(value, extra), (value, extra)]
+        assert await host.call_hook("demo_isolate", extra=extra, value=value) == outcome
+
+
 async def test_unknown_argument_is_an_error_at_the_call_site() -> None:
     host = await loaded_host()
     with pytest.raises(TypeError, match="has no argument 'valeu'"):

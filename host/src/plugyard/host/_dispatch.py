@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import pluggy
@@ -272,6 +273,10 @@ class _Step(NamedTuple):
 _PLAIN = frozenset({int, float, str, bytes, bool, list, tuple, dict, set, frozenset})
 
 
+def _no_arguments(kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    return ()
+
+
 def _policy_of(caller: pluggy.HookCaller) -> HookPolicy:
     spec = caller.spec
     if spec is None:
@@ -315,7 +320,7 @@ class _Plan:
     """One hook's call plan, built once per change of its implementations: the steps in
     call order, the argument names, the policy, and the loop that runs them."""
 
-    __slots__ = ("argnames", "hook", "needed", "policy", "steps")
+    __slots__ = ("argnames", "hook", "needed", "policy", "positional", "steps")
 
     def __init__(
         self, hook: str, steps: tuple[_Step, ...], argnames: frozenset[str], policy: HookPolicy
@@ -325,6 +330,19 @@ class _Plan:
         self.argnames = argnames
         self.needed = frozenset(arg for step in steps for arg in step.argnames)
         self.policy = policy
+        # When every implementation takes all of the hook's arguments in the same order (the
+        # usual case), a full call gathers them once and passes them by position.
+        orders = {step.argnames for step in steps}
+        shared = orders.pop() if len(orders) == 1 else None
+        self.positional: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+        if shared is not None and frozenset(shared) == argnames:
+            if not shared:
+                self.positional = _no_arguments
+            elif len(shared) == 1:
+                (only,) = shared
+                self.positional = lambda kwargs: (kwargs[only],)
+            else:
+                self.positional = itemgetter(*shared)
 
     def check(self, kwargs: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` for an argument the hook does not take or a plugin misses."""
@@ -355,11 +373,14 @@ class _Plan:
         stop_at_first = chosen.result is ResultMode.FIRST
         clock = time.perf_counter
         remaining = iter(self.steps)
+        args = self.positional(kwargs) if full and self.positional is not None else None
         last = clock()
         while True:
             try:
                 for function, plugin, stats, takes_all, argnames in remaining:
-                    if full and takes_all:
+                    if args is not None:
+                        value = function(*args)
+                    elif full and takes_all:
                         value = function(**kwargs)
                     else:
                         value = function(**{a: kwargs[a] for a in argnames})
