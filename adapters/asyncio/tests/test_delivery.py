@@ -108,7 +108,9 @@ async def test_a_raising_handler_is_logged_counted_and_keeps_receiving(
         assert results[1].event_id in failures[0].getMessage()
         assert failures[0].exc_info is not None
         assert any(
-            getattr(r, "event_id", None) == results[0].event_id and r.getMessage() == "even tick 0"
+            getattr(r, "event_id", None) == results[0].event_id
+            and getattr(r, "plugin", None) == "flaky"
+            and r.getMessage() == "even tick 0"
             for r in caplog.records
         )
         failed = await host.recorder.await_for("events.tick.failed", count=2)

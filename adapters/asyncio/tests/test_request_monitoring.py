@@ -204,3 +204,41 @@ async def test_another_payload_type_turns_monitoring_off_with_a_warning(
     assert "request monitoring is off: event 'monitoring_event' is declared with payload" in (
         caplog.text
     )
+
+
+class GatedRecorder(Recorder):
+    """Handles nothing until its gate opens, so its queue fills up."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.gate = asyncio.Event()
+
+    async def flush_point_to_monitoring(self, points: list[MonitoringPoint], logger: Any) -> None:
+        await self.gate.wait()
+        await super().flush_point_to_monitoring(points, logger)
+
+
+async def test_a_full_queue_keeps_the_newest_points_and_counts_the_rest(tmp_path: Any) -> None:
+    """Points handed over in a batch obey the plugin's queue size one by one, as emitted
+    events do: under ``drop_oldest`` (the default) the newest stay, and every point dropped
+    is counted."""
+    settings = config(tmp_path)
+    settings["asyncio"] = {"delivery": {"slow": {"queue_size": 3}}}
+    async with run_host({"slow": GatedRecorder}, settings, adapters=[AsyncioAdapter()]) as host:
+        slow = host.registry.handle("slow").instance
+        ids = [f"req-{n}" for n in range(8)]
+        async with httpx.AsyncClient(base_url=host.advertised["http_url"], timeout=5) as client:
+            for request_id in ids:
+                await client.get("/health", headers={"X-Request-Id": request_id})
+        drops = await host.recorder.await_for("events.monitoring_event.dropped")
+        slow.gate.set()
+        async with asyncio.timeout(5):
+            while True:  # every point is either handled or counted as dropped
+                slow.arrived.clear()
+                if len(slow.points) + host.stats["slow"].drops >= len(ids):
+                    break
+                await slow.arrived.wait()
+        kept = [point.request_id for point in slow.points]
+        assert kept == sorted(kept) and kept[-3:] == ids[-3:]  # in order, the newest kept
+        assert host.stats["slow"].drops == len(ids) - len(kept) > 0
+        assert drops[0].data["plugin"] == "slow"

@@ -19,7 +19,7 @@ from ._declarations import (
     QueueFullError,
     unknown_event,
 )
-from ._mailbox import HandlerOutcome, Mailbox, first_full, offer_each
+from ._mailbox import HandlerOutcome, Mailbox, first_full, offer_all, offer_each
 
 if TYPE_CHECKING:
     from plugyard.host import Host
@@ -234,9 +234,11 @@ class EventHub:
         policy = declared.overflow
         if policy is OverflowPolicy.BLOCK:
             policy = OverflowPolicy.DROP_NEW
-        boxes, ids, prefix = self._boxes.get(name, ()), self._ids, f"{self._host.id}-e"
-        for kwargs in each:
-            offer_each(boxes, (f"{prefix}{next(ids)}", name, kwargs, None), policy)
+        boxes, prefix = self._boxes.get(name, ()), f"{self._host.id}-e"
+        items = [
+            (f"{prefix}{n}", name, kwargs, None) for kwargs, n in zip(each, self._ids, strict=False)
+        ]
+        offer_all(boxes, items, policy)
         return True
 
     async def _room(self, declared: EventType, boxes: tuple[Mailbox, ...]) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from ._declarations import OverflowPolicy, QueueFullError
 if TYPE_CHECKING:
     from plugyard.host import PluginStats
 
-__all__ = ["HandlerOutcome", "Mailbox", "first_full", "offer_each"]
+__all__ = ["EventLogger", "HandlerOutcome", "Mailbox", "first_full", "offer_all", "offer_each"]
 
 logger = logging.getLogger("plugyard.adapters.asyncio")
 
@@ -43,6 +43,22 @@ class HandlerOutcome:
     def ok(self) -> bool:
         """Whether the handler returned normally."""
         return self.status == "ok"
+
+
+class EventLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The ``logger`` a handler is given: a :class:`logging.LoggerAdapter` whose records
+    carry the plugin's name and the event's id. The ``extra`` mapping is built only when
+    something is logged, so handing one to every event costs next to nothing."""
+
+    def __init__(self, logger: logging.Logger, plugin: str, event_id: str) -> None:
+        # LoggerAdapter's own attributes, minus the mapping
+        self.logger = logger
+        self._plugin = plugin
+        self._event_id = event_id
+
+    @property
+    def extra(self) -> dict[str, str]:  # type: ignore[override]
+        return {"plugin": self._plugin, "event_id": self._event_id}
 
 
 class Mailbox:
@@ -276,8 +292,7 @@ class Mailbox:
 
     def _with_logger(self, item: _Item) -> dict[str, Any]:
         log = self.log.logger if isinstance(self.log, logging.LoggerAdapter) else self.log
-        adapter = logging.LoggerAdapter(log, {"plugin": self.plugin, "event_id": item[0]})
-        return {**item[2], "logger": adapter}
+        return {**item[2], "logger": EventLogger(log, self.plugin, item[0])}
 
     def _overran(self, item: _Item, spent: float) -> HandlerOutcome:
         self.stats.calls += 1
@@ -326,6 +341,25 @@ def first_full(boxes: tuple[Mailbox, ...]) -> Mailbox | None:
         if len(box._items) >= box.maxsize:
             return box
     return None
+
+
+def offer_all(boxes: tuple[Mailbox, ...], items: Sequence[_Item], policy: OverflowPolicy) -> None:
+    """:func:`offer_each` every one of ``items``, in order; a box with room for them all
+    takes them in one step and is woken once."""
+    for box in boxes:
+        queue = box._items
+        if len(queue) + len(items) <= box.maxsize:
+            queue.extend(items)
+            if box._wake is not None:
+                box._wake_consumer()
+        else:
+            for item in items:
+                if len(queue) < box.maxsize:
+                    queue.append(item)
+                    if box._wake is not None:
+                        box._wake_consumer()
+                else:
+                    box.offer(item, policy)
 
 
 def offer_each(boxes: tuple[Mailbox, ...], item: _Item, policy: OverflowPolicy) -> None:

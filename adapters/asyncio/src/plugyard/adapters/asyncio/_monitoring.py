@@ -90,22 +90,27 @@ class RequestMonitor:
             self._flush = None
         pending, self._pending = self._pending, []
         hub, event, service = self._hub, self._event, self._service
-        points = [
-            MonitoringPoint(
-                request_id,
-                started,
-                {"service": service, "route": route, "status_code": status},
-                {"request_id": request_id, "execution_time": duration},
-            )
+        each = [
+            {
+                "points": [
+                    MonitoringPoint(
+                        request_id,
+                        started,
+                        {"service": service, "route": route, "status_code": status},
+                        {"request_id": request_id, "execution_time": duration},
+                    )
+                ]
+            }
             for request_id, started, route, status, duration in pending
         ]
         try:
-            if hub._emit_unpublished(event, [{"points": [point]} for point in points]):
+            if hub._emit_unpublished(event, each):
                 return
         except Exception:
-            logger.exception("emitting %d monitoring point(s) failed", len(points))
+            logger.exception("emitting %d monitoring point(s) failed", len(each))
             return
-        for point in points:  # a published event type: each payload goes through the bus
+        for kwargs in each:  # a published event type: each payload goes through the bus
+            (point,) = kwargs["points"]
             try:
                 hub.emit_payload(event, MonitoringPayload([point]))
             except Exception:
