@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import threading
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +16,7 @@ from pod_fixtures import Note, Person
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from plugyard.adapters.pod import Pod
+from plugyard.adapters.pod import OWNER, Pod, Store
 from plugyard.adapters.pod._http import pod_routes
 from plugyard.sdk.pod import (
     BadRequest,
@@ -142,3 +148,55 @@ def test_direct_and_http_transports_answer_alike(pod: Pod, web: TestClient) -> N
     from_http: Any = http.get(note_id).to_dict()
     from_direct: Any = direct.get(note_id).to_dict()
     assert {k: from_http[k] for k in fields} == {k: from_direct[k] for k in fields}
+
+
+def test_a_single_create_waits_its_turn_while_another_process_writes(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'pod.db'}")
+    store.create()
+    pod = Pod(store)
+    pod.add_schema(OWNER, {"Note": {"properties": {"text": "str"}, "edges": {}}})
+    auth = {"Authorization": f"Bearer {pod.owner_token}"}
+    other = sqlite3.connect(tmp_path / "pod.db", isolation_level=None)
+    answers: list[Any] = []
+    with TestClient(Starlette(routes=pod_routes(lambda: pod, lambda: None))) as web:
+        other.execute("BEGIN IMMEDIATE")
+        sender = threading.Thread(
+            target=lambda: answers.append(
+                web.post("/pod/v1/items", json={"type": "Note", "text": "later"}, headers=auth)
+            )
+        )
+        sender.start()
+        deadline = time.monotonic() + 10
+        while not store._wlock.locked() and sender.is_alive():
+            assert time.monotonic() < deadline, "the create never reached the store"
+            time.sleep(0.001)
+        other.execute("ROLLBACK")
+        other.close()
+        sender.join(10)
+    assert answers and answers[0].status_code == 201, answers
+    assert [n["text"] for n in pod.search(OWNER, {"type": "Note"})] == ["later"]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"create": [{"id": "a", "type": "Note", "text": "é ☃", "n": 2**40, "x": 1.25}]},
+        {"filters": {"n": 2**70}},
+        {"x": float("nan"), "y": [float("inf")]},
+        {"keys": {1: "a whole-number key"}},
+        {"nested": [[{"a": (1, 2.5, None, True)}]]},
+    ],
+)
+def test_request_bodies_are_the_json_the_standard_library_writes(body: dict[str, Any]) -> None:
+    from plugyard.sdk.pod._transport import _encode
+
+    assert json.dumps(json.loads(_encode(body))) == json.dumps(body)
+
+
+def test_request_bodies_refuse_what_the_standard_library_refuses() -> None:
+    from plugyard.sdk.pod._transport import _encode
+
+    for value in (uuid.uuid4(), object(), {"a", "set"}):
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            _encode({"filters": {"x": value}})

@@ -144,3 +144,22 @@ def test_transition_table() -> None:
         check_transition("started", "finished")
     with pytest.raises(InvalidTransition, match="allowed: aborted, error, ready"):
         check_transition("user_action_needed", "done")
+
+
+def test_a_subclass_writes_its_own_properties_not_its_parents() -> None:
+    class Base(Item):
+        name: str | None
+
+    class Child(Base):
+        born: datetime | None
+
+    assert Base("a").to_dict() == {"id": None, "type": "Base", "name": "a"}
+    when = datetime(2024, 5, 1, 12, 0)
+    assert Child("b", when).to_dict() == {
+        "id": None,
+        "type": "Child",
+        "name": "b",
+        "born": "2024-05-01T12:00:00",
+    }
+    generic = Item.from_dict({"id": "g", "type": "Elsewhere", "at": when, "n": 1})
+    assert generic.to_dict() == {"id": "g", "type": "Elsewhere", "at": when.isoformat(), "n": 1}

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import threading
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pod_fixtures import Note, Person
 
 from plugyard.adapters.pod import OWNER, DirectTransport, Pod, Scope, Store
+from plugyard.host.sqlite import BUSY_TIMEOUT_MS
 from plugyard.sdk.pod import (
     BadRequest,
     Conflict,
@@ -311,3 +316,47 @@ def test_integers_past_64_bits_and_non_finite_floats_keep_their_values(pod: Pod)
         assert (got["big"], got["x"]) == (big, x)
     nan = pod.get(OWNER, "nan")["x"]
     assert nan != nan  # still NaN, not null
+
+
+def test_a_write_at_once_gives_way_when_it_would_have_to_wait(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'pod.db'}")
+    store.create()
+    pod = Pod(store)
+    owner_client(pod)
+    other = sqlite3.connect(tmp_path / "pod.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        assert pod.create_at_once(OWNER, [{"id": "a", "type": "Note"}], where="item") is None
+        assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 2
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert pod.create_at_once(OWNER, [{"id": "a", "type": "Note"}], where="item") == ["a"]
+    assert pod.create_at_once(OWNER, [{"id": "a", "type": "Note"}], where="item") is None
+    with pytest.raises(Conflict, match="'a' is already taken"):
+        pod.create(OWNER, [{"id": "a", "type": "Note"}], where="item")
+    with pytest.raises(BadRequest, match="unknown item type 'Nope'"):
+        pod.create_at_once(OWNER, [{"type": "Nope"}], where="item")
+    with store._writer.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    assert store.count("Note") == 1
+    store.close()
+
+
+def test_the_fast_check_of_plain_items_refuses_what_the_full_check_refuses(pod: Pod) -> None:
+    owner_client(pod)
+    pod.create(OWNER, [{"type": "Note", "text": "seen", "n": 1}])  # the type is known now
+    bad = [
+        ({"type": "Note", "n": "1"}, "bulk.create[1]: Note.n must be int, got str '1'"),
+        ({"type": "Note", "n": True}, "bulk.create[1]: Note.n must be int, got bool True"),
+        ({"type": "Note", "colour": "red"}, "bulk.create[1]: Note has no property 'colour'"),
+        ({"type": "Note", "id": 7}, "bulk.create[1]: id 7 is not 1-64 letters"),
+        ({"type": "Note", "id": "x y"}, "bulk.create[1]: id 'x y' is not 1-64 letters"),
+    ]
+    for item, message in bad:
+        with pytest.raises(BadRequest, match=re.escape(message)):
+            pod.bulk(OWNER, {"create": [{"type": "Note", "n": 2}, item]})
+    with pytest.raises(BadRequest, match=re.escape("bulk.create[1]: id 'twice' appears twice")):
+        pod.bulk(OWNER, {"create": [{"type": "Note", "id": "twice"}] * 2})
+    assert pod.store.count("Note") == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -94,10 +93,13 @@ class PodClient:
         """Items to create (new edge targets included) and the edges between them."""
         new: list[Item] = []
         edges: list[dict[str, str]] = []
-        pending = deque(items)
+        queue = list(items)
         seen: set[int] = set()
-        while pending:
-            item = pending.popleft()
+        has_edges: dict[type, bool] = {}
+        index = 0
+        while index < len(queue):
+            item = queue[index]
+            index += 1
             if not isinstance(item, Item):
                 raise TypeError(f"expected an Item, got {type(item).__name__}")
             key = id(item)
@@ -109,11 +111,15 @@ class PodClient:
                 if state["id"] is None:
                     item.id = new_id()
                 new.append(item)
-            if not type(item)._shape()[2]:
+            cls = type(item)
+            linked = has_edges.get(cls)
+            if linked is None:
+                linked = has_edges[cls] = cls._shape().has_edges
+            if not linked:
                 continue
             for name, target in item.edges():
                 if not target.__dict__.get("_stored"):
-                    pending.append(target)
+                    queue.append(target)
                     if target.id is None:
                         target.id = new_id()
                 edges.append({"source": str(item.id), "target": str(target.id), "name": name})

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 __all__ = [
     "RESERVED",
@@ -49,6 +49,8 @@ RESERVED = frozenset({"id", "type", "created_at", "updated_at", "run_id"})
 """Names every item has, kept by the pod; no class may declare them as properties."""
 
 _TYPE_NAMES = {python: name for name, python in VALUE_TYPES.items()}
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Value types ``to_dict`` passes through as they are (anything else is checked for dates)."""
 
 
 def new_id() -> str:
@@ -69,6 +71,19 @@ class Field:
     def is_edge(self) -> bool:
         """Whether this attribute links to other items instead of holding a value."""
         return self.target is not None
+
+
+class _Shape(NamedTuple):
+    """What ``to_dict`` and the client's write planning need of an item class, computed once.
+
+    ``owner`` is the class it was computed for: a subclass finds its parent's shape by
+    inheritance and must compute its own.
+    """
+
+    owner: type
+    plain: tuple[str, ...]
+    dated: tuple[str, ...]
+    has_edges: bool
 
 
 def _strip_optional(hint: Any) -> Any:
@@ -154,6 +169,7 @@ class Item:
     created_at: float | None
     updated_at: float | None
     _registry: ClassVar[dict[str, type[Item]]] = {}
+    _item_shape: ClassVar[_Shape | None] = None
     _secret: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -195,19 +211,18 @@ class Item:
         return found
 
     @classmethod
-    def _shape(cls) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-        """Plain property names, datetime property names, and whether the class has edges."""
-        shape: tuple[tuple[str, ...], tuple[str, ...], bool] | None = cls.__dict__.get(
-            "_item_shape"
-        )
-        if shape is None:
+    def _shape(cls) -> _Shape:
+        """Plain property names, datetime property names, whether the class has edges."""
+        shape = cls._item_shape
+        if shape is None or shape.owner is not cls:
             fields = cls.fields().values()
-            shape = (
+            shape = _Shape(
+                cls,
                 tuple(f.name for f in fields if f.value_type not in (None, "datetime")),
                 tuple(f.name for f in fields if f.value_type == "datetime"),
                 any(f.is_edge for f in fields),
             )
-            cls._item_shape = shape  # type: ignore[attr-defined]
+            cls._item_shape = shape
         return shape
 
     @classmethod
@@ -251,19 +266,22 @@ class Item:
     def to_dict(self) -> dict[str, Any]:
         """The item as the pod stores it: ``id``, ``type`` and JSON-ready properties."""
         state = self.__dict__
+        shape = type(self)._item_shape
+        if shape is None or shape.owner is not type(self):
+            shape = type(self)._shape()
         data: dict[str, Any] = {"id": state["id"], "type": state["_type"]}
-        plain, dated, _ = type(self)._shape()
-        for name in plain:
+        for name in shape.plain:
             data[name] = state[name]
-        for name in dated:
+        for name in shape.dated:
             value = state[name]
             data[name] = value.isoformat() if isinstance(value, datetime) else value
         extra = state["_extra"]
         if extra:
             data.update(extra)
-            for name, value in extra.items():
-                if isinstance(value, datetime):
-                    data[name] = value.isoformat()
+            if not _JSON_SCALARS.issuperset(map(type, extra.values())):
+                for name, value in extra.items():
+                    if isinstance(value, datetime):
+                        data[name] = value.isoformat()
         return data
 
     @classmethod

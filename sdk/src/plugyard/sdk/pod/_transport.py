@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import socket
 import threading
 import urllib.parse
@@ -20,6 +21,65 @@ from ._errors import PodError, PodUnavailable, error_for_status
 __all__ = ["HttpTransport", "Transport"]
 
 JSON = dict[str, Any]
+
+orjson: Any
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the SDK does not require it
+    orjson = None
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only dicts with string keys, lists, tuples, strings, whole
+    numbers, booleans, None and finite floats, all of exactly those types: data that
+    orjson writes as :func:`json.dumps` would (anything else is left to :mod:`json`)."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        kind = type(current)
+        if kind is dict:
+            for key, item in current.items():
+                if type(key) is not str:
+                    return False
+                item_kind = type(item)
+                if item_kind in _SCALARS:
+                    continue
+                if item_kind is float:
+                    if not math.isfinite(item):
+                        return False
+                    continue
+                pending.append(item)
+        elif kind is list or kind is tuple:
+            pending.extend(current)
+        elif kind is float:
+            if not math.isfinite(current):
+                return False
+        elif kind not in _SCALARS:
+            return False
+    return True
+
+
+def _encode(body: Any) -> bytes:
+    """A request body as JSON: by orjson where it writes the same JSON, else :mod:`json`."""
+    if orjson is not None and _plain(body):
+        try:
+            encoded: bytes = orjson.dumps(body)
+        except TypeError:
+            pass  # a whole number past 64 bits: the standard library writes it
+        else:
+            return encoded
+    return json.dumps(body).encode()
+
+
+def _loads(data: bytes) -> Any:
+    if orjson is not None:
+        try:
+            return orjson.loads(data)
+        except ValueError:
+            pass  # let the standard library read what orjson refuses (NaN, huge numbers)
+    return json.loads(data)
 
 
 @runtime_checkable
@@ -106,6 +166,7 @@ class HttpTransport:
         self._timeout = timeout
         self._client = client
         self._local = threading.local()
+        self._json_headers = {**self._headers(), "Content-Type": "application/json"}
 
     def __repr__(self) -> str:
         return f"HttpTransport({self.url!r})"
@@ -136,7 +197,7 @@ class HttpTransport:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         """Send one request to ``URL + path``; returns the decoded JSON answer."""
-        payload = None if body is None else json.dumps(body).encode()
+        payload = None if body is None else _encode(body)
         status, data = self._send(method, path, payload, "application/json")
         return self._decode(status, data)
 
@@ -150,7 +211,11 @@ class HttpTransport:
     def _send(
         self, method: str, path: str, payload: bytes | None, content_type: str
     ) -> tuple[int, bytes]:
-        headers = {**self._headers(), "Content-Type": content_type}
+        headers = (
+            self._json_headers
+            if content_type == "application/json"
+            else {**self._headers(), "Content-Type": content_type}
+        )
         if self._client is not None:
             response = self._client.request(
                 method, self.url + path, content=payload, headers=headers
@@ -179,7 +244,7 @@ class HttpTransport:
     @staticmethod
     def _decode(status: int, data: bytes) -> Any:
         try:
-            decoded = json.loads(data) if data else None
+            decoded = _loads(data) if data else None
         except ValueError:
             decoded = None
         if status >= 400:

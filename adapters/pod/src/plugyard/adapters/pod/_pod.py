@@ -199,14 +199,19 @@ class Pod:
         now = time.time()
         dumps = encode_properties
         check = self.schema.check_item
+        plain = self.schema.plain_properties
         valid_id = _ID.match
         run_id = scope.run_id
         single = where == "item"
         for index, item in enumerate(data):
-            item_type, properties = check(item, where, None if single else index)
+            checked = plain(item)
+            if checked is None:
+                item_type, properties = check(item, where, None if single else index)
+                item_id = item.get("id")
+            else:
+                item_type, item_id, properties = checked
             if item_type in BUILTIN_TYPES:
                 raise BadRequest(f"{_at(where, index)}: {item_type} items are made through /runs")
-            item_id = item.get("id")
             if item_id is None:
                 item_id = new_id()
             elif not isinstance(item_id, str) or not valid_id(item_id):
@@ -226,6 +231,8 @@ class Pod:
         return Conflict("the write clashed with stored data (an id or edge already exists)")
 
     def _created(self, scope: Scope, types: Mapping[str, str]) -> None:
+        if self._publish is None:
+            return
         by_type: dict[str, list[str]] = {}
         for item_id, item_type in types.items():
             by_type.setdefault(item_type, []).append(item_id)
@@ -252,6 +259,24 @@ class Pod:
             self.store.write(lambda conn: self.store.insert_items(conn, rows))
         except IntegrityError:
             raise self._taken(list(types)) from None
+        self._created(scope, types)
+        return list(types)
+
+    def create_at_once(
+        self, scope: Scope, data: Sequence[Any], *, where: str = "items"
+    ) -> list[str] | None:
+        """:meth:`create` without waiting: None if the write could not happen at once.
+
+        Checks the items first (a bad item raises here as it would in :meth:`create`); for
+        an answer of None, call :meth:`create`, which waits its turn and says what went wrong
+        if the write fails. See :meth:`Store.write_at_once`.
+        """
+        if self.store.dialect != "sqlite":
+            return None
+        rows, types = self._new_rows(scope, data, where)
+        done, _ = self.store.write_at_once(lambda conn: self.store.insert_items(conn, rows))
+        if not done:
+            return None
         self._created(scope, types)
         return list(types)
 

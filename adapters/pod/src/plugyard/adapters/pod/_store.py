@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from plugyard.host.sqlite import apply_pragmas
+from plugyard.host.sqlite import BUSY_TIMEOUT_MS, apply_pragmas
 
 __all__ = ["ItemRow", "ItemValues", "Store"]
 
@@ -207,6 +207,36 @@ class Store:
         if waiter.error is not None:
             raise waiter.error
         return waiter.value  # type: ignore[return-value]
+
+    def write_at_once(self, op: Callable[[Connection], _T]) -> tuple[bool, _T | None]:
+        """Run ``op(conn)`` in a transaction of its own now, if that needs no waiting.
+
+        Only on SQLite, with no other write of this process queued or under way and the
+        database's write lock free (another process holding it answers at once instead of
+        after the busy timeout). Returns ``(True, value)``, or ``(False, None)`` when the
+        write did not happen: it could not start at once, or failed and was rolled back;
+        the caller then goes through :meth:`write`, which waits its turn and reports errors.
+        A one-row commit in WAL mode costs less than handing the write to a worker thread,
+        which is why the HTTP API tries this first for a single item.
+        """
+        if self.dialect != "sqlite" or self._queue or not self._wlock.acquire(blocking=False):
+            return False, None
+        try:
+            with self._writer.connect() as conn:
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                driver.execute("PRAGMA busy_timeout=0")
+                try:
+                    with conn.begin():
+                        value = op(conn)
+                except sa.exc.SQLAlchemyError:
+                    return False, None
+                finally:
+                    driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            self._wlock.release()
+        self.commits += 1
+        return True, value
 
     def _commit(self, batch: Sequence[tuple[Callable[[Connection], Any], _Waiter[Any]]]) -> None:
         try:
