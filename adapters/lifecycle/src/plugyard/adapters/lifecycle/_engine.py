@@ -616,24 +616,19 @@ class WorkflowRun:
         elapsed_from: float | None = None,
         retry_after: float | None = None,
     ) -> None:
-        now = time.time()
-        row: dict[str, Any] = {
-            "instance_id": task.instance.id,
-            "name": task.short_name,
-            "state": state,
-            "retry_number": retry_number,
-        }
-        if state == "started":
-            row["started_at"] = now
-            row["error"] = None
-        else:
-            row["ended_at"] = now
+        instance = task.instance
+        failure: dict[str, Any] | None = None
+        if error is not None:
+            failure = {"type": type(error).__name__, "message": str(error), "causes": causes or []}
+        self.journal.operation(
+            task.key, instance.id, task.short_name, state, retry_number, time.time(), failure
+        )
         data: dict[str, Any] = {
             "deployment_id": self.env.name,
             "execution_id": self.execution_id,
             "workflow_id": self.workflow,
-            "node_instance_id": task.instance.id,
-            "node_id": task.instance.node_id,
+            "node_instance_id": instance.id,
+            "node_id": instance.node_id,
             "operation": task.short_name,
             "implementation": task.spec.implementation,
             "state": state,
@@ -644,24 +639,16 @@ class WorkflowRun:
             data["side"] = task.side
         if elapsed_from is not None:
             data["duration"] = round(time.perf_counter() - elapsed_from, 6)
-        if error is not None:
-            failure = {
-                "type": type(error).__name__,
-                "message": str(error),
-                "causes": causes or [],
-            }
-            row["error"] = failure
+        if failure is not None:
             data["error"] = failure
         if retry_after is not None:
             data["retry_after"] = retry_after
-        where = self._where.pop(task.key, None) if state != "started" else None
-        if where is not None:
-            data["ran_on"] = where
-        self.journal.operation(task.key, **row)
+        if state != "started" and self._where:
+            where = self._where.pop(task.key, None)
+            if where is not None:
+                data["ran_on"] = where
         self.env.emit(
-            f"operation.{self.env.name}.{task.instance.id}.{task.short_name}.{state}",
-            data,
-            self.journal,
+            f"operation.{self.env.name}.{instance.id}.{task.short_name}.{state}", data, self.journal
         )
 
 

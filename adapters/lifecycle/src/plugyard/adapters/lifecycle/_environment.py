@@ -33,6 +33,7 @@ from ._plan import NodeInstance, plan_instances
 from ._runner import ensure_runner
 from ._secrets import SecretNotFound, SecretStore
 from ._storage import Execution, Storage
+from ._threads import OperationThreads
 from ._venvs import ensure_venv
 from ._workflows_dsl import check_workflow_parameters
 
@@ -553,9 +554,7 @@ class Environment:
             {"execution_id": execution.id, "deployment_id": self.name, "resumed": bool(skip)},
             journal,
         )
-        pool = ThreadPoolExecutor(
-            settings.thread_pool_size, thread_name_prefix=f"lifecycle-{self.name}"
-        )
+        pool = OperationThreads(settings.thread_pool_size, f"lifecycle-{self.name}")
         started = time.perf_counter()
         try:
             function = spec.function if spec is not None else None

@@ -9,9 +9,14 @@ import time
 from concurrent.futures import Executor
 from typing import Any
 
-from ._storage import Batch, Storage
+from ._storage import OPERATION_COLUMNS, Batch, Storage
 
 __all__ = ["FLUSH_DELAY", "Journal"]
+
+_INSTANCE, _NAME, _STATE, _RETRY, _ERROR, _STARTED, _ENDED = (
+    OPERATION_COLUMNS.index(c)
+    for c in ("instance_id", "name", "state", "retry_number", "error", "started_at", "ended_at")
+)
 
 FLUSH_DELAY = 0.05
 """Seconds a success may wait to be stored with the next commit rather than alone."""
@@ -28,7 +33,7 @@ class Journal:
         self.deployment_id = deployment_id
         self.executor = executor
         self._batch = Batch()
-        self._rows: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, list[Any]] = {}
         self._dirty: set[str] = set()
         self._stored: set[str] = set()
         self._added = 0
@@ -40,17 +45,34 @@ class Journal:
         """Operation keys already stored (a resumed execution's)."""
         self._stored |= keys
 
-    def operation(self, key: str, **row: Any) -> None:
-        """Record an operation's latest state (merged with what was recorded for it)."""
-        full = self._rows.get(key)
-        if full is None:
-            full = self._rows[key] = {
-                "key": key,
-                "error": None,
-                "started_at": None,
-                "ended_at": None,
-            }
-        full.update(row)
+    def operation(
+        self,
+        key: str,
+        instance_id: str,
+        name: str,
+        state: str,
+        retry_number: int,
+        at: float,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """Record an operation's latest state: a ``started`` attempt sets its start time and
+        clears the last attempt's error; any other state sets its end time (and error)."""
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = [self.execution_id, key, instance_id, name]
+            row.extend((state, retry_number, error, None, None))
+        else:
+            row[_INSTANCE] = instance_id
+            row[_NAME] = name
+            row[_STATE] = state
+            row[_RETRY] = retry_number
+        if state == "started":
+            row[_STARTED] = at
+            row[_ERROR] = None
+        else:
+            row[_ENDED] = at
+            if error is not None:
+                row[_ERROR] = error
         self._dirty.add(key)
         self._added += 1
 
@@ -61,15 +83,7 @@ class Journal:
 
     def event(self, topic: str, data: dict[str, Any]) -> None:
         """Record an event or log line."""
-        self._batch.events.append(
-            {
-                "deployment_id": self.deployment_id,
-                "execution_id": self.execution_id,
-                "time": time.time(),
-                "topic": topic,
-                "data": data,
-            }
-        )
+        self._batch.events.append((self.deployment_id, self.execution_id, time.time(), topic, data))
         self._added += 1
 
     async def commit(self) -> None:
@@ -99,7 +113,7 @@ class Journal:
             batch, upto = self._batch, self._added
             self._batch = Batch()
             for key in self._dirty:
-                row = dict(self._rows[key])
+                row = tuple(self._rows[key])
                 if key in self._stored:
                     batch.operations.append(row)
                 else:
@@ -110,12 +124,10 @@ class Journal:
                 # A local SQLite commit takes about a millisecond: doing it on the loop avoids
                 # handing the GIL back and forth with a storage thread for every flush.
                 await asyncio.sleep(0)
-                self.storage.write_batch(self.execution_id, batch)
+                self.storage.write_batch(batch)
             elif batch:
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(
-                    self.executor, self.storage.write_batch, self.execution_id, batch
-                )
+                await loop.run_in_executor(self.executor, self.storage.write_batch, batch)
             self._durable = upto
         finally:
             self._flush = None
