@@ -127,7 +127,7 @@ def test_a_batch_stores_operations_states_and_events_as_written(
                 ("x", "n_1:start", "n_1", "start", "failed", 1, error, 2.0, 3.0),
             ],
             states={"n_1": "created"},
-            events=[("d", "x", 4.0, "t.one", {"a": [1, "b"]}), ("d", "x", 5.0, "t.two", {})],
+            events=[("d", "x", 4.0, "t.one", '{"a": [1, "b"]}'), ("d", "x", 5.0, "t.two", "{}")],
         )
     )
     storage.write_batch(

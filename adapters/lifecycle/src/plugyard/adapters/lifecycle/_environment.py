@@ -302,6 +302,10 @@ class Environment:
         """Lookups for evaluating functions while operations run."""
         return _RuntimeFunctions(self, instance, rel)
 
+    def reads_secrets(self, node_id: str) -> bool:
+        """Whether a node's properties use ``get_secret`` (so each read evaluates them)."""
+        return node_id in self._secret_nodes
+
     def node_properties(self, node_id: str) -> dict[str, Any]:
         """A node's properties, with ``get_secret`` read now (only where it is used)."""
         node = self.blueprint.nodes[node_id]

@@ -5,6 +5,7 @@ it is durable."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from concurrent.futures import Executor
 from typing import Any
@@ -17,6 +18,8 @@ _INSTANCE, _NAME, _STATE, _RETRY, _ERROR, _STARTED, _ENDED = (
     OPERATION_COLUMNS.index(c)
     for c in ("instance_id", "name", "state", "retry_number", "error", "started_at", "ended_at")
 )
+
+_dumps = json.JSONEncoder().encode
 
 FLUSH_DELAY = 0.05
 """Seconds a success may wait to be stored with the next commit rather than alone."""
@@ -39,6 +42,7 @@ class Journal:
         self._added = 0
         self._durable = 0
         self._flush: asyncio.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
 
     def known(self, keys: set[str]) -> None:
@@ -82,8 +86,11 @@ class Journal:
         self._added += 1
 
     def event(self, topic: str, data: dict[str, Any]) -> None:
-        """Record an event or log line."""
-        self._batch.events.append((self.deployment_id, self.execution_id, time.time(), topic, data))
+        """Record an event or log line (its data is serialised now: a string waiting for the
+        next flush costs the garbage collector nothing, a dict would)."""
+        self._batch.events.append(
+            (self.deployment_id, self.execution_id, time.time(), topic, _dumps(data))
+        )
         self._added += 1
 
     async def commit(self) -> None:
@@ -92,7 +99,11 @@ class Journal:
         while self._durable < target:
             if self._flush is None:
                 self._flush = asyncio.ensure_future(self._run_flush())
-            await asyncio.shield(self._flush)
+            # A future of its own per waiter: cancelling one waiter leaves the flush and the
+            # other waiters alone.
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
         if self._timer is not None and self._durable >= self._added:
             self._timer.cancel()
             self._timer = None
@@ -109,16 +120,22 @@ class Journal:
             self._flush = asyncio.ensure_future(self._run_flush())
 
     async def _run_flush(self) -> None:
+        error: BaseException | None = None
         try:
             batch, upto = self._batch, self._added
             self._batch = Batch()
+            rows = self._rows
             for key in self._dirty:
-                row = tuple(self._rows[key])
+                live = rows[key]
+                row = tuple(live)
                 if key in self._stored:
                     batch.operations.append(row)
                 else:
                     batch.new_operations.append(row)
                     self._stored.add(key)
+                if live[_STATE] == "succeeded":
+                    # Final: nothing merges into it any more, so only in-flight rows stay.
+                    del rows[key]
             self._dirty.clear()
             if batch and self.storage.is_sqlite:
                 # A local SQLite commit takes about a millisecond: doing it on the loop avoids
@@ -129,5 +146,16 @@ class Journal:
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(self.executor, self.storage.write_batch, batch)
             self._durable = upto
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             self._flush = None
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if waiter.done():
+                    continue
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)

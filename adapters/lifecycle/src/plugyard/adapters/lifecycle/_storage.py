@@ -132,9 +132,9 @@ class Batch:
     """Writes collected while operations run, stored together in one transaction.
 
     ``new_operations`` are rows not stored yet, ``operations`` rows to overwrite; both are
-    complete rows in the order of :data:`OPERATION_COLUMNS`. ``events`` are rows in the order
-    of :data:`EVENT_COLUMNS`. JSON values (an operation's error, an event's data) are plain
-    Python values here: the storage serialises them.
+    complete rows in the order of :data:`OPERATION_COLUMNS`, an operation's error a plain
+    value the storage serialises. ``events`` are rows in the order of :data:`EVENT_COLUMNS`,
+    their data already JSON text.
     """
 
     new_operations: list[tuple[Any, ...]] = field(default_factory=list)
@@ -499,14 +499,13 @@ class Storage:
             for row in batch.operations
         ]
         states = [(state, instance_id) for instance_id, state in batch.states.items()]
-        new_events = [(*row[:4], dumps(row[4])) for row in batch.events]
         sql = self._statements
         with self._tx() as conn:
             for statement, rows in (
                 (sql.insert_operation, new_ops),
                 (sql.update_operation, changed_ops),
                 (sql.update_state, states),
-                (sql.insert_event, new_events),
+                (sql.insert_event, batch.events),
             ):
                 if rows:
                     sql.run(conn, statement, rows)
