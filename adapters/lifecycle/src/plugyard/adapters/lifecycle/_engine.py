@@ -50,8 +50,10 @@ Plans = dict[str, tuple[list[str], Callable[[], Steps]]]
 
 logger = logging.getLogger("plugyard.lifecycle")
 
-QUEUED_PER_THREAD = 8
-"""Plain operations per worker thread whose calls may be made and waiting at once."""
+QUEUED_PER_THREAD = 128
+"""Plain operations per worker thread whose calls may be made and waiting at once: enough
+that a burst of ready instances still shares each commit, few enough that their contexts
+do not fill the heap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,8 +660,9 @@ class WorkflowRun:
         failure: dict[str, Any] | None = None
         if error is not None:
             failure = {"type": type(error).__name__, "message": str(error), "causes": causes or []}
+        now = time.time()
         self.journal.operation(
-            task.key, instance.id, task.short_name, state, retry_number, time.time(), failure
+            task.key, instance.id, task.short_name, state, retry_number, now, failure
         )
         data: dict[str, Any] = {
             "deployment_id": self.env.name,
@@ -686,7 +689,10 @@ class WorkflowRun:
             if where is not None:
                 data["ran_on"] = where
         self.env.emit(
-            f"operation.{self.env.name}.{instance.id}.{task.short_name}.{state}", data, self.journal
+            f"operation.{self.env.name}.{instance.id}.{task.short_name}.{state}",
+            data,
+            self.journal,
+            now,
         )
 
 

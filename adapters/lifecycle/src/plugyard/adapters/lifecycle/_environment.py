@@ -286,10 +286,17 @@ class Environment:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
-    def emit(self, topic: str, data: dict[str, Any], journal: Journal | None = None) -> None:
-        """Publish an event to subscribers and record it with the execution."""
+    def emit(
+        self,
+        topic: str,
+        data: dict[str, Any],
+        journal: Journal | None = None,
+        at: float | None = None,
+    ) -> None:
+        """Publish an event to subscribers and record it with the execution (as of ``at``,
+        a :func:`time.time`, default now)."""
         if journal is not None:
-            journal.event(topic, data)
+            journal.event(topic, data, at)
         for callback in list(self._subscribers):
             try:
                 callback(topic, data)

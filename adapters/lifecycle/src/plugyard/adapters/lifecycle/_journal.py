@@ -85,11 +85,13 @@ class Journal:
         self._batch.states[instance_id] = state
         self._added += 1
 
-    def event(self, topic: str, data: dict[str, Any]) -> None:
-        """Record an event or log line (its data is serialised now: a string waiting for the
-        next flush costs the garbage collector nothing, a dict would)."""
+    def event(self, topic: str, data: dict[str, Any], at: float | None = None) -> None:
+        """Record an event or log line at ``at`` (default: now). Its data is serialised now:
+        a string waiting for the next flush costs the garbage collector nothing, a dict would.
+        """
+        when = time.time() if at is None else at
         self._batch.events.append(
-            (self.deployment_id, self.execution_id, time.time(), topic, _dumps(data))
+            (self.deployment_id, self.execution_id, when, topic, _dumps(data))
         )
         self._added += 1
 
