@@ -101,3 +101,51 @@ def test_unreachable_storage_is_a_clear_error() -> None:
 
     with pytest.raises(StorageError, match="cannot open storage"):
         Storage("postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+@pytest.mark.parametrize("parameters", ["positional", "named"])
+def test_a_batch_stores_operations_states_and_events_as_written(
+    storage: Storage, parameters: str
+) -> None:
+    from plugyard.adapters.lifecycle._storage import Batch, _BatchStatements
+
+    if parameters == "named":
+        # Drivers with named parameters go through SQLAlchemy text statements instead.
+        dialect = storage.engine.dialect
+        paramstyle = dialect.paramstyle
+        dialect.paramstyle = "named"
+        try:
+            storage._statements = _BatchStatements(dialect)
+        finally:
+            dialect.paramstyle = paramstyle
+    _deploy(storage)
+    error = {"type": "E", "message": "m", "causes": []}
+    storage.write_batch(
+        Batch(
+            new_operations=[
+                ("x", "n_1:create", "n_1", "create", "started", 0, None, 1.0, None),
+                ("x", "n_1:start", "n_1", "start", "failed", 1, error, 2.0, 3.0),
+            ],
+            states={"n_1": "created"},
+            events=[("d", "x", 4.0, "t.one", '{"a": [1, "b"]}'), ("d", "x", 5.0, "t.two", "{}")],
+        )
+    )
+    storage.write_batch(
+        Batch(operations=[("x", "n_1:create", "n_1", "create", "succeeded", 0, None, 1.0, 6.0)])
+    )
+    ops = {o["key"]: o for o in storage.get_operations("x")}
+    assert ops["n_1:create"] == {
+        "execution_id": "x",
+        "key": "n_1:create",
+        "instance_id": "n_1",
+        "name": "create",
+        "state": "succeeded",
+        "retry_number": 0,
+        "error": None,
+        "started_at": 1.0,
+        "ended_at": 6.0,
+    }
+    assert (ops["n_1:start"]["error"], ops["n_1:start"]["retry_number"]) == (error, 1)
+    assert storage.get_node_instance("n_1").state == "created"
+    stored = [(e["topic"], e["time"], e["data"]) for e in storage.get_events("d", "x")]
+    assert stored == [("t.one", 4.0, {"a": [1, "b"]}), ("t.two", 5.0, {})]

@@ -10,8 +10,9 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from plugyard.sdk.lifecycle import (
@@ -26,12 +27,12 @@ from plugyard.sdk.lifecycle import (
     exception_to_error_cause,
 )
 
-from ._executors import OperationExecutor, ProcessExecutor, executor_for
+from ._executors import LocalExecutor, OperationExecutor, ProcessExecutor, executor_for
 from ._functions import FunctionError, evaluate
 from ._model import INSTALL_STEPS, UNINSTALL_STEPS, NodeSpec, OperationSpec
 from ._plan import NodeInstance
 from ._remote import OperationInterrupted
-from ._runner import OperationCall, _takes_ctx, is_resumable
+from ._runner import OperationCall, _takes_ctx, is_async, is_resumable
 from ._scaling import plan_scale, scale_target, subgraph, touching
 from .compat import workflow_scope
 
@@ -41,7 +42,18 @@ if TYPE_CHECKING:
 
 __all__ = ["OperationFailed", "Settings", "Task", "WorkflowFunctionFailed", "WorkflowRun"]
 
+Steps = list[tuple[list["Task"], str | None]]
+"""An instance's steps in order: the operations of each (run together) and the state the
+instance reaches after them (None: unchanged)."""
+Plans = dict[str, tuple[list[str], Callable[[], Steps]]]
+"""Per instance: the instances it waits for, and what makes its steps."""
+
 logger = logging.getLogger("plugyard.lifecycle")
+
+QUEUED_PER_THREAD = 128
+"""Plain operations per worker thread whose calls may be made and waiting at once: enough
+that a burst of ready instances still shares each commit, few enough that their contexts
+do not fill the heap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +157,9 @@ class WorkflowRun:
         self._submitted = 0
         self.executor: OperationExecutor = executor_for(settings.executor)
         self._where: dict[str, dict[str, Any]] = {}
+        self._plugins: dict[str, PluginInfo] = {}
+        self._room = asyncio.Semaphore(QUEUED_PER_THREAD * settings.thread_pool_size)
+        self._nodes: dict[str, NodeContext] = {}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -204,13 +219,11 @@ class WorkflowRun:
             for gone in plan.removed:
                 self.instances.pop(gone, None)
 
-    async def _run_plans(
-        self, plans: dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]
-    ) -> None:
+    async def _run_plans(self, plans: Plans) -> None:
         total = sum(
             1
             for _deps, steps in plans.values()
-            for tasks, _state in steps
+            for tasks, _state in steps()
             for task in tasks
             if task.key not in self.skip
         )
@@ -223,13 +236,8 @@ class WorkflowRun:
             },
             self.journal,
         )
-        done = {instance_id: asyncio.Event() for instance_id in plans}
-        tasks = [
-            asyncio.ensure_future(self._run_instance(iid, deps, steps, done))
-            for iid, (deps, steps) in plans.items()
-        ]
         try:
-            await _first_failure(tasks)
+            await _run_graph(plans, self._run_instance)
         finally:
             await self.journal.commit()
 
@@ -296,7 +304,7 @@ class WorkflowRun:
 
         asyncio.run_coroutine_threadsafe(apply(), self._loop).result()
 
-    def _plan(self) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
+    def _plan(self) -> Plans:
         if self.kind == "execute_operation":
             return self._plan_execute_operation()
         return self._plan_lifecycle(self.kind == "install")
@@ -306,7 +314,7 @@ class WorkflowRun:
         install: bool,
         chosen: set[str] | None = None,
         links: dict[str, set[str]] | None = None,
-    ) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
+    ) -> Plans:
         """Install or uninstall steps of every instance, or of ``chosen`` ones; ``links``
         adds instances outside ``chosen`` that run only the relationship operations towards
         the given targets."""
@@ -323,29 +331,34 @@ class WorkflowRun:
                     deps[iid].append(target)
                 else:
                     deps[target].append(iid)
-        plans = {}
+        plans: Plans = {}
         for iid in ids:
-            instance = self.instances[iid]
-            node = self.env.blueprint.nodes[instance.node_id]
             only = links.get(iid) if chosen is not None and iid not in chosen else None
-            steps = [
-                (self._step_tasks(instance, node, step, only), None if only else state)
-                for step, state in steps_of
-                if only is None or step.startswith("rel:")
-            ]
-            plans[iid] = (deps[iid], steps)
+            plans[iid] = (deps[iid], partial(self._lifecycle_steps, iid, steps_of, only))
         return plans
+
+    def _lifecycle_steps(
+        self, instance_id: str, steps_of: Sequence[tuple[str, str | None]], only: set[str] | None
+    ) -> Steps:
+        """An instance's steps (made when it starts, so a large plan stays small)."""
+        instance = self.instances[instance_id]
+        node = self.env.blueprint.nodes[instance.node_id]
+        return [
+            (self._step_tasks(instance, node, step, only), None if only else state)
+            for step, state in steps_of
+            if only is None or step.startswith("rel:")
+        ]
 
     def _plan_execute_operation(
         self,
-    ) -> dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]]:
+    ) -> Plans:
         params = self.parameters
         name = str(params["operation"])
         node_ids = set(params.get("node_ids") or [])
         instance_ids = set(params.get("node_instance_ids") or [])
         type_names = set(params.get("type_names") or [])
         extra = dict(params.get("operation_kwargs") or {})
-        plans: dict[str, tuple[list[str], list[tuple[list[Task], str | None]]]] = {}
+        plans: Plans = {}
         for iid, instance in self.instances.items():
             if node_ids and instance.node_id not in node_ids:
                 continue
@@ -358,7 +371,7 @@ class WorkflowRun:
             if spec is None:
                 continue
             task = Task(f"{iid}:{spec.name}", spec, instance, spec.name, extra)
-            plans[iid] = ([], [([task], None)])
+            plans[iid] = ([], partial(list, [([task], None)]))
         return plans
 
     def _step_tasks(
@@ -386,15 +399,7 @@ class WorkflowRun:
                     tasks.append(Task(f"{key}:{side}", spec, instance, op, {}, rel, side))
         return tasks
 
-    async def _run_instance(
-        self,
-        instance_id: str,
-        deps: list[str],
-        steps: list[tuple[list[Task], str | None]],
-        done: dict[str, asyncio.Event],
-    ) -> None:
-        for dep in deps:
-            await done[dep].wait()
+    async def _run_instance(self, instance_id: str, steps: Steps) -> None:
         for tasks, state in steps:
             if len(tasks) == 1:
                 await self._run_task(tasks[0])
@@ -406,7 +411,6 @@ class WorkflowRun:
                 continue
             if state is not None:
                 self._set_state(instance_id, state)
-        done[instance_id].set()
 
     async def _run_then_set(
         self, task: Task, left: list[int], instance_id: str, state: str | None
@@ -494,14 +498,21 @@ class WorkflowRun:
             return
 
     async def _invoke(self, task: Task, retry_number: int, max_retries: int) -> None:
-        call = self._call(task, retry_number, max_retries)
         executor = self.executor
         decl = self.env.blueprint.plugins.get(task.spec.plugin)
         if decl is not None and decl.isolated:
             loop = asyncio.get_running_loop()
             python = await loop.run_in_executor(None, self.env.plugin_python, decl)
             executor = ProcessExecutor(python)
-        await executor.invoke(self, task, call)
+        if isinstance(executor, LocalExecutor) and not is_async(task.spec.function):
+            # A plain operation's context is made once there is room on the threads, so a
+            # burst of thousands of ready operations does not hold thousands of contexts.
+            async with self._room:
+                call = self._call(task, retry_number, max_retries)
+                await executor.invoke(self, task, call)
+        else:
+            call = self._call(task, retry_number, max_retries)
+            await executor.invoke(self, task, call)
         retry = call.ctx.operation.requested_retry
         if retry is not None:
             raise retry
@@ -525,39 +536,45 @@ class WorkflowRun:
 
     def _call(self, task: Task, retry_number: int, max_retries: int) -> OperationCall:
         env, spec = self.env, task.spec
-        plugin_decl = env.blueprint.plugins[spec.plugin]
         operation = OperationInfo(
             task.short_name,
             retry_number,
             max_retries,
             relationship=task.relationship["type"] if task.relationship else None,
         )
-        plugin = PluginInfo(
-            spec.plugin,
-            plugin_decl.package_name,
-            plugin_decl.package_version,
-            workdir=lambda: env.backend.workdir(spec.plugin),
-            prefix=sys.prefix,
-        )
-        common: dict[str, Any] = {
-            "backend": env.backend,
-            "operation": operation,
-            "deployment_id": env.name,
-            "blueprint_id": env.blueprint.id,
-            "execution_id": self.execution_id,
-            "workflow_id": self.workflow,
-            "plugin": plugin,
-            "task_name": spec.implementation,
-        }
-        me = self._subject(task.instance)
+        instance = task.instance
         if task.relationship is not None:
-            other = self._subject(self.instances[task.relationship["target_instance_id"]])
-            ctx = OperationContext(source=me, target=other, **common)
-            on = other.instance.id if task.side == "target" else me.instance.id
+            target = self.instances[task.relationship["target_instance_id"]]
+            ctx = OperationContext(
+                source=RelationshipSubject(self._node(instance), self._instance(instance)),
+                target=RelationshipSubject(self._node(target), self._instance(target)),
+                backend=env.backend,
+                operation=operation,
+                deployment_id=env.name,
+                blueprint_id=env.blueprint.id,
+                execution_id=self.execution_id,
+                workflow_id=self.workflow,
+                plugin=self._plugin(spec.plugin),
+                task_name=spec.implementation,
+            )
+            on = target.id if task.side == "target" else instance.id
         else:
-            ctx = OperationContext(node=me.node, instance=me.instance, **common)
-            on = me.instance.id
-        kwargs = {**self._inputs(task), **copy.deepcopy(task.kwargs)}
+            ctx = OperationContext(
+                node=self._node(instance),
+                instance=self._instance(instance),
+                backend=env.backend,
+                operation=operation,
+                deployment_id=env.name,
+                blueprint_id=env.blueprint.id,
+                execution_id=self.execution_id,
+                workflow_id=self.workflow,
+                plugin=self._plugin(spec.plugin),
+                task_name=spec.implementation,
+            )
+            on = instance.id
+        kwargs = self._inputs(task)
+        if task.kwargs:
+            kwargs.update(copy.deepcopy(task.kwargs))
         return OperationCall(
             deployment_id=env.name,
             execution_id=self.execution_id,
@@ -574,22 +591,45 @@ class WorkflowRun:
             resumed=self.resumed,
         )
 
-    def _subject(self, instance: NodeInstance) -> RelationshipSubject:
+    def _plugin(self, name: str) -> PluginInfo:
+        """The plugin's details, made once per execution."""
+        plugin = self._plugins.get(name)
+        if plugin is None:
+            env = self.env
+            decl = env.blueprint.plugins[name]
+            plugin = self._plugins[name] = PluginInfo(
+                name,
+                decl.package_name,
+                decl.package_version,
+                workdir=lambda: env.backend.workdir(name),
+                prefix=sys.prefix,
+            )
+        return plugin
+
+    def _node(self, instance: NodeInstance) -> NodeContext:
+        """The node's context: made once per execution, unless its properties read secrets
+        (those are read again for every operation)."""
+        found = self._nodes.get(instance.node_id)
+        if found is not None:
+            return found
         node = self.env.blueprint.nodes[instance.node_id]
-        return RelationshipSubject(
-            NodeContext(
-                node.id,
-                self.env.node_properties(node.id),
-                node.type,
-                list(node.type_hierarchy),
-                node.deploy,
-            ),
-            NodeInstanceContext(
-                instance.id,
-                self.env.backend,
-                index=instance.index,
-                relationships=instance.relationships,
-            ),
+        context = NodeContext(
+            node.id,
+            self.env.node_properties(node.id),
+            node.type,
+            list(node.type_hierarchy),
+            node.deploy,
+        )
+        if not self.env.reads_secrets(node.id):
+            self._nodes[node.id] = context
+        return context
+
+    def _instance(self, instance: NodeInstance) -> NodeInstanceContext:
+        return NodeInstanceContext(
+            instance.id,
+            self.env.backend,
+            index=instance.index,
+            relationships=instance.relationships,
         )
 
     def _inputs(self, task: Task) -> dict[str, Any]:
@@ -616,24 +656,20 @@ class WorkflowRun:
         elapsed_from: float | None = None,
         retry_after: float | None = None,
     ) -> None:
+        instance = task.instance
+        failure: dict[str, Any] | None = None
+        if error is not None:
+            failure = {"type": type(error).__name__, "message": str(error), "causes": causes or []}
         now = time.time()
-        row: dict[str, Any] = {
-            "instance_id": task.instance.id,
-            "name": task.short_name,
-            "state": state,
-            "retry_number": retry_number,
-        }
-        if state == "started":
-            row["started_at"] = now
-            row["error"] = None
-        else:
-            row["ended_at"] = now
+        self.journal.operation(
+            task.key, instance.id, task.short_name, state, retry_number, now, failure
+        )
         data: dict[str, Any] = {
             "deployment_id": self.env.name,
             "execution_id": self.execution_id,
             "workflow_id": self.workflow,
-            "node_instance_id": task.instance.id,
-            "node_id": task.instance.node_id,
+            "node_instance_id": instance.id,
+            "node_id": instance.node_id,
             "operation": task.short_name,
             "implementation": task.spec.implementation,
             "state": state,
@@ -644,24 +680,19 @@ class WorkflowRun:
             data["side"] = task.side
         if elapsed_from is not None:
             data["duration"] = round(time.perf_counter() - elapsed_from, 6)
-        if error is not None:
-            failure = {
-                "type": type(error).__name__,
-                "message": str(error),
-                "causes": causes or [],
-            }
-            row["error"] = failure
+        if failure is not None:
             data["error"] = failure
         if retry_after is not None:
             data["retry_after"] = retry_after
-        where = self._where.pop(task.key, None) if state != "started" else None
-        if where is not None:
-            data["ran_on"] = where
-        self.journal.operation(task.key, **row)
+        if state != "started" and self._where:
+            where = self._where.pop(task.key, None)
+            if where is not None:
+                data["ran_on"] = where
         self.env.emit(
-            f"operation.{self.env.name}.{task.instance.id}.{task.short_name}.{state}",
+            f"operation.{self.env.name}.{instance.id}.{task.short_name}.{state}",
             data,
             self.journal,
+            now,
         )
 
 
@@ -675,6 +706,59 @@ def _rel_index(node: NodeSpec, rel: dict[str, Any]) -> int:
 async def _gather_or_cancel(coros: Iterable[Awaitable[Any]]) -> None:
     tasks = [asyncio.ensure_future(c) for c in coros]
     await _first_failure(tasks)
+
+
+async def _run_graph(plans: Plans, run: Callable[[str, Steps], Coroutine[Any, Any, None]]) -> None:
+    """Run every instance once all its dependencies have finished, each in a task of its
+    own started only then; on the first failure cancel the running ones and raise it."""
+    if not plans:
+        return
+    loop = asyncio.get_running_loop()
+    waiting = {iid: len(deps) for iid, (deps, _steps) in plans.items()}
+    dependents: dict[str, list[str]] = {}
+    for iid, (deps, _steps) in plans.items():
+        for dep in deps:
+            dependents.setdefault(dep, []).append(iid)
+    finished: asyncio.Future[None] = loop.create_future()
+    running: set[asyncio.Task[None]] = set()
+    left = len(plans)
+
+    def launch(iid: str) -> None:
+        task = loop.create_task(run(iid, plans[iid][1]()))
+        running.add(task)
+        task.add_done_callback(partial(ended, iid))
+
+    def ended(iid: str, task: asyncio.Task[None]) -> None:
+        nonlocal left
+        running.discard(task)
+        cancelled = task.cancelled()
+        error = None if cancelled else task.exception()
+        if finished.done():
+            return
+        if cancelled:
+            finished.cancel()
+            return
+        if error is not None:
+            finished.set_exception(error)
+            return
+        left -= 1
+        for dependent in dependents.get(iid, ()):
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                launch(dependent)
+        if left == 0:
+            finished.set_result(None)
+
+    for iid, count in waiting.items():
+        if count == 0:
+            launch(iid)
+    try:
+        await finished
+    finally:
+        if running:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _first_failure(tasks: Sequence[asyncio.Future[Any]]) -> None:

@@ -34,6 +34,7 @@ from ._runner import ensure_runner
 from ._secrets import SecretNotFound, SecretStore
 from ._settings import template_limit
 from ._storage import Execution, Storage
+from ._threads import OperationThreads
 from ._venvs import ensure_venv
 from ._workflows_dsl import check_workflow_parameters
 
@@ -283,10 +284,17 @@ class Environment:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
-    def emit(self, topic: str, data: dict[str, Any], journal: Journal | None = None) -> None:
-        """Publish an event to subscribers and record it with the execution."""
+    def emit(
+        self,
+        topic: str,
+        data: dict[str, Any],
+        journal: Journal | None = None,
+        at: float | None = None,
+    ) -> None:
+        """Publish an event to subscribers and record it with the execution (as of ``at``,
+        a :func:`time.time`, default now)."""
         if journal is not None:
-            journal.event(topic, data)
+            journal.event(topic, data, at)
         for callback in list(self._subscribers):
             try:
                 callback(topic, data)
@@ -298,6 +306,10 @@ class Environment:
     ) -> _RuntimeFunctions:
         """Lookups for evaluating functions while operations run."""
         return _RuntimeFunctions(self, instance, rel)
+
+    def reads_secrets(self, node_id: str) -> bool:
+        """Whether a node's properties use ``get_secret`` (so each read evaluates them)."""
+        return node_id in self._secret_nodes
 
     def node_properties(self, node_id: str) -> dict[str, Any]:
         """A node's properties, with ``get_secret`` read now (only where it is used)."""
@@ -551,9 +563,7 @@ class Environment:
             {"execution_id": execution.id, "deployment_id": self.name, "resumed": bool(skip)},
             journal,
         )
-        pool = ThreadPoolExecutor(
-            settings.thread_pool_size, thread_name_prefix=f"lifecycle-{self.name}"
-        )
+        pool = OperationThreads(settings.thread_pool_size, f"lifecycle-{self.name}")
         started = time.perf_counter()
         try:
             function = spec.function if spec is not None else None

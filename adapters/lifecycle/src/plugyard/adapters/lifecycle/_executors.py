@@ -19,6 +19,7 @@ from plugyard.sdk.lifecycle import NonRecoverableError, RecoverableError, Versio
 
 from ._remote import describe_call, error_from_outcome, relog
 from ._runner import OperationCall, has_wrappers, is_async
+from ._threads import OperationThreads
 
 if TYPE_CHECKING:
     from ._engine import Task, WorkflowRun
@@ -72,15 +73,19 @@ class LocalExecutor:
     operations that must be stopped."""
 
     async def invoke(self, run: WorkflowRun, task: Task, call: OperationCall) -> None:
-        loop = asyncio.get_running_loop()
         pm = run.env.pm
+        wrapped = has_wrappers(pm)
         coro: Awaitable[Any]
-        if is_async(call.function) and not has_wrappers(pm):
+        if is_async(call.function) and not wrapped:
             coro = run._run_async(call)
         else:
-            hook = pm.hook.plugyard_lifecycle_operation if has_wrappers(pm) else None
+            hook = pm.hook.plugyard_lifecycle_operation if wrapped else None
             target: Callable[[], Any] = (lambda: hook(call=call)) if hook is not None else call.run
-            coro = loop.run_in_executor(run._pool, target)
+            pool = run._pool
+            if isinstance(pool, OperationThreads):
+                coro = pool.run(target)
+            else:
+                coro = asyncio.get_running_loop().run_in_executor(pool, target)
         if not task.spec.timeout:
             await coro
             return

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from plugyard.sdk.lifecycle import VersionConflict
 from ._errors import StorageError
 from ._plan import NodeInstance
 
-__all__ = ["Batch", "Execution", "Storage", "storage_url"]
+__all__ = ["EVENT_COLUMNS", "OPERATION_COLUMNS", "Batch", "Execution", "Storage", "storage_url"]
 
 metadata = sa.MetaData()
 
@@ -131,16 +132,141 @@ class Batch:
     """Writes collected while operations run, stored together in one transaction.
 
     ``new_operations`` are rows not stored yet, ``operations`` rows to overwrite; both are
-    complete rows (every column), so each kind goes in one statement.
+    complete rows in the order of :data:`OPERATION_COLUMNS`, an operation's error a plain
+    value the storage serialises. ``events`` are rows in the order of :data:`EVENT_COLUMNS`,
+    their data already JSON text.
     """
 
-    new_operations: list[dict[str, Any]] = field(default_factory=list)
-    operations: list[dict[str, Any]] = field(default_factory=list)
+    new_operations: list[tuple[Any, ...]] = field(default_factory=list)
+    operations: list[tuple[Any, ...]] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.new_operations or self.operations or self.states or self.events)
+
+
+OPERATION_COLUMNS = (
+    "execution_id",
+    "key",
+    "instance_id",
+    "name",
+    "state",
+    "retry_number",
+    "error",
+    "started_at",
+    "ended_at",
+)
+"""The order of an operation row in a :class:`Batch`."""
+EVENT_COLUMNS = ("deployment_id", "execution_id", "time", "topic", "data")
+"""The order of an event row in a :class:`Batch`."""
+_OP_ERROR = OPERATION_COLUMNS.index("error")
+_OP_KEYS = OPERATION_COLUMNS[:2]
+_OP_FIELDS = OPERATION_COLUMNS[2:]
+
+
+class _BatchStatements:
+    """The four statements of :meth:`Storage.write_batch`, written once per storage.
+
+    With a driver that takes positional ``?`` or ``%s`` parameters they are its own SQL and
+    get plain tuples (no statement or parameter building per row); with any other driver
+    they are SQLAlchemy text with ``:p0, :p1, ...`` parameters.
+    """
+
+    __slots__ = (
+        "insert_event",
+        "insert_operation",
+        "positional",
+        "update_operation",
+        "update_state",
+    )
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.positional = dialect.paramstyle in ("qmark", "format", "pyformat")
+        quote = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+
+        def marks(count: int) -> list[str]:
+            if self.positional:
+                return [mark] * count
+            return [f":p{i}" for i in range(count)]
+
+        def insert(table: sa.Table, columns: Sequence[str]) -> str:
+            names = ", ".join(quote(c) for c in columns)
+            values = ", ".join(marks(len(columns)))
+            return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({values})"
+
+        def update(table: sa.Table, columns: Sequence[str], keys: Sequence[str]) -> str:
+            given = iter(marks(len(columns) + len(keys)))
+            assigned = ", ".join(f"{quote(c)} = {next(given)}" for c in columns)
+            where = " AND ".join(f"{quote(c)} = {next(given)}" for c in keys)
+            return f"UPDATE {quote(table.name)} SET {assigned} WHERE {where}"
+
+        self.insert_operation = insert(operations, OPERATION_COLUMNS)
+        self.update_operation = update(operations, _OP_FIELDS, _OP_KEYS)
+        self.update_state = update(node_instances, ("state",), ("id",))
+        self.insert_event = insert(events, EVENT_COLUMNS)
+
+    def run(self, conn: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """Execute ``statement`` once per row."""
+        if self.positional:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.executemany(statement, rows)
+            finally:
+                cursor.close()
+        else:
+            named = [{f"p{i}": value for i, value in enumerate(row)} for row in rows]
+            conn.execute(sa.text(statement), named)
+
+
+class _PostgresBatch:
+    """:meth:`Storage.write_batch` on PostgreSQL through psycopg: new rows with ``COPY``,
+    changed rows with one ``UPDATE ... FROM unnest(...)`` per table, so a flush of
+    thousands of rows is four statements rather than one per row."""
+
+    def __init__(self) -> None:
+        ops, nis, evs = (t.name for t in (operations, node_instances, events))
+        self.copy_operation = f"COPY {ops} ({', '.join(OPERATION_COLUMNS)}) FROM STDIN"
+        self.copy_event = f"COPY {evs} ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+        types = {"retry_number": "int", "started_at": "float8", "ended_at": "float8"}
+        order = (*_OP_FIELDS, *_OP_KEYS)
+        arrays = ", ".join(f"%s::{types.get(c, 'text')}[]" for c in order)
+        assigned = ", ".join(
+            f"{c} = v.{c}::json" if c == "error" else f"{c} = v.{c}" for c in _OP_FIELDS
+        )
+        self.update_operation = (
+            f"UPDATE {ops} AS o SET {assigned} FROM unnest({arrays}) AS v({', '.join(order)}) "
+            "WHERE o.execution_id = v.execution_id AND o.key = v.key"
+        )
+        self.update_state = (
+            f"UPDATE {nis} AS n SET state = v.state "
+            "FROM unnest(%s::text[], %s::text[]) AS v(state, id) WHERE n.id = v.id"
+        )
+
+    def write(
+        self,
+        conn: Connection,
+        new_ops: list[tuple[Any, ...]],
+        changed_ops: list[tuple[Any, ...]],
+        states: list[tuple[str, str]],
+        new_events: list[tuple[Any, ...]],
+    ) -> None:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for statement, rows in ((self.copy_operation, new_ops), (self.copy_event, new_events)):
+                if rows:
+                    with cursor.copy(statement) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            for statement, rows in (
+                (self.update_operation, changed_ops),
+                (self.update_state, states),
+            ):
+                if rows:
+                    cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
+        finally:
+            cursor.close()
 
 
 class Storage:
@@ -161,6 +287,13 @@ class Storage:
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", apply_pragmas)
         self._lock = threading.RLock() if self.is_sqlite else None
+        self._statements = _BatchStatements(self.engine.dialect)
+        dialect = self.engine.dialect
+        self._postgres = (
+            _PostgresBatch()
+            if (dialect.name, dialect.driver) == ("postgresql", "psycopg")
+            else None
+        )
         try:
             metadata.create_all(self.engine)
         except Exception as exc:
@@ -397,46 +530,43 @@ class Storage:
             )
             return {r[0] for r in rows}
 
-    def write_batch(self, execution_id: str, batch: Batch) -> None:
+    def write_batch(self, batch: Batch) -> None:
         """Operation states, instance states and events in one transaction."""
-        ops = operations
+        dumps = json.dumps
+        # JSON values are serialised here; an operation's error is mostly None ("null").
+        new_ops = [
+            (
+                *row[:_OP_ERROR],
+                "null" if row[_OP_ERROR] is None else dumps(row[_OP_ERROR]),
+                *row[_OP_ERROR + 1 :],
+            )
+            for row in batch.new_operations
+        ]
+        # An update row's values come first and its key (execution_id, key) last.
+        changed_ops = [
+            (
+                *row[2:_OP_ERROR],
+                "null" if row[_OP_ERROR] is None else dumps(row[_OP_ERROR]),
+                *row[_OP_ERROR + 1 :],
+                row[0],
+                row[1],
+            )
+            for row in batch.operations
+        ]
+        states = [(state, instance_id) for instance_id, state in batch.states.items()]
+        sql = self._statements
         with self._tx() as conn:
-            if batch.new_operations:
-                conn.execute(
-                    ops.insert(),
-                    [{"execution_id": execution_id, **row} for row in batch.new_operations],
-                )
-            if batch.operations:
-                conn.execute(
-                    ops.update()
-                    .where(ops.c.execution_id == execution_id, ops.c.key == sa.bindparam("k"))
-                    .values({c: sa.bindparam(f"v_{c}") for c in OPERATION_FIELDS}),
-                    [
-                        {"k": row["key"], **{f"v_{c}": row[c] for c in OPERATION_FIELDS}}
-                        for row in batch.operations
-                    ],
-                )
-            if batch.states:
-                table = node_instances
-                conn.execute(
-                    table.update()
-                    .where(table.c.id == sa.bindparam("k"))
-                    .values(state=sa.bindparam("v_state")),
-                    [{"k": k, "v_state": v} for k, v in batch.states.items()],
-                )
-            if batch.events:
-                conn.execute(events.insert(), batch.events)
-
-
-OPERATION_FIELDS = (
-    "instance_id",
-    "name",
-    "state",
-    "retry_number",
-    "error",
-    "started_at",
-    "ended_at",
-)
+            if self._postgres is not None:
+                self._postgres.write(conn, new_ops, changed_ops, states, batch.events)
+                return
+            for statement, rows in (
+                (sql.insert_operation, new_ops),
+                (sql.update_operation, changed_ops),
+                (sql.update_state, states),
+                (sql.insert_event, batch.events),
+            ):
+                if rows:
+                    sql.run(conn, statement, rows)
 
 
 def _instance_row(instance: NodeInstance) -> dict[str, Any]:

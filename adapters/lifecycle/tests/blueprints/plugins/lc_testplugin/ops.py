@@ -160,3 +160,19 @@ def block_once_resumable(path: str = "", marker: str = "", **kwargs: Any) -> Non
 def copy_property(name: str = "", **kwargs: Any) -> None:
     """Store node property ``name`` as a runtime property of the same name."""
     ctx.instance.runtime_properties[name] = ctx.node.properties[name]
+
+
+STORES: list[Any] = []
+"""Where ``own_record`` reads the operation's stored record (set by a test)."""
+
+
+@operation
+def own_record(**kwargs: Any) -> None:
+    """Note the state stored for this very operation while it runs, and this node's context."""
+    stored = {row["key"]: row["state"] for row in STORES[0].get_operations(ctx.execution_id)}
+    with _lock:
+        CALLS.append((ctx.instance.id, stored.get(f"{ctx.instance.id}:create", "missing"), 0.0))
+        NODES.append((ctx.node.id, id(ctx.node)))
+
+
+NODES: list[tuple[str, int]] = []
