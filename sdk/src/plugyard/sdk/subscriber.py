@@ -71,6 +71,7 @@ _SEQ_PREFIX = b'{"seq":'
 _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _HANDSHAKE_LIMIT = 10.0
 _DROP_REPORT_DELAY = 0.1
+_MALFORMED = "ignored %d frame(s) that are not an event of two frames (topic, body)"
 PROGRESS_INTERVAL = 0.5
 """Seconds between two ``zmq.progress`` reports while events are handled."""
 FLUSH_TIMEOUT = 1.0
@@ -453,11 +454,10 @@ class SubscriberPlugin:
                 try:
                     body = recv(noblock)
                 except again:
-                    self.log.warning("ignored a message of one frame")
+                    self.log.warning(_MALFORMED, 1)
                     continue
                 if option(rcvmore):
-                    extra = _discard_rest(sub)
-                    self.log.warning("ignored a message of more than two frames (%d)", 2 + extra)
+                    self.log.warning(_MALFORMED, 2 + _discard_rest(sub))
                     continue
                 seq = event_seq(body)
                 if seq is not None:
