@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +93,63 @@ def test_importing_the_sdk_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+class _Collector(SubscriberPlugin):
+    announce = False
+
+    def __init__(self, *args: Any, **config: Any) -> None:
+        super().__init__(*args, **config)
+        self.topics_seen: list[bytes] = []
+
+    def handle_recv(self, data: tuple[bytes, bytes]) -> None:
+        self.topics_seen.append(data[0])
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+def test_a_message_of_another_shape_is_dropped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As docs/protocol.md says: a message of more than two frames is dropped alone; after a
+    one-frame message, the event that follows it is dropped too."""
+    import zmq
+
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.XPUB)
+    router = ctx.socket(zmq.ROUTER)
+    pubsub, endpoint = f"ipc://{tmp_path}/events.sock", f"ipc://{tmp_path}/control.sock"
+    pub.bind(pubsub)
+    router.bind(endpoint)
+    plugin = _Collector(endpoint, pubsub)
+    thread = threading.Thread(target=plugin.start, daemon=True)
+    caplog.set_level(logging.WARNING, logger="plugyard.subscriber")
+    thread.start()
+    try:
+        assert pub.poll(10_000), "the plugin did not subscribe"
+        assert pub.recv() == b"\x01"
+
+        def event(topic: bytes, seq: int) -> list[bytes]:
+            return [topic, b'{"seq":%d,"id":"h-%d","data":{}}' % (seq, seq)]
+
+        pub.send_multipart(event(b"a.one", 1))
+        pub.send_multipart([b"x", b"y", b"z"])
+        pub.send_multipart(event(b"a.two", 2))
+        pub.send_multipart([b"lone"])
+        pub.send_multipart(event(b"a.three", 3))
+        pub.send_multipart(event(b"a.four", 4))
+        _wait_for(lambda: b"a.four" in plugin.topics_seen)
+        assert plugin.topics_seen == [b"a.one", b"a.two", b"a.four"]
+        assert caplog.text.count("not an event of two frames") == 2
+    finally:
+        plugin.stop()
+        thread.join(10)
+        pub.close(linger=0)
+        router.close(linger=0)
+        ctx.term()
+    assert not thread.is_alive()

@@ -26,9 +26,9 @@ def spec_refusal(task_name: str, sent: Any) -> str | None:
     """Why this worker refuses a task whose message says the sending host speaks hook spec
     ``sent``, or ``None``. A message without the header (``sent`` is ``None``: a plain
     Celery client sent it) is accepted."""
-    if sent is None:
-        return None
     ours = _versions.SPEC_VERSION
+    if sent is None or sent == ours:
+        return None
     try:
         _versions.parse_spec_version(str(sent))
     except ValueError as exc:

@@ -166,9 +166,14 @@ class EventPublisher:
         if len(body) > self.max_size or len(topic) > self.max_size:
             self._refuse_oversized((topic, body))
             return
-        if self._pending:
-            self._pending.append((topic, body, seq))
-            self._flush(self.buffer)
+        pending = self._pending
+        if pending:
+            # A queue was full a moment ago: hold this one behind the others and let the
+            # socket's room notice (or the timer) send them in a row, rather than paying
+            # for two refused sends per event while the subscriber catches up.
+            pending.append((topic, body, seq))
+            if len(pending) > self.buffer:
+                self._flush(self.buffer)
             return
         try:
             self.socket.send(topic, self._more)

@@ -11,7 +11,9 @@ effects that plugyard contains (:func:`contain`):
   raise: that call is skipped, and plugyard loads each plugin on its own instead (a broken
   one is ``failed``, the others load);
 - it connects girder_worker's Celery signal handlers for every task of the process: they are
-  disconnected, and :mod:`._girder_signals` runs them again for girder_worker tasks only.
+  disconnected, and :mod:`._girder_signals` runs them again for girder_worker tasks only;
+- it makes its jsonpickle serializer the decoder of every JSON message of the process:
+  :mod:`._girder_io` keeps jsonpickle for the messages that need it, ``json`` for the rest.
 """
 
 from __future__ import annotations
@@ -109,10 +111,11 @@ def contain(app: Any) -> GirderApp:
         if _facade is not None and _facade._plugyard_app is app:
             return _facade
         module = _import_girder_app()
-        from . import _girder_signals
+        from . import _girder_io, _girder_signals
         from ._girder_task import girder_task_base
 
         _girder_signals.install(module)
+        _girder_io.install(module)
         _facade = GirderApp(app, girder_task_base())
         module.app = _facade
         app.set_current()
