@@ -74,6 +74,7 @@ def test_bulk_writes_all_or_nothing(pod: Pod) -> None:
         ),
         ({"type": "Note", "n": "one"}, r"Note\.n must be int, got str 'one'"),
         ({"type": "Note", "id": "bad id!"}, r"id 'bad id!' is not 1-64"),
+        ({"type": "Note", "id": "line\n"}, r"id 'line\\n' is not 1-64"),
         ({"type": "PluginRun"}, r"PluginRun items are made through /runs"),
         ("note", "an item is a JSON object, got str"),
     ],

@@ -45,7 +45,7 @@ _MAX_ROW = 2**62
 """The largest ``limit`` or ``offset`` of a search (the databases count rows in 64 bits)."""
 
 logger = logging.getLogger("plugyard.adapters.pod")
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 Publish = Callable[[str, Mapping[str, Any]], Any]
 _stdlib_encode = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 
@@ -200,7 +200,7 @@ class Pod:
         dumps = encode_properties
         check = self.schema.check_item
         plain = self.schema.plain_properties
-        valid_id = _ID.match
+        valid_id = _ID.fullmatch
         run_id = scope.run_id
         single = where == "item"
         for index, item in enumerate(data):
@@ -515,7 +515,7 @@ class Pod:
             ) from None
         if run_id is None:
             run_id = new_id()
-        elif not _ID.match(run_id):
+        elif not _ID.fullmatch(run_id):
             raise BadRequest(f"runs: id {run_id!r} is not 1-64 letters, digits or _.:-")
         data = {**fields, "config": config, "status": RunStatus.CREATED.value, "type": "PluginRun"}
         _, properties = self.schema.check_item(data, "runs")
