@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from plugyard.sdk.lifecycle import resolve_resource
 from plugyard.sdk.tasks import app
 
 from ._agent_client import AGENT_TASK
+from ._backend import StoreBackend
 from ._remote import run_request
 from ._storage import Storage
 
@@ -30,32 +30,6 @@ def _storage(url: str) -> Storage:
         if store is None:
             store = _stores[url] = Storage(url)
         return store
-
-
-class StoreBackend:
-    """``ctx`` on a worker: runtime properties in the deployment's shared storage (the same
-    versioned saves as in the engine), resources from the blueprint's folder."""
-
-    def __init__(self, storage: Storage, folder: Path, workdirs: Path, deployment: str) -> None:
-        self.storage = storage
-        self.blueprint = None
-        self.folder = folder
-        self.workdirs = workdirs
-        self.deployment = deployment
-
-    def load_runtime_properties(self, instance_id: str) -> tuple[dict[str, Any], int]:
-        return self.storage.load_runtime_properties(instance_id)
-
-    def save_runtime_properties(
-        self, instance_id: str, properties: dict[str, Any], version: int
-    ) -> int:
-        return self.storage.save_runtime_properties(instance_id, properties, version)
-
-    def read_resource(self, path: str) -> bytes:
-        return resolve_resource(self.folder, path).read_bytes()
-
-    def workdir(self, plugin_name: str) -> Path | None:
-        return self.workdirs / self.deployment / plugin_name
 
 
 @app.task(  # type: ignore[untyped-decorator]

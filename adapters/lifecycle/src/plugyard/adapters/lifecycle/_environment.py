@@ -19,8 +19,9 @@ import pluggy
 
 from plugyard.host import owner_mark, owner_state
 from plugyard.sdk import PROJECT_NAME
-from plugyard.sdk.lifecycle import NonRecoverableError, WorkflowFailed, resolve_resource
+from plugyard.sdk.lifecycle import NonRecoverableError, WorkflowFailed
 
+from ._backend import StoreBackend
 from ._blueprint import load_blueprint
 from ._builtin_workflows import FUNCTIONS as BUILTIN_FUNCTIONS
 from ._engine import OperationFailed, Settings, WorkflowRun
@@ -32,7 +33,6 @@ from ._model import Blueprint, PluginDecl
 from ._plan import NodeInstance, plan_instances
 from ._runner import ensure_runner
 from ._secrets import SecretNotFound, SecretStore
-from ._settings import template_limit
 from ._storage import Execution, Storage
 from ._threads import OperationThreads
 from ._venvs import ensure_venv
@@ -105,13 +105,9 @@ class ExecutionResult(dict[str, Any]):
         return str(self["id"])
 
 
-class _Backend:
-    """The context backend of one deployment: storage, blueprint folder, work folders."""
-
-    @property
-    def max_template_size(self) -> int:
-        """Characters a rendered resource template may hold (``[lifecycle]``)."""
-        return template_limit()
+class _Backend(StoreBackend):
+    """The context backend of one deployment in the engine: the storage backend, plus the
+    blueprint and its nodes' properties."""
 
     def __init__(
         self,
@@ -121,26 +117,9 @@ class _Backend:
         deployment: str,
         blueprint: Blueprint | None = None,
     ) -> None:
-        self.storage = storage
+        super().__init__(storage, folder, workdirs, deployment)
         self.blueprint = blueprint
         self.node_properties: Callable[[str], dict[str, Any]] | None = None
-        self.folder = folder
-        self.workdirs = workdirs
-        self.deployment = deployment
-
-    def load_runtime_properties(self, instance_id: str) -> tuple[dict[str, Any], int]:
-        return self.storage.load_runtime_properties(instance_id)
-
-    def save_runtime_properties(
-        self, instance_id: str, properties: dict[str, Any], version: int
-    ) -> int:
-        return self.storage.save_runtime_properties(instance_id, properties, version)
-
-    def read_resource(self, path: str) -> bytes:
-        return resolve_resource(self.folder, path).read_bytes()
-
-    def workdir(self, plugin_name: str) -> Path | None:
-        return self.workdirs / self.deployment / plugin_name
 
 
 class _RuntimeFunctions:
